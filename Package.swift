@@ -1,0 +1,37 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "bocker",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "bocker", targets: ["bocker"]),
+    ],
+    targets: [
+        // C: Lua 5.4 (Debian's liblua5.4-dev) with its macros as static-inline functions and the
+        // error trampoline that raises a Swift-reported error without longjmp across Swift frames.
+        .target(name: "CLua", linkerSettings: [.linkedLibrary("lua5.4")]),
+        // C: everything that must run between clone() and execve(), plus kernel calls Swift's Glibc
+        // module does not expose (btrfs ioctls, pivot_root, pidfd, close_range).
+        .target(name: "CBocker"),
+        // Errors, state root, ids, atomic files and the store lock.
+        .target(name: "BockerCore"),
+        // Layers, images, container root filesystems and the storage drivers (btrfs, overlay, copy).
+        .target(name: "BockerStore", dependencies: ["BockerCore", "CBocker"]),
+        // cgroup v1 and v2 behind one interface.
+        .target(name: "BockerCgroups", dependencies: ["BockerCore"]),
+        // Containers: records, the lifecycle, spawning, exec, logs, commit, repair.
+        .target(name: "BockerRuntime", dependencies: ["BockerCore", "BockerStore", "BockerCgroups", "CBocker"]),
+        // The bundled Lua scripts (scripts/), compiled into the binary.
+        .target(name: "BockerScripts", plugins: ["EmbedScriptsPlugin"]),
+        // The Lua host: script search, the bocker.* modules (thin bindings over the core), errors.
+        .target(name: "BockerLua", dependencies: ["CLua", "BockerCore", "BockerStore", "BockerCgroups", "BockerRuntime", "BockerScripts"]),
+        .executableTarget(name: "bocker", dependencies: ["BockerLua"]),
+        .executableTarget(name: "embed-scripts"),
+        .plugin(name: "EmbedScriptsPlugin", capability: .buildTool(), dependencies: ["embed-scripts"]),
+        .testTarget(name: "BockerCoreTests", dependencies: ["BockerCore", "BockerStore", "BockerCgroups", "BockerRuntime"]),
+        .testTarget(name: "BockerLuaTests", dependencies: ["BockerLua"]),
+        .testTarget(name: "BockerEndToEndTests", dependencies: ["BockerCore"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,132 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Glibc
+import BockerCore
+
+/// The resource limits bocker applies to a container, in cgroup-v1 terms (cpu.shares, bytes).
+public struct CgroupResources: Codable, Equatable, Sendable {
+    public var cpuShares: UInt64?
+    public var memoryBytes: Int64?
+    public var pidsMax: Int64?
+
+    public init(cpuShares: UInt64? = nil, memoryBytes: Int64? = nil, pidsMax: Int64? = nil) {
+        self.cpuShares = cpuShares
+        self.memoryBytes = memoryBytes
+        self.pidsMax = pidsMax
+    }
+
+    /// cgroup v2 cpu.weight for v1 cpu.shares, as runc converts: 2 → 1, 1024 → 100, 262144 → 10000.
+    public static func cpuWeight(forShares shares: UInt64) -> UInt64 {
+        if shares == 0 { return 0 }
+        let s = min(max(shares, 2), 262144)
+        return 1 + ((s - 2) * 9999) / 262142
+    }
+}
+
+/// One container's cgroup, in every hierarchy it uses: create, limit, join, read, remove.
+public protocol CgroupManager {
+    /// "v1" or "v2".
+    var version: String { get }
+    /// The cgroup directories, one per hierarchy.
+    var paths: [String] { get }
+    /// The cgroup.procs files a process writes its pid into to join.
+    var procsFiles: [String] { get }
+    func exists() -> Bool
+    func create() throws
+    func apply(_ resources: CgroupResources) throws
+    func addProcess(_ pid: Int32) throws
+    /// Pids of every process in the cgroup.
+    func processes() -> [Int32]
+    /// Reads a control file by its name ("memory.limit_in_bytes", "cpu.weight", …).
+    func read(_ key: String) throws -> String
+    func write(_ key: String, _ value: String) throws
+    /// Kills whatever is left and removes the directories. Missing directories are fine.
+    func remove() throws
+}
+
+/// Finds the host's cgroup layout and hands out managers for named cgroups.
+public struct Cgroups: Sendable {
+    /// v1 controller name → mount point (a co-mounted "cpu,cpuacct" maps both names).
+    public let v1Mounts: [String: String]
+    /// The cgroup2 mount when it is the unified hierarchy holding the controllers.
+    public let v2Root: String?
+    /// The parent directory (relative to each hierarchy) that container cgroups live under.
+    public let parent: String
+
+    public var version: String { v2Root != nil ? "v2" : "v1" }
+
+    /// Reads /proc/self/mountinfo. `parent` defaults to `$BOCKER_CGROUP_PARENT` or "bocker".
+    public static func detect(parent: String? = nil) -> Cgroups {
+        var v1: [String: String] = [:]
+        var v2: String? = nil
+        let info = (try? FS.readString("/proc/self/mountinfo")) ?? ""
+        for line in info.split(separator: "\n") {
+            let halves = line.split(separatorString: " - ")
+            guard halves.count == 2 else { continue }
+            let left = halves[0].split(separator: " ")
+            let right = halves[1].split(separator: " ")
+            guard left.count >= 5, right.count >= 3 else { continue }
+            let mountPoint = String(left[4])
+            if right[0] == "cgroup2" {
+                // Only a cgroup2 that has controllers counts (hybrid hosts mount an empty one).
+                let controllers = (try? FS.readString(mountPoint + "/cgroup.controllers")) ?? ""
+                if controllers.contains("memory") { v2 = mountPoint }
+            } else if right[0] == "cgroup" {
+                for opt in right[2].split(separator: ",") {
+                    let o = String(opt)
+                    if ["cpu", "cpuacct", "memory", "pids", "devices", "freezer"].contains(o) && v1[o] == nil {
+                        v1[o] = mountPoint
+                    }
+                }
+            }
+        }
+        var p = parent ?? (getenv("BOCKER_CGROUP_PARENT").flatMap { String(validatingCString: $0) } ?? "bocker")
+        while p.hasPrefix("/") { p.removeFirst() }
+        while p.hasSuffix("/") { p.removeLast() }
+        return Cgroups(v1Mounts: v1, v2Root: v1["memory"] == nil ? v2 : nil, parent: p)
+    }
+
+    public init(v1Mounts: [String: String], v2Root: String?, parent: String) {
+        self.v1Mounts = v1Mounts
+        self.v2Root = v2Root
+        self.parent = parent
+    }
+
+    /// The manager for the cgroup called `name` (a container id).
+    public func manager(for name: String) -> CgroupManager {
+        let rel = parent.isEmpty ? name : parent + "/" + name
+        if let root = v2Root {
+            return CgroupV2(root: root, relative: rel, parentRelative: parent)
+        }
+        return CgroupV1(mounts: v1Mounts, relative: rel)
+    }
+}
+
+/// Kills every process listed and waits (bounded) until the cgroup empties.
+func killAll(_ mgr: CgroupManager) {
+    for _ in 0..<200 {
+        let pids = mgr.processes()
+        if pids.isEmpty { return }
+        for pid in pids { kill(pid, SIGKILL) }
+        var ts = timespec(tv_sec: 0, tv_nsec: 5_000_000)
+        nanosleep(&ts, nil)
+    }
+}
+
+func parsePids(_ text: String) -> [Int32] {
+    text.split(separator: "\n").compactMap { Int32($0.trimmed()) }
+}
+
+/// rmdir, retrying briefly while the kernel finishes tearing down exited tasks (EBUSY).
+func removeCgroupDir(_ path: String) throws {
+    for _ in 0..<200 {
+        if rmdir(path) == 0 || errno == ENOENT { return }
+        if errno != EBUSY { throw BockerError.errno("cannot remove cgroup '\(path)'") }
+        var ts = timespec(tv_sec: 0, tv_nsec: 5_000_000)
+        nanosleep(&ts, nil)
+    }
+    throw BockerError.errno("cannot remove cgroup '\(path)'")
+}

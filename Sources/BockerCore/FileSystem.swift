@@ -1,0 +1,166 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Glibc
+
+/// Small, throwing wrappers over the file calls the store needs, with errors that name the path.
+public enum FS {
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// mkdir -p with the given mode for the directories it creates.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws {
+        if isDirectory(path) { return }
+        var built = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            built += "/" + part
+            if mkdir(built, mode) != 0 && errno != EEXIST {
+                throw BockerError.errno("cannot create directory '\(built)'", code: .io)
+            }
+        }
+    }
+
+    public static func read(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw BockerError.errno("cannot read '\(path)'", code: errno == ENOENT ? .notFound : .io)
+        }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw BockerError.errno("cannot read '\(path)'", code: .io)
+            }
+            if n == 0 { break }
+            out.append(contentsOf: buf[0..<n])
+        }
+        return out
+    }
+
+    public static func readString(_ path: String) throws -> String {
+        String(decoding: try read(path), as: UTF8.self)
+    }
+
+    /// Writes all bytes to fd, retrying short writes and EINTR.
+    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, what: String) throws {
+        var off = 0
+        while off < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + off, bytes.count - off)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw BockerError.errno("cannot write \(what)", code: .io)
+            }
+            off += n
+        }
+    }
+
+    /// Writes a file atomically: a temporary file in the same directory, fsync, rename, then an
+    /// fsync of the directory. A reader sees the old content or the new, never a torn file.
+    /// `durable: false` skips the fsyncs (still atomic for readers) for state that repair can
+    /// rebuild after a crash, such as a container's running/exited status.
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, durable: Bool = true) throws {
+        let dir = parent(path)
+        let tmp = "\(dir)/.tmp-\(basename(path))-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw BockerError.errno("cannot write '\(path)'", code: .io) }
+        do {
+            try bytes.withUnsafeBytes { try writeAll(fd, $0, what: "'\(path)'") }
+            if durable, fsync(fd) != 0 { throw BockerError.errno("cannot sync '\(path)'", code: .io) }
+            close(fd)
+            guard rename(tmp, path) == 0 else { throw BockerError.errno("cannot write '\(path)'", code: .io) }
+        } catch {
+            close(fd)
+            unlink(tmp)
+            throw error
+        }
+        if durable { syncDirectory(dir) }
+    }
+
+    public static func writeString(_ path: String, _ s: String) throws {
+        try writeAtomically(path, Array(s.utf8))
+    }
+
+    /// Writes a short value into an existing kernel file (cgroupfs, procfs); no temp file.
+    public static func writeInPlace(_ path: String, _ s: String) throws {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw BockerError.errno("cannot open '\(path)'") }
+        defer { close(fd) }
+        let bytes = Array(s.utf8)
+        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        if n != bytes.count { throw BockerError.errno("cannot write '\(s)' to '\(path)'") }
+    }
+
+    public static func syncDirectory(_ dir: String) {
+        let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 { fsync(fd); close(fd) }
+    }
+
+    /// Names in a directory, without "." and "..". A missing directory lists as empty.
+    public static func list(_ dir: String) -> [String] {
+        guard let d = opendir(dir) else { return [] }
+        defer { closedir(d) }
+        var names: [String] = []
+        while let ent = readdir(d) {
+            let name = withUnsafePointer(to: ent.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// rm -rf that never follows symlinks and never crosses into another mount.
+    public static func removeTree(_ path: String) throws {
+        var st = stat()
+        guard lstat(path, &st) == 0 else {
+            if errno == ENOENT { return }
+            throw BockerError.errno("cannot remove '\(path)'", code: .io)
+        }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            let dev = st.st_dev
+            for name in list(path) {
+                let child = path + "/" + name
+                var cst = stat()
+                if lstat(child, &cst) == 0 && (cst.st_mode & S_IFMT) == S_IFDIR && cst.st_dev != dev {
+                    throw BockerError(.io, "cannot remove '\(path)': '\(child)' is a mount point")
+                }
+                try removeTree(child)
+            }
+            if rmdir(path) != 0 && errno != ENOENT {
+                throw BockerError.errno("cannot remove '\(path)'", code: .io)
+            }
+        } else if unlink(path) != 0 && errno != ENOENT {
+            throw BockerError.errno("cannot remove '\(path)'", code: .io)
+        }
+    }
+
+    public static func parent(_ path: String) -> String {
+        guard let i = path.lastIndex(of: "/") else { return "." }
+        return i == path.startIndex ? "/" : String(path[..<i])
+    }
+
+    public static func basename(_ path: String) -> String {
+        guard let i = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: i)...])
+    }
+
+    /// Absolute form of a path relative to the current directory.
+    public static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX))
+        guard getcwd(&buf, buf.count) != nil else { return path }
+        return String(cString: buf) + "/" + path
+    }
+}

@@ -1,0 +1,198 @@
+import CLua
+import Glibc
+import BockerCore
+import BockerStore
+import BockerRuntime
+import BockerCgroups
+
+/// `bocker.container`: list, get, create, remove. Containers are `bocker.Container` userdata
+/// (fields read fresh from the store each time) with methods run, exec, logs, commit, remove,
+/// cgroup.
+enum ContainerBindings {
+    static let functions: Modules.Functions = [
+        ("list", list), ("get", get), ("create", create), ("remove", remove),
+    ]
+
+    static func runtime(_ lua: Lua) throws -> Runtime { try LuaHost.from(lua.L).runtime() }
+
+    /// The container named by argument i: a Container userdata, an id or a name.
+    static func ref(_ lua: Lua, _ i: Int32, _ fn: String) throws -> String {
+        if let obj = lua.object(i, .container, as: ContainerObject.self) { return obj.id }
+        return try lua.checkString(i, fn)
+    }
+
+    /// bocker.container.list() → { Container… } (oldest first)
+    static let list: clua_swift_function = { L in
+        binding(L) { lua in
+            let all = try runtime(lua).listContainers()
+            lua_createtable(L, Int32(all.count), 0)
+            for (i, c) in all.enumerated() {
+                lua.pushObject(ContainerObject(c.id), .container)
+                lua_rawseti(L, -2, lua_Integer(i + 1))
+            }
+            return 1
+        }
+    }
+
+    /// bocker.container.get(ref) → Container; raises not_found "No container named 'x' exists".
+    static let get: clua_swift_function = { L in
+        binding(L) { lua in
+            let rec = try runtime(lua).container(try lua.checkString(1, "bocker.container.get"))
+            lua.pushObject(ContainerObject(rec.id), .container)
+            return 1
+        }
+    }
+
+    /// bocker.container.create{image=, cmd={…}, entrypoint={…}, env={"K=V"…}, workdir=,
+    /// name=, user=, cpu_shares=, memory=bytes, pids_limit=} → Container (state "created").
+    static let create: clua_swift_function = { L in
+        binding(L) { lua in
+            guard let t = try lua.optionsTable(1, "bocker.container.create") else {
+                throw BockerError(.invalidArgument, "bocker.container.create needs an options table")
+            }
+            guard let image = try lua.optString(t, "image") else {
+                throw BockerError(.invalidArgument, "bocker.container.create: option 'image' is required")
+            }
+            var spec = ContainerSpec(image: image, command: try lua.optStrings(t, "cmd"))
+            spec.entrypoint = try lua.optStrings(t, "entrypoint")
+            spec.env = try lua.optStrings(t, "env") ?? []
+            for kv in spec.env where !kv.contains("=") || kv.hasPrefix("=") {
+                throw BockerError(.invalidArgument, "invalid environment variable '\(kv)' (use KEY=VALUE)")
+            }
+            spec.workdir = try lua.optString(t, "workdir")
+            if let w = spec.workdir, !w.hasPrefix("/") {
+                throw BockerError(.invalidArgument, "the working directory '\(w)' is invalid, it needs to be an absolute path")
+            }
+            spec.name = try lua.optString(t, "name")
+            spec.user = try lua.optString(t, "user")
+            if let s = try lua.optInt(t, "cpu_shares") {
+                guard s >= 2 && s <= 262144 else {
+                    throw BockerError(.invalidArgument, "invalid cpu_shares \(s): must be between 2 and 262144")
+                }
+                spec.resources.cpuShares = UInt64(s)
+            }
+            if let m = try lua.optInt(t, "memory") {
+                guard m >= 6 * 1024 * 1024 else {
+                    throw BockerError(.invalidArgument, "invalid memory limit \(m) bytes: the minimum is 6 MB")
+                }
+                spec.resources.memoryBytes = Int64(m)
+            }
+            if let p = try lua.optInt(t, "pids_limit") {
+                spec.resources.pidsMax = Int64(p)
+            }
+            let rec = try runtime(lua).create(spec)
+            lua.pushObject(ContainerObject(rec.id), .container)
+            return 1
+        }
+    }
+
+    /// bocker.container.remove(ref [, {force = bool}]) → the removed container's id.
+    static let remove: clua_swift_function = { L in
+        binding(L) { lua in
+            let id = try ref(lua, 1, "remove")
+            let opts = try lua.optionsTable(2, "remove")
+            let force = try opts.flatMap { try lua.optBool($0, "force") } ?? false
+            lua.push(try runtime(lua).remove(id, force: force).id)
+            return 1
+        }
+    }
+
+    /// c:run{interactive = bool} → exit code. Runs in the foreground, output live and logged.
+    static let run: clua_swift_function = { L in
+        binding(L) { lua in
+            let id = try ref(lua, 1, "run")
+            let opts = try lua.optionsTable(2, "run")
+            let interactive = try opts.flatMap { try lua.optBool($0, "interactive") } ?? false
+            fflush(nil)
+            lua.push(.int(Int(try runtime(lua).runAttached(id, interactive: interactive))))
+            return 1
+        }
+    }
+
+    /// c:exec(cmd [, {env = {…}, workdir = , user = }]) → exit code (stdio is this process's).
+    static let exec: clua_swift_function = { L in
+        binding(L) { lua in
+            let id = try ref(lua, 1, "exec")
+            guard let argv = try lua.stringArray(2, "exec command"), !argv.isEmpty else {
+                throw BockerError(.invalidArgument, "exec needs a command")
+            }
+            let opts = try lua.optionsTable(3, "exec")
+            let env = try opts.flatMap { try lua.optStrings($0, "env") } ?? []
+            let workdir = try opts.flatMap { try lua.optString($0, "workdir") }
+            let user = try opts.flatMap { try lua.optString($0, "user") }
+            fflush(nil)
+            lua.push(.int(Int(try runtime(lua).exec(id, argv: argv, env: env, workdir: workdir, user: user))))
+            return 1
+        }
+    }
+
+    /// c:logs() → { {stream = "stdout"|"stderr", text = "…", time = "RFC 3339"}… }
+    static let logs: clua_swift_function = { L in
+        binding(L) { lua in
+            let entries = try runtime(lua).logs(try ref(lua, 1, "logs"))
+            lua.push(.array(entries.map {
+                .table([("stream", .string($0.stream)), ("text", .string($0.log)), ("time", .string($0.time))])
+            }))
+            return 1
+        }
+    }
+
+    /// c:commit(target) → Image, replaced (true when target named an existing image).
+    static let commit: clua_swift_function = { L in
+        binding(L) { lua in
+            let id = try ref(lua, 1, "commit")
+            let target = try lua.checkString(2, "commit")
+            let (img, replaced) = try runtime(lua).commit(id, to: target)
+            lua.pushObject(ImageObject(img), .image)
+            lua.push(.bool(replaced))
+            return 2
+        }
+    }
+
+    /// c:cgroup() → Cgroup
+    static let cgroup: clua_swift_function = { L in
+        binding(L) { lua in
+            let rec = try runtime(lua).container(try ref(lua, 1, "cgroup"))
+            lua.pushObject(CgroupObject(try runtime(lua).cgroup(of: rec.id)), .cgroup)
+            return 1
+        }
+    }
+
+    static let methods: [String: clua_swift_function] = [
+        "run": run, "exec": exec, "logs": logs, "commit": commit, "remove": remove, "cgroup": cgroup,
+    ]
+
+    /// Fields: id, name, image, image_source, command, argv, status, exit_code, pid, created,
+    /// started_at, finished_at, hostname, workdir, env, error, resources.
+    static func field(_ lua: Lua, _ obj: ContainerObject, _ key: String) throws -> Bool {
+        if let m = methods[key] { lua.push(function: m); return true }
+        let c = try runtime(lua).container(obj.id)
+        switch key {
+        case "id": lua.push(c.id)
+        case "name": lua.push(.optional(c.name))
+        case "image": lua.push(c.image)
+        case "image_source": lua.push(c.imageSource)
+        case "command": lua.push(.strings(c.command))
+        case "argv": lua.push(.strings(c.argv))
+        case "status": lua.push(c.liveState.rawValue)
+        case "exit_code": lua.push(.optional(c.liveState == .running ? nil : c.exitCode ?? (c.state == .running ? 137 : nil)))
+        case "pid": lua.push(.optional(c.liveState == .running ? c.pid : nil))
+        case "created": lua.push(.number(c.created))
+        case "started_at": lua.push(.optional(c.startedAt))
+        case "finished_at": lua.push(.optional(c.finishedAt ?? (c.liveState != c.state ? c.startedAt : nil)))
+        case "hostname": lua.push(c.hostname)
+        case "workdir": lua.push(c.workdir)
+        case "user": lua.push(.optional(c.user))
+        case "env": lua.push(.strings(c.env))
+        case "error": lua.push(.optional(c.error))
+        case "resources":
+            lua.push(.table([
+                ("cpu_shares", c.resources.cpuShares.map { .int(Int($0)) } ?? .nil),
+                ("memory", c.resources.memoryBytes.map { .int(Int($0)) } ?? .nil),
+                ("pids_limit", c.resources.pidsMax.map { .int(Int($0)) } ?? .nil),
+            ]))
+        default: return false
+        }
+        return true
+    }
+}

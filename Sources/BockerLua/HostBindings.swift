@@ -1,0 +1,103 @@
+import CLua
+import Glibc
+import BockerCore
+import BockerRuntime
+
+/// `bocker.*` functions about the host itself: errors, the state root, the command list.
+enum HostBindings {
+    static let version = "0.1.0"
+
+    static let functions: Modules.Functions = [
+        ("error", makeError),
+        ("root", root),
+        ("driver", driver),
+        ("commands", commands),
+        ("load_command", loadCommand),
+        ("isatty", isatty),
+        ("now", now),
+        ("version", versionFn),
+    ]
+
+    /// bocker.error(code, message [, status]) → an error value to raise with error().
+    static let makeError: clua_swift_function = { L in
+        binding(L) { lua in
+            let code = try lua.checkString(1, "bocker.error")
+            let msg = try lua.checkString(2, "bocker.error")
+            lua.push(.table([("code", .string(code)), ("message", .string(msg))]))
+            if let status = lua.integer(3) {
+                lua.push(.int(status))
+                lua_setfield(L, -2, "status")
+            }
+            _ = clua_getmetatable_named(L, "bocker.Error")
+            lua_setmetatable(L, -2)
+            return 1
+        }
+    }
+
+    static let root: clua_swift_function = { L in
+        binding(L) { lua in
+            lua.push(try LuaHost.from(lua.L).runtime().root.path)
+            return 1
+        }
+    }
+
+    static let driver: clua_swift_function = { L in
+        binding(L) { lua in
+            lua.push(try LuaHost.from(lua.L).runtime().store.driver.name)
+            return 1
+        }
+    }
+
+    /// bocker.commands() → list of {name, origin = "user"|"bundled", path}.
+    static let commands: clua_swift_function = { L in
+        binding(L) { lua in
+            let host = LuaHost.from(lua.L)
+            lua.push(.array(host.allCommands().map {
+                .table([("name", .string($0.name)), ("origin", .string($0.origin)), ("path", .string($0.path))])
+            }))
+            return 1
+        }
+    }
+
+    /// bocker.load_command(name) → the command's table (summary, usage, run); nil when there is
+    /// no such command; nil and the message when its script fails to load.
+    static let loadCommand: clua_swift_function = { L in
+        binding(L) { lua in
+            let name = try lua.checkString(1, "bocker.load_command")
+            let host = LuaHost.from(lua.L)
+            guard let src = host.findCommand(name) else { lua_pushnil(L); return 1 }
+            try host.loadCommand(src)
+            if clua_pcall(L, 0, 1, 0) != LUA_OK {
+                lua_pushnil(L)
+                clua_insert(L, -2)
+                return 2
+            }
+            return 1
+        }
+    }
+
+    /// bocker.isatty(fd) → whether fd (default 1) is a terminal.
+    static let isatty: clua_swift_function = { L in
+        binding(L) { lua in
+            lua.push(.bool(Glibc.isatty(Int32(lua.integer(1) ?? 1)) == 1))
+            return 1
+        }
+    }
+
+    /// bocker.now() → seconds since the epoch (float).
+    static let now: clua_swift_function = { L in
+        binding(L) { lua in
+            var ts = timespec()
+            clock_gettime(CLOCK_REALTIME, &ts)
+            lua.push(.number(Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9))
+            return 1
+        }
+    }
+
+    static let versionFn: clua_swift_function = { L in
+        binding(L) { lua in
+            lua.push(version)
+            return 1
+        }
+    }
+}

@@ -1,0 +1,72 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Glibc
+import BockerCgroups
+import BockerCore
+import BockerStore
+
+/// Where a container is in its life. Every verb asks the state before acting:
+/// created → running → exited (→ running again on start), and removing on the way out.
+public enum ContainerState: String, Codable, Sendable {
+    case created, running, exited, removing
+
+    public var canStart: Bool { self == .created || self == .exited }
+    public var canExec: Bool { self == .running }
+    /// Removing a running container needs force (it is killed first).
+    public var needsForceToRemove: Bool { self == .running }
+}
+
+/// Everything bocker knows about one container, stored as containers/<id>/container.json.
+public struct ContainerRecord: Codable, Sendable {
+    public var id: String
+    public var name: String?
+    public var image: String
+    public var imageSource: String
+    public var layers: [String]
+    /// The command as the user gave it (what `ps` shows).
+    public var command: [String]
+    /// What is executed: entrypoint + command, after the shell rule.
+    public var argv: [String]
+    public var env: [String]
+    public var workdir: String
+    public var hostname: String
+    public var user: String?
+    public var resources: CgroupResources
+    public var created: Double
+    public var state: ContainerState
+    public var pid: Int32?
+    public var pidStartTime: UInt64?
+    public var startedAt: Double?
+    public var finishedAt: Double?
+    public var exitCode: Int32?
+    public var error: String?
+
+    /// The state as it really is: a record saying running whose process is gone is exited.
+    public var liveState: ContainerState {
+        if state == .running, !isProcessAlive { return .exited }
+        return state
+    }
+
+    public var isProcessAlive: Bool {
+        guard let pid = pid, let start = pidStartTime else { return false }
+        return ProcessTable.startTime(of: pid) == start
+    }
+}
+
+/// Reads process facts from /proc.
+public enum ProcessTable {
+    /// Field 22 of /proc/PID/stat (start time in clock ticks since boot), which tells a
+    /// process from a later one that reused its pid. nil when there is no such process.
+    public static func startTime(of pid: Int32) -> UInt64? {
+        guard pid > 0, let text = try? FS.readString("/proc/\(pid)/stat") else { return nil }
+        // The command name (field 2) may hold spaces and parens: split after the last ')'.
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // fields[0] is field 3 (state); start time is field 22 → index 19.
+        guard fields.count > 19 else { return nil }
+        return UInt64(fields[19])
+    }
+}

@@ -1,0 +1,153 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Glibc
+import BockerCore
+import BockerStore
+import CBocker
+
+extension Runtime {
+    /// Starts a created (or exited) container in the foreground: its output is shown live on
+    /// this process's stdout/stderr and kept in its log; returns its exit code (128+n for a
+    /// signal). With `interactive`, this process's stdin is the container's.
+    public func runAttached(_ ref: String, interactive: Bool = false) throws -> Int32 {
+        var rec = try container(ref)
+        guard rec.liveState.canStart else {
+            throw BockerError(.invalidState, "Container '\(rec.id)' is already running")
+        }
+        let dir = root.containerDir(rec.id)
+        let plan = store.driver.mountPlan(containerDir: dir, layerFS: rec.layers.map(store.layerFS))
+        let log = try LogWriter(path: logPath(rec.id))
+
+        var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
+        guard bk_pipe_cloexec(&outPipe) == 0, bk_pipe_cloexec(&errPipe) == 0 else {
+            throw BockerError.errno("cannot create pipes")
+        }
+        var parentEnds: [Int32] = [outPipe[0], errPipe[0]]
+        defer { parentEnds.forEach { close($0) } }
+
+        var spec = ProcessSpec(rootfs: dir + "/rootfs", hostname: rec.hostname, argv: rec.argv, env: rec.env)
+        spec.overlay = plan
+        spec.workdir = rec.workdir
+        let (uid, gid) = try resolveUser(rec.user, rootfsHint: plan == nil ? dir + "/rootfs" : nil)
+        spec.uid = uid
+        spec.gid = gid
+
+        let child = try ContainerProcess.spawn(spec, stdin: interactive ? 0 : -1,
+                                               stdout: outPipe[1], stderr: errPipe[1])
+        close(outPipe[1]); close(errPipe[1])
+        do {
+            try cgroup(of: rec.id).addProcess(child.pid)
+            try store.withLock {
+                rec.state = .running
+                rec.pid = child.pid
+                rec.pidStartTime = ProcessTable.startTime(of: child.pid)
+                rec.startedAt = nowSeconds()
+                rec.finishedAt = nil
+                rec.exitCode = nil
+                rec.error = nil
+                try store.beginPending("running", rec.id)
+                try save(rec)
+            }
+            try child.release()
+        } catch let err as BockerError {
+            child.abort()
+            // The container was started and failed: record it as Docker does (exited 126/127,
+            // or 125 for a setup failure) and report the one-line reason.
+            let code: Int32 = err.code == .commandNotFound ? 127 : err.code == .notExecutable ? 126 : 125
+            try? store.withLock {
+                rec.state = .exited
+                rec.exitCode = code
+                rec.error = err.message
+                rec.finishedAt = nowSeconds()
+                rec.pid = nil
+                try save(rec)
+                store.endPending("running", rec.id)
+            }
+            throw err
+        }
+
+        bk_forward_signals(child.pid)
+        pump(out: outPipe[0], err: errPipe[0], log: log)
+        let code = child.wait()
+        bk_forward_signals(0)
+        log.flush()
+
+        try store.withLock {
+            rec.state = .exited
+            rec.exitCode = code
+            rec.finishedAt = nowSeconds()
+            rec.pid = nil
+            try save(rec)
+            store.endPending("running", rec.id)
+        }
+        return code
+    }
+
+    /// Copies the container's output to our stdout/stderr and its log until both pipes close.
+    func pump(out: Int32, err: Int32, log: LogWriter) {
+        var fds = [pollfd(fd: out, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: err, events: Int16(POLLIN), revents: 0)]
+        var open = 2
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while open > 0 {
+            let rc = poll(&fds, 2, -1)
+            if rc < 0 { if errno == EINTR { continue }; break }
+            for i in 0..<2 where fds[i].fd >= 0 && fds[i].revents != 0 {
+                let n = buf.withUnsafeMutableBytes { Glibc.read(fds[i].fd, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 {
+                    fds[i].fd = -1
+                    open -= 1
+                    continue
+                }
+                buf.withUnsafeBytes { raw in
+                    let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<n])
+                    try? FS.writeAll(i == 0 ? 1 : 2, chunk, what: "output")
+                    log.append(chunk, stream: i == 0 ? "stdout" : "stderr")
+                }
+            }
+        }
+    }
+
+    /// Runs a command inside a running container (its namespaces and cgroup), with this
+    /// process's stdio; returns the command's exit code.
+    public func exec(_ ref: String, argv: [String], env: [String] = [], workdir: String? = nil,
+                     user: String? = nil) throws -> Int32 {
+        let rec = try container(ref)
+        guard rec.liveState.canExec, let pid = rec.pid else {
+            throw BockerError(.invalidState, "Container '\(rec.id)' exists but is not running")
+        }
+        guard !argv.isEmpty else { throw BockerError(.invalidArgument, "exec needs a command") }
+        let (uid, gid) = try resolveUser(user ?? rec.user, rootfsHint: nil, pid: pid)
+        return try ContainerProcess.exec(
+            pid: pid, argv: argv, env: mergeEnv(rec.env, env, hostname: rec.hostname),
+            workdir: workdir ?? rec.workdir, uid: uid, gid: gid,
+            capabilities: .dockerDefault, cgroupProcs: cgroup(of: rec.id).procsFiles,
+            stdin: 0, stdout: 1, stderr: 2)
+    }
+
+    /// uid and gid for a `user` setting: numeric `uid[:gid]`, or a name looked up in the
+    /// container's /etc/passwd (read as data, never through NSS).
+    func resolveUser(_ user: String?, rootfsHint: String?, pid: Int32? = nil) throws -> (UInt32, UInt32) {
+        guard let user = user, !user.isEmpty, user != "root", user != "0" else { return (0, 0) }
+        let parts = user.split(separator: ":", maxSplits: 1).map(String.init)
+        if let uid = UInt32(parts[0]) {
+            let gid = parts.count > 1 ? UInt32(parts[1]) : uid
+            guard let g = gid else { throw BockerError(.invalidArgument, "invalid user '\(user)'") }
+            return (uid, g)
+        }
+        let passwd = pid.map { "/proc/\($0)/root/etc/passwd" } ?? rootfsHint.map { $0 + "/etc/passwd" }
+        if let path = passwd, let text = try? FS.readString(path) {
+            for line in text.split(separator: "\n") {
+                let f = line.split(separator: ":", omittingEmptySubsequences: false)
+                if f.count >= 4, f[0] == parts[0], let uid = UInt32(f[2]), let gid = UInt32(f[3]) {
+                    return (uid, parts.count > 1 ? (UInt32(parts[1]) ?? gid) : gid)
+                }
+            }
+        }
+        throw BockerError(.invalidArgument, "unable to find user \(parts[0]): no matching entries in passwd file")
+    }
+}

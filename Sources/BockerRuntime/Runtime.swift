@@ -1,0 +1,239 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Glibc
+import BockerCore
+import BockerStore
+import BockerCgroups
+
+/// What a new container is made from: the image, the command and the settings `run` takes.
+public struct ContainerSpec: Sendable {
+    public var image: String
+    /// The command (nil or empty: the image's Cmd).
+    public var command: [String]?
+    public var entrypoint: [String]?
+    public var env: [String] = []
+    public var workdir: String?
+    public var name: String?
+    public var user: String?
+    public var resources = CgroupResources()
+
+    public init(image: String, command: [String]? = nil) {
+        self.image = image
+        self.command = command
+    }
+}
+
+/// Owns containers: creating them from images, running them, joining them, committing and
+/// removing them, and repairing those a killed bocker left behind.
+public final class Runtime {
+    public let store: Store
+    public let cgroups: Cgroups
+    public var root: StateRoot { store.root }
+
+    public init(store: Store, cgroups: Cgroups = .detect()) {
+        self.store = store
+        self.cgroups = cgroups
+        store.repairHandlers["create"] = { [unowned self] id in try self.destroy(id); return true }
+        store.repairHandlers["remove"] = { [unowned self] id in try self.destroy(id); return true }
+        store.repairHandlers["running"] = { [unowned self] id in try self.settleIfDead(id) }
+    }
+
+    /// Opens the store at `$BOCKER_ROOT` with `$BOCKER_DRIVER`, finishing any pending repair.
+    public static func open() throws -> Runtime {
+        let driver = getenv("BOCKER_DRIVER").flatMap { String(validatingCString: $0) }
+        let rt = Runtime(store: try Store(root: .fromEnvironment(), requestedDriver: driver))
+        try rt.store.withLock {}
+        return rt
+    }
+
+    // MARK: Records
+
+    func recordPath(_ id: String) -> String { root.containerDir(id) + "/container.json" }
+
+    public func save(_ rec: ContainerRecord, durable: Bool = false) throws {
+        try JSONFile.write(rec, to: recordPath(rec.id), durable: durable)
+    }
+
+    public func listContainers() -> [ContainerRecord] {
+        FS.list(root.containersDir).filter { !$0.hasPrefix(".") }
+            .compactMap { try? JSONFile.read(ContainerRecord.self, from: recordPath($0)) }
+            .sorted { $0.created < $1.created }
+    }
+
+    /// Finds a container by id or name.
+    public func container(_ ref: String) throws -> ContainerRecord {
+        if Identifier.isSafeComponent(ref), FS.exists(recordPath(ref)) {
+            return try JSONFile.read(ContainerRecord.self, from: recordPath(ref))
+        }
+        if !ref.isEmpty, let c = listContainers().first(where: { $0.name == ref }) { return c }
+        throw BockerError(.notFound, "No container named '\(ref)' exists")
+    }
+
+    public func cgroup(of id: String) -> CgroupManager { cgroups.manager(for: id) }
+
+    public func layersInUse() -> Set<String> {
+        Set(listContainers().flatMap(\.layers))
+    }
+
+    // MARK: Create
+
+    static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+    /// Makes a container (root filesystem, cgroup with limits, record) ready to start. Nothing
+    /// is left behind when it fails.
+    public func create(_ spec: ContainerSpec) throws -> ContainerRecord {
+        if let n = spec.name, !Identifier.isSafeComponent(n) {
+            throw BockerError(.invalidArgument, "invalid container name '\(n)': use letters, digits, '_', '.' and '-'")
+        }
+        return try store.withLock {
+            let image = try store.image(spec.image)
+            if let n = spec.name, listContainers().contains(where: { $0.name == n }) {
+                throw BockerError(.exists, "The container name '\(n)' is already in use")
+            }
+            let entry = spec.entrypoint ?? image.config.entrypoint ?? []
+            let cmd = (spec.command?.isEmpty == false ? spec.command : nil) ?? image.config.cmd ?? []
+            let argv = entry + cmd
+            guard !argv.isEmpty else {
+                throw BockerError(.invalidArgument, "No command specified (the image '\(spec.image)' has no default)")
+            }
+            var id = Identifier.random(prefix: "ps_")
+            while FS.exists(root.containerDir(id)) { id = Identifier.random(prefix: "ps_") }
+            let env = mergeEnv(image.config.env ?? [], spec.env, hostname: id)
+            let rec = ContainerRecord(
+                id: id, name: spec.name, image: image.id, imageSource: image.source, layers: image.layers,
+                command: spec.command?.isEmpty == false ? spec.command! : argv, argv: argv, env: env,
+                workdir: spec.workdir ?? image.config.workingDir ?? "/", hostname: id,
+                user: spec.user ?? image.config.user, resources: spec.resources, created: nowSeconds(),
+                state: .created)
+            try store.beginPending("create", id)
+            do {
+                let dir = root.containerDir(id)
+                guard mkdir(dir, 0o700) == 0 else { throw BockerError.errno("cannot create '\(dir)'", code: .io) }
+                try store.driver.createContainerFS(containerDir: dir, layerFS: image.layers.map(store.layerFS))
+                let cg = cgroup(of: id)
+                try cg.create()
+                try cg.apply(spec.resources)
+                try save(rec, durable: true)
+            } catch {
+                try? destroy(id)
+                store.endPending("create", id)
+                throw error
+            }
+            store.endPending("create", id)
+            return rec
+        }
+    }
+
+    func mergeEnv(_ image: [String], _ user: [String], hostname: String) -> [String] {
+        var order: [String] = []
+        var values: [String: String] = [:]
+        func put(_ kv: String) {
+            let key = String(kv.prefix { $0 != "=" })
+            if values[key] == nil { order.append(key) }
+            values[key] = kv
+        }
+        for kv in ["PATH=" + Runtime.defaultPath, "HOSTNAME=" + hostname, "HOME=/root"] + image + user { put(kv) }
+        return order.compactMap { values[$0] }
+    }
+
+    // MARK: Remove
+
+    /// Removes a container: its processes, cgroup, root filesystem, record and unused layers.
+    public func remove(_ ref: String, force: Bool) throws -> ContainerRecord {
+        try store.withLock {
+            let rec = try container(ref)
+            if rec.liveState.needsForceToRemove && !force {
+                throw BockerError(.invalidState, "You cannot remove a running container '\(rec.id)'. Stop the container before attempting removal or use -f")
+            }
+            try store.beginPending("remove", rec.id)
+            try destroy(rec.id)
+            store.endPending("remove", rec.id)
+            store.endPending("running", rec.id)
+            try store.collectLayers(inUse: layersInUse())
+            return rec
+        }
+    }
+
+    /// Tears down everything a container id may own; each step tolerates what is already gone.
+    func destroy(_ id: String) throws {
+        guard Identifier.isSafeComponent(id) else { return }
+        let dir = root.containerDir(id)
+        if var rec = try? JSONFile.read(ContainerRecord.self, from: recordPath(id)) {
+            rec.state = .removing
+            try? save(rec)
+        }
+        try cgroup(of: id).remove()
+        if FS.exists(dir) {
+            try store.driver.removeContainerFS(containerDir: dir)
+            try FS.removeTree(dir)
+        }
+    }
+
+    /// Repair of a `running` marker: settled once the container's process is gone.
+    func settleIfDead(_ id: String) throws -> Bool {
+        guard var rec = try? JSONFile.read(ContainerRecord.self, from: recordPath(id)) else { return true }
+        if rec.state != .running { return true }
+        if rec.isProcessAlive { return false }
+        // Its bocker was killed; the kernel killed the container with it (PDEATHSIG).
+        rec.state = .exited
+        rec.exitCode = rec.exitCode ?? 137
+        rec.finishedAt = nowSeconds()
+        rec.pid = nil
+        try save(rec)
+        return true
+    }
+
+    // MARK: Images
+
+    /// Removes an image; refused while a container uses it unless force.
+    public func removeImage(_ ref: String, force: Bool) throws -> ImageRecord {
+        try store.withLock {
+            let img = try store.image(ref)
+            if !force, let user = listContainers().first(where: { $0.image == img.id }) {
+                throw BockerError(.inUse, "Image '\(img.id)' is used by container '\(user.id)' (remove it first or use -f)")
+            }
+            try store.removeImage(img.id, layersInUse: layersInUse())
+            return img
+        }
+    }
+
+    /// Saves a container's filesystem as an image: replaces the image `target` names (same
+    /// id) when it exists, else makes a new image whose source is `target`.
+    public func commit(_ ref: String, to target: String) throws -> (image: ImageRecord, replaced: Bool) {
+        try store.withLock {
+            let rec = try container(ref)
+            let existing = try? store.image(target)
+            if existing == nil && target.isEmpty {
+                throw BockerError(.invalidArgument, "commit needs an image name")
+            }
+            let baseConfig = (try? store.image(rec.image))?.config ?? ImageConfig()
+            let dir = root.containerDir(rec.id)
+            let layer = try store.createLayer(parent: rec.layers.last, origin: "commit \(rec.id)") { fs in
+                try store.driver.commitContainer(containerDir: dir, into: fs)
+            }
+            let layers = rec.layers + [layer]
+            if var img = existing {
+                img.layers = layers
+                img.config = baseConfig
+                img.created = nowSeconds()
+                try store.replaceImage(img)
+                try store.collectLayers(inUse: layersInUse())
+                return (img, true)
+            }
+            let img = try store.saveNewImage(source: target, layers: layers, config: baseConfig)
+            return (img, false)
+        }
+    }
+
+    // MARK: Logs
+
+    public func logPath(_ id: String) -> String { root.containerDir(id) + "/container.log" }
+
+    public func logs(_ ref: String) throws -> [LogEntry] {
+        let rec = try container(ref)
+        return try LogReader.read(path: logPath(rec.id))
+    }
+}

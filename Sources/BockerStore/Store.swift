@@ -1,0 +1,184 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Glibc
+import BockerCore
+
+/// The image and layer store under a state root: creates, finds and removes images and the
+/// layers they share, and repairs what a killed bocker left half-made.
+///
+/// Every change happens under the store lock and is bracketed by a marker in `<root>/pending`
+/// (written before, removed after). Whoever next takes the lock finishes or undoes any marker
+/// it finds: nothing half-made survives a kill.
+public final class Store {
+    public let root: StateRoot
+    public let lock: StoreLock
+    public let driver: StorageDriver
+    /// Repair steps for pending markers of kinds this module does not know (containers), by
+    /// kind. A handler returns true when the change is settled and its marker can go.
+    public var repairHandlers: [String: (String) throws -> Bool] = [:]
+
+    /// Opens (creating if needed) the store. The driver is fixed when the store is created:
+    /// `BOCKER_DRIVER` or the filesystem's best; a later, different `BOCKER_DRIVER` is an error.
+    public init(root: StateRoot, requestedDriver: String? = nil) throws {
+        self.root = root
+        try root.ensureLayout()
+        try FS.makeDirectories(root.path + "/pending", mode: 0o700)
+        self.lock = StoreLock(path: root.lockFile)
+        let requested = requestedDriver.flatMap { $0.isEmpty ? nil : $0 }
+        var recorded = (try? FS.readString(root.driverFile))?.trimmed()
+        if recorded == nil {
+            try lock.withLock {
+                recorded = (try? FS.readString(root.driverFile))?.trimmed()
+                if recorded == nil {
+                    let chosen = try StorageDrivers.named(requested ?? StorageDrivers.choose(for: root.path)).name
+                    if chosen == "btrfs" && StorageDrivers.choose(for: root.path) != "btrfs" {
+                        throw BockerError(.invalidArgument, "storage driver btrfs needs '\(root.path)' on a btrfs filesystem")
+                    }
+                    try FS.writeString(root.driverFile, chosen + "\n")
+                    recorded = chosen
+                }
+            }
+        }
+        let name = recorded ?? "copy"
+        if let r = requested, try StorageDrivers.named(r).name != name {
+            throw BockerError(.invalidArgument, "store '\(root.path)' uses the \(name) driver; BOCKER_DRIVER=\(r) cannot apply to it")
+        }
+        self.driver = try StorageDrivers.named(name)
+    }
+
+    // MARK: Locking and repair
+
+    /// Runs body under the store lock, after finishing whatever a killed bocker left pending.
+    public func withLock<T>(_ body: () throws -> T) throws -> T {
+        try lock.withLock {
+            try repairPending()
+            return try body()
+        }
+    }
+
+    var pendingDir: String { root.path + "/pending" }
+
+    /// Marks the start of a change; `kind-id` names it for repair.
+    public func beginPending(_ kind: String, _ id: String) throws {
+        let path = pendingDir + "/" + kind + "-" + id
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw BockerError.errno("cannot write '\(path)'", code: .io) }
+        close(fd)
+    }
+
+    public func endPending(_ kind: String, _ id: String) {
+        unlink(pendingDir + "/" + kind + "-" + id)
+    }
+
+    /// Undoes every pending change (called with the lock held; cheap when nothing is pending).
+    public func repairPending() throws {
+        for entry in FS.list(pendingDir) where !entry.hasPrefix(".") {
+            guard let dash = entry.firstIndex(of: "-") else { continue }
+            let kind = String(entry[..<dash]), id = String(entry[entry.index(after: dash)...])
+            switch kind {
+            case "layer": try removeLayerFiles(id)
+            case "image": unlink(root.imageFile(id))
+            default:
+                guard let handler = repairHandlers[kind], try handler(id) else { continue }
+            }
+            unlink(pendingDir + "/" + entry)
+        }
+    }
+
+    // MARK: Images
+
+    public func listImages() -> [ImageRecord] {
+        FS.list(root.imagesDir).filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }
+            .compactMap { try? JSONFile.read(ImageRecord.self, from: root.imagesDir + "/" + $0) }
+            .sorted { $0.created < $1.created }
+    }
+
+    /// Finds an image by id, or by source (`NAME:TAG` or the directory it was made from).
+    public func image(_ ref: String) throws -> ImageRecord {
+        if Identifier.isSafeComponent(ref), FS.exists(root.imageFile(ref)) {
+            return try JSONFile.read(ImageRecord.self, from: root.imageFile(ref))
+        }
+        if !ref.isEmpty, let match = listImages().last(where: { $0.source == ref }) { return match }
+        throw BockerError(.notFound, "No image named '\(ref)' exists")
+    }
+
+    public func layerFS(_ id: String) -> String { root.layerDir(id) + "/fs" }
+
+    /// Makes a new image whose single layer is a copy of directory dir.
+    public func createImage(fromDirectory dir: String, source: String) throws -> ImageRecord {
+        guard FS.isDirectory(dir) else { throw BockerError(.notFound, "No directory named '\(dir)' exists") }
+        return try withLock {
+            let layer = try createLayer(parent: nil, origin: "init \(source)") { fs in
+                try copyTree(from: dir, to: fs)
+            }
+            return try saveNewImage(source: source, layers: [layer], config: ImageConfig())
+        }
+    }
+
+    /// Writes a new image record with a fresh id (call with the lock held).
+    public func saveNewImage(source: String, layers: [String], config: ImageConfig) throws -> ImageRecord {
+        var id = Identifier.random(prefix: "img_")
+        while FS.exists(root.imageFile(id)) { id = Identifier.random(prefix: "img_") }
+        let rec = ImageRecord(id: id, source: source, created: nowSeconds(), layers: layers, config: config)
+        try JSONFile.write(rec, to: root.imageFile(id))
+        return rec
+    }
+
+    /// Replaces an existing image's record (same id), then drops layers nothing uses any more.
+    public func replaceImage(_ rec: ImageRecord) throws {
+        try JSONFile.write(rec, to: root.imageFile(rec.id))
+    }
+
+    /// Removes an image record and any layers no other image or container uses.
+    public func removeImage(_ id: String, layersInUse: Set<String>) throws {
+        try beginPending("image", id)
+        unlink(root.imageFile(id))
+        endPending("image", id)
+        try collectLayers(inUse: layersInUse)
+    }
+
+    // MARK: Layers
+
+    /// Creates a layer: a marker first, the content via fill(fsPath), the record last.
+    /// For a cumulative driver the new layer starts as a copy of its parent.
+    public func createLayer(parent: String?, origin: String, fill: (String) throws -> Void) throws -> String {
+        var id = Identifier.randomHex(bytes: 8)
+        while FS.exists(root.layerDir(id)) { id = Identifier.randomHex(bytes: 8) }
+        try beginPending("layer", id)
+        do {
+            try FS.makeDirectories(root.layerDir(id), mode: 0o700)
+            let fs = layerFS(id)
+            try driver.createLayerFS(at: fs, parentFS: driver.cumulative ? parent.map(layerFS) : nil)
+            try fill(fs)
+            try JSONFile.write(LayerRecord(id: id, parent: parent, created: nowSeconds(), origin: origin),
+                               to: root.layerDir(id) + "/layer.json")
+        } catch {
+            try? removeLayerFiles(id)
+            endPending("layer", id)
+            throw error
+        }
+        endPending("layer", id)
+        return id
+    }
+
+    func removeLayerFiles(_ id: String) throws {
+        guard Identifier.isSafeComponent(id) else { return }
+        let dir = root.layerDir(id)
+        guard FS.exists(dir) else { return }
+        unlink(dir + "/layer.json")
+        try driver.removeFS(at: dir + "/fs")
+        try FS.removeTree(dir)
+    }
+
+    /// Removes every layer that no image lists and that is not in `inUse` (containers' layers).
+    public func collectLayers(inUse: Set<String>) throws {
+        var used = inUse
+        for img in listImages() { used.formUnion(img.layers) }
+        for id in FS.list(root.layersDir) where !used.contains(id) {
+            try removeLayerFiles(id)
+        }
+    }
+}

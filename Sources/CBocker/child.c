@@ -1,0 +1,330 @@
+// Child-side helpers shared by spawn.c and exec.c. See bk_child.h: everything here runs in a
+// child of a multithreaded process between clone()/fork() and execve(), so it uses no malloc, no
+// stdio, no locks, and raw syscalls where glibc's wrapper would talk to other threads.
+#define _GNU_SOURCE
+#include "bk_child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <limits.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+
+// --- strings -----------------------------------------------------------------------------------
+
+size_t bk_strlen(const char *s) {
+    size_t n = 0;
+    if (s) while (s[n]) n++;
+    return n;
+}
+
+char *bk_append(char *dst, size_t cap, const char *src) {
+    size_t n = bk_strlen(dst);
+    if (!src) src = "(null)";
+    while (*src && n + 1 < cap) dst[n++] = *src++;
+    if (cap) dst[n < cap ? n : cap - 1] = 0;
+    return dst;
+}
+
+char *bk_append_long(char *dst, size_t cap, long v) {
+    char tmp[24];
+    int i = (int)sizeof(tmp) - 1;
+    unsigned long u = v < 0 ? (unsigned long)(-(v + 1)) + 1 : (unsigned long)v;
+    tmp[i] = 0;
+    do { tmp[--i] = (char)('0' + u % 10); u /= 10; } while (u && i > 1);
+    if (v < 0) tmp[--i] = '-';
+    return bk_append(dst, cap, tmp + i);
+}
+
+const char *bk_errstr(int err) {
+    // strerrordesc_np is a plain table lookup: no locale, no translation, no allocation.
+    const char *s = strerrordesc_np(err);
+    return s ? s : "Unknown error";
+}
+
+// --- error reporting ---------------------------------------------------------------------------
+
+_Noreturn void bk_child_fail_msg(int fd, int stage, int err, const char *message) {
+    bk_child_error e;
+    memset(&e, 0, sizeof e);
+    e.stage = stage;
+    e.err = err;
+    bk_append(e.message, sizeof e.message, message);
+    // sizeof(e) < PIPE_BUF: one atomic write.
+    ssize_t n;
+    do { n = write(fd, &e, sizeof e); } while (n < 0 && errno == EINTR);
+    int code = 125;
+    if (stage == BK_STAGE_EXEC) code = err == ENOENT ? 127 : 126;
+    _exit(code);
+}
+
+_Noreturn void bk_child_fail(int fd, int stage, int err, const char *what) {
+    char msg[sizeof(((bk_child_error *)0)->message)];
+    msg[0] = 0;
+    bk_append(msg, sizeof msg, what);
+    if (err) {
+        bk_append(msg, sizeof msg, ": ");
+        bk_append(msg, sizeof msg, bk_errstr(err));
+    }
+    bk_child_fail_msg(fd, stage, err, msg);
+}
+
+// --- processes ---------------------------------------------------------------------------------
+
+static int close_range_raw(unsigned lo, unsigned hi, unsigned flags) {
+#ifdef SYS_close_range
+    return (int)syscall(SYS_close_range, lo, hi, flags);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+static void close_span(unsigned lo, unsigned hi) {
+    if (lo > hi) return;
+    if (close_range_raw(lo, hi, 0) == 0) return;
+    // No close_range (kernel < 5.9): close one by one up to the fd limit.
+    struct rlimit rl;
+    unsigned limit = 65536;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < limit)
+        limit = (unsigned)rl.rlim_cur;
+    if (hi >= limit) hi = limit - 1;
+    for (unsigned fd = lo; fd <= hi && fd >= lo; fd++) close((int)fd);
+}
+
+void bk_close_fds_except(int *keep, int n) {
+    int k[16];
+    int m = 0;
+    for (int i = 0; i < n && m < 16; i++) {
+        if (keep[i] < 3) continue;
+        // insertion sort, dropping duplicates
+        int j = m;
+        int dup = 0;
+        for (int t = 0; t < m; t++) if (k[t] == keep[i]) dup = 1;
+        if (dup) continue;
+        while (j > 0 && k[j - 1] > keep[i]) { k[j] = k[j - 1]; j--; }
+        k[j] = keep[i];
+        m++;
+    }
+    unsigned lo = 3;
+    for (int i = 0; i < m; i++) {
+        if ((unsigned)k[i] > lo) close_span(lo, (unsigned)k[i] - 1);
+        lo = (unsigned)k[i] + 1;
+    }
+    close_span(lo, ~0U);
+}
+
+void bk_reset_signal_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    // Everything back to default, ignored signals included: a Swift parent typically ignores
+    // SIGPIPE, and a container must not inherit that.
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        sigaction(sig, &sa, NULL);  // glibc-internal signals report EINVAL; ignored
+    }
+}
+
+void bk_unblock_all_signals(void) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+// --- privileges --------------------------------------------------------------------------------
+
+void bk_drop_privileges(const bk_final_config *c) {
+    int efd = c->error_fd;
+    // 1. Bounding set (needs CAP_SETPCAP, which we still have as full root).
+    for (int cap = 0; cap <= c->cap_last && cap < 64; cap++) {
+        if (c->cap_keep & (1ULL << cap)) continue;
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) {
+            char what[64] = "drop capability ";
+            bk_append_long(what, sizeof what, cap);
+            bk_append(what, sizeof what, " from the bounding set");
+            bk_child_fail(efd, BK_STAGE_SECURITY, errno, what);
+        }
+    }
+    // 2. Ambient set.
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+        bk_child_fail(efd, BK_STAGE_SECURITY, errno, "clear ambient capabilities");
+    // 3. Identity. Raw syscalls: glibc's wrappers broadcast to the parent's (absent) threads.
+    if (syscall(SYS_setgroups, 0, NULL) != 0)
+        bk_child_fail(efd, BK_STAGE_SECURITY, errno, "setgroups");
+    if (c->gid != 0 && syscall(SYS_setresgid, c->gid, c->gid, c->gid) != 0)
+        bk_child_fail(efd, BK_STAGE_SECURITY, errno, "setgid");
+    if (c->uid != 0 && syscall(SYS_setresuid, c->uid, c->uid, c->uid) != 0)
+        bk_child_fail(efd, BK_STAGE_SECURITY, errno, "setuid");
+    // 4. Effective/permitted = cap_keep for root. A non-root user lost them all at setuid (no
+    //    keepcaps) and keeps them empty, as Docker does since 20.10; inheritable is always empty
+    //    (CVE-2022-24769).
+    uint64_t eff = c->uid == 0 ? c->cap_keep : 0;
+    struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    data[0].effective = data[0].permitted = (uint32_t)eff;
+    data[1].effective = data[1].permitted = (uint32_t)(eff >> 32);
+    if (syscall(SYS_capset, &hdr, data) != 0)
+        bk_child_fail(efd, BK_STAGE_SECURITY, errno, "capset");
+    // 5. No privilege gain through setuid binaries or file capabilities.
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        bk_child_fail(efd, BK_STAGE_SECURITY, errno, "prctl(PR_SET_NO_NEW_PRIVS)");
+}
+
+// --- working directory -------------------------------------------------------------------------
+
+void bk_enter_workdir(int efd, const char *dir, int create) {
+    char what[PATH_MAX + 64];
+    if (!dir || !*dir) dir = "/";
+    if (create) {
+        char p[PATH_MAX];
+        size_t n = bk_strlen(dir);
+        if (n >= sizeof p) bk_child_fail(efd, BK_STAGE_CHDIR, ENAMETOOLONG, "working directory");
+        memcpy(p, dir, n + 1);
+        for (size_t i = 1; i <= n; i++) {
+            if (p[i] != '/' && p[i] != 0) continue;
+            char saved = p[i];
+            p[i] = 0;
+            if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+                what[0] = 0;
+                bk_append(what, sizeof what, "create working directory \"");
+                bk_append(what, sizeof what, dir);
+                bk_append(what, sizeof what, "\"");
+                bk_child_fail(efd, BK_STAGE_CHDIR, errno, what);
+            }
+            p[i] = saved;
+        }
+    }
+    if (chdir(dir) != 0) {
+        what[0] = 0;
+        bk_append(what, sizeof what, "chdir to working directory \"");
+        bk_append(what, sizeof what, dir);
+        bk_append(what, sizeof what, "\"");
+        bk_child_fail(efd, BK_STAGE_CHDIR, errno, what);
+    }
+    // CVE-2024-21626: a workdir such as /proc/self/fd/N reaches a directory outside the root
+    // through an inherited fd. The kernel's getcwd shows such a cwd as "(unreachable)/...";
+    // anything under /proc is refused as well.
+    char cwd[PATH_MAX];
+    long r = syscall(SYS_getcwd, cwd, sizeof cwd);
+    if (r < 0 || cwd[0] != '/' || strncmp(cwd, "/proc/", 6) == 0) {
+        what[0] = 0;
+        bk_append(what, sizeof what, "working directory \"");
+        bk_append(what, sizeof what, dir);
+        bk_append(what, sizeof what, "\" is outside the container root or inside /proc; refusing it");
+        bk_child_fail_msg(efd, BK_STAGE_CHDIR, EPERM, what);
+    }
+}
+
+// --- stdio and exec ----------------------------------------------------------------------------
+
+static void exec_message(char *msg, size_t cap, const char *file, const char *tail) {
+    msg[0] = 0;
+    bk_append(msg, cap, "exec: \"");
+    bk_append(msg, cap, file);
+    bk_append(msg, cap, "\": ");
+    size_t at = bk_strlen(msg);
+    bk_append(msg, cap, tail);
+    // Lower-case like Go's errno strings ("permission denied"), as Docker prints them.
+    if (msg[at] >= 'A' && msg[at] <= 'Z' && msg[at + 1] >= 'a' && msg[at + 1] <= 'z') msg[at] += 'a' - 'A';
+}
+
+_Noreturn void bk_setup_stdio_and_exec(const bk_final_config *c) {
+    int efd = c->error_fd;
+    int dups[3] = { -1, -1, -1 };
+    // Copy every source above 2 first, so that dup2 onto 0..2 cannot clobber a later source.
+    for (int i = 0; i < 3; i++) {
+        int src = c->stdio[i];
+        if (src < 0) {
+            if (!c->null_for_missing) continue;
+            src = open("/dev/null", O_RDWR | O_CLOEXEC);
+            if (src < 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "open /dev/null");
+        }
+        dups[i] = fcntl(src, F_DUPFD_CLOEXEC, 3);
+        if (dups[i] < 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "duplicate stdio fd");
+    }
+    for (int i = 0; i < 3; i++) {
+        if (dups[i] >= 0 && dup2(dups[i], i) < 0)  // dup2 clears close-on-exec on 0..2
+            bk_child_fail(efd, BK_STAGE_SETUP, errno, "dup2 stdio fd");
+    }
+    // Every inherited fd above 2 (the error pipe included) closes at execve. The fds were
+    // already pruned right after clone/fork; CLOEXEC (not close) keeps the error pipe usable.
+    if (close_range_raw(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+        for (int i = 0; i < 3; i++) if (dups[i] >= 0) fcntl(dups[i], F_SETFD, FD_CLOEXEC);
+    }
+    umask(022);
+    bk_unblock_all_signals();
+
+    char msg[sizeof(((bk_child_error *)0)->message)];
+    const char *file = c->argv ? c->argv[0] : NULL;
+    if (!file || !*file) bk_child_fail_msg(efd, BK_STAGE_EXEC, ENOENT, "exec: no command given");
+    char *const *argv = (char *const *)c->argv;
+    char *const *envp = (char *const *)c->envp;
+    static char *const empty_env[] = { NULL };
+    if (!envp) envp = empty_env;
+
+    int has_slash = 0;
+    for (const char *p = file; *p; p++) if (*p == '/') has_slash = 1;
+    if (has_slash) {
+        execve(file, argv, envp);
+        int err = errno;
+        exec_message(msg, sizeof msg, file, bk_errstr(err));
+        bk_child_fail_msg(efd, BK_STAGE_EXEC, err, msg);
+    }
+
+    // PATH search in the container's PATH (execvpe would use the parent's).
+    const char *path = c->path_env && *c->path_env ? c->path_env
+        : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    size_t flen = bk_strlen(file);
+    int seen_eacces = 0;
+    char buf[PATH_MAX];
+    const char *p = path;
+    for (;;) {
+        const char *end = p;
+        while (*end && *end != ':') end++;
+        size_t dlen = (size_t)(end - p);
+        const char *dir = p;
+        if (dlen == 0) { dir = "."; dlen = 1; }  // empty element = current directory
+        if (dlen + 1 + flen + 1 <= sizeof buf) {
+            memcpy(buf, dir, dlen);
+            buf[dlen] = '/';
+            memcpy(buf + dlen + 1, file, flen + 1);
+            execve(buf, argv, envp);
+            int err = errno;
+            switch (err) {
+            case EACCES:
+                seen_eacces = 1;
+                break;
+            case ENOENT: case ENOTDIR: case ESTALE: case ELOOP: case ENAMETOOLONG:
+            case ENODEV: case ETIMEDOUT:
+                break;
+            default:  // found but not runnable (ENOEXEC, ETXTBSY, E2BIG, ENOMEM...): stop here
+                exec_message(msg, sizeof msg, file, bk_errstr(err));
+                bk_child_fail_msg(efd, BK_STAGE_EXEC, err, msg);
+            }
+        }
+        if (!*end) break;
+        p = end + 1;
+    }
+    if (seen_eacces) {
+        exec_message(msg, sizeof msg, file, bk_errstr(EACCES));
+        bk_child_fail_msg(efd, BK_STAGE_EXEC, EACCES, msg);
+    }
+    exec_message(msg, sizeof msg, file, "executable file not found in $PATH");
+    bk_child_fail_msg(efd, BK_STAGE_EXEC, ENOENT, msg);
+}

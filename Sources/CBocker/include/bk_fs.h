@@ -1,0 +1,24 @@
+// Filesystem calls Swift's Glibc module does not expose: btrfs subvolume ioctls and the
+// filesystem type of a path.
+#ifndef BK_FS_H
+#define BK_FS_H
+
+// statfs f_type of path, or -1 with errno set.
+long bk_fs_type(const char *path);
+
+// Magic numbers for bk_fs_type.
+#define BK_BTRFS_MAGIC 0x9123683EL
+
+// Creates an empty subvolume parent_dir/name. 0, or -1 with errno.
+int bk_btrfs_subvol_create(const char *parent_dir, const char *name);
+
+// Snapshots the subvolume src as parent_dir/name (writable unless readonly). 0, or -1 with errno.
+int bk_btrfs_snapshot(const char *src, const char *parent_dir, const char *name, int readonly);
+
+// Deletes the subvolume parent_dir/name (must be empty of nested subvolumes). 0, or -1 with errno.
+int bk_btrfs_subvol_delete(const char *parent_dir, const char *name);
+
+// 1 when path is the root of a btrfs subvolume (inode 256), 0 otherwise.
+int bk_btrfs_is_subvolume(const char *path);
+
+#endif

@@ -1,0 +1,92 @@
+// Container process creation and joining, done in C so that nothing between clone() and
+// execve() runs Swift code in a child of a multithreaded process.
+#ifndef BK_SPAWN_H
+#define BK_SPAWN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+// Why a child failed before (or at) execve. Reported to the parent over a CLOEXEC pipe.
+typedef struct {
+    int stage;          // BK_STAGE_* below; 0 = no failure
+    int err;            // errno at the failing call
+    char message[512];  // one line, e.g. "mount proc on /proc: Operation not permitted"
+} bk_child_error;
+
+enum {
+    BK_STAGE_NONE = 0,
+    BK_STAGE_SETUP = 1,      // namespaces, mounts, pivot_root, devices, hostname, cgroups
+    BK_STAGE_SECURITY = 2,   // capabilities, no_new_privs, user/group
+    BK_STAGE_CHDIR = 3,      // working directory
+    BK_STAGE_EXEC = 4,       // execve: err ENOENT -> 127, EACCES/EISDIR/ENOEXEC/... -> 126
+};
+
+// Everything the container's first process needs. All strings are absolute host paths unless
+// said otherwise. The caller keeps every pointer valid until bk_spawn_release() returns.
+typedef struct {
+    const char *rootfs;           // directory that becomes "/" (pivot_root target)
+    const char *overlay_dir;      // if non-NULL, chdir here and mount overlay on rootfs with
+    const char *overlay_options;  //   these options (lowerdir/upperdir/workdir may be relative)
+    const char *hostname;
+    const char *const *argv;      // NULL-terminated; argv[0] is searched in path_env if it has no '/'
+    const char *const *envp;      // NULL-terminated
+    const char *path_env;         // the container's PATH, used for the argv[0] lookup
+    const char *workdir;          // inside the container; created if missing; NULL = "/"
+    uint32_t uid, gid;            // in the container (0 = root)
+    int stdin_fd, stdout_fd, stderr_fd;  // dup2'd onto 0, 1, 2 in the child (-1 = /dev/null)
+    uint64_t cap_keep;            // bit i set = keep capability i (bounding/permitted/effective)
+    int die_with_parent;          // PR_SET_PDEATHSIG(SIGKILL)
+    int new_netns;                // 1 = new network namespace (loopback brought up)
+    const char *const *masked_paths;    // NULL-terminated; bind /dev/null (files) or ro tmpfs (dirs)
+    const char *const *readonly_paths;  // NULL-terminated; remounted read-only
+} bk_spawn_config;
+
+// A cloned child that is blocked until released.
+typedef struct {
+    pid_t pid;
+    int sync_fd;    // parent end of the "go" pipe
+    int error_fd;   // parent end of the CLOEXEC error pipe
+} bk_spawn_handle;
+
+// Clones the child in new mount, UTS, IPC, PID (and network) namespaces. The child blocks
+// until bk_spawn_release. Returns 0, or -1 with errno set and a message in err.
+int bk_spawn_start(const bk_spawn_config *cfg, bk_spawn_handle *h, char *err, size_t errlen);
+
+// Lets the child run its setup and execve. Returns 0 when execve succeeded; 1 when the child
+// reported a failure (filled into *out; the child has been reaped, its status in *status);
+// -1 on a parent-side error (errno set).
+int bk_spawn_release(bk_spawn_handle *h, bk_child_error *out, int *status);
+
+// Kills (SIGKILL) and reaps a child that was started but not released, closing the handle.
+void bk_spawn_abort(bk_spawn_handle *h);
+
+// Joins a running container (the process target_pid) and runs a command in it.
+typedef struct {
+    pid_t target_pid;
+    const char *const *argv;
+    const char *const *envp;
+    const char *path_env;
+    const char *workdir;          // NULL = "/"
+    uint32_t uid, gid;
+    int stdin_fd, stdout_fd, stderr_fd;  // -1 = inherit this process's fd
+    uint64_t cap_keep;
+    const char *const *cgroup_procs;  // NULL-terminated cgroup.procs files to join first
+} bk_exec_config;
+
+// Runs the command to completion. On success returns 0 and sets *exit_code (128+n for a
+// signal). Returns 1 when the command could not be started (*out filled; *exit_code 126/127
+// or 125), -1 on a parent-side error (errno set, message in out->message).
+int bk_exec_run(const bk_exec_config *cfg, int *exit_code, bk_child_error *out);
+
+// Signals SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 received by this process are sent
+// to pid until bk_forward_signals(0) restores the defaults.
+void bk_forward_signals(pid_t pid);
+
+// Waits for pid (retrying EINTR). Returns the exit code, or 128+signal; -1 if waitpid fails.
+int bk_wait_exit_code(pid_t pid);
+
+// Highest capability number the kernel knows (/proc/sys/kernel/cap_last_cap).
+int bk_cap_last_cap(void);
+
+#endif

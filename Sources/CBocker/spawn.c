@@ -1,0 +1,492 @@
+// The container's first process: clone() into new namespaces, wait for the parent's go byte,
+// build the root filesystem (proc, a minimal /dev, read-only sys, masked and read-only paths),
+// pivot_root into it, drop privileges and execve. Everything after clone() runs here in C; the
+// parent is a multithreaded Swift process, so the child uses no malloc, no stdio and no locks
+// (every string and array was prepared by the parent before clone).
+#define _GNU_SOURCE
+#include "bk_spawn.h"
+#include "bk_child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define BK_STACK_SIZE (1024 * 1024)
+
+static const struct { const char *name; unsigned major, minor; } bk_dev_nodes[] = {
+    { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
+    { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
+};
+#define BK_NDEV (sizeof bk_dev_nodes / sizeof bk_dev_nodes[0])
+
+static const struct { const char *target, *link; } bk_dev_links[] = {
+    { "pts/ptmx", "dev/ptmx" },
+    { "/proc/self/fd", "dev/fd" },
+    { "/proc/self/fd/0", "dev/stdin" },
+    { "/proc/self/fd/1", "dev/stdout" },
+    { "/proc/self/fd/2", "dev/stderr" },
+    { "/proc/kcore", "dev/core" },
+};
+
+// What the child gets: a copy of the parent's memory at clone time, so pointers into the
+// parent's stack stay valid in the child.
+struct bk_spawn_ctx {
+    const bk_spawn_config *cfg;
+    int sync_fd;        // child end of the go channel
+    int error_fd;       // write end of the CLOEXEC error pipe
+    int cap_last;
+    dev_t devs[BK_NDEV];
+};
+
+// --- small child helpers -----------------------------------------------------------------------
+
+static char *msg3(char *buf, size_t cap, const char *a, const char *b, const char *c) {
+    buf[0] = 0;
+    bk_append(buf, cap, a);
+    bk_append(buf, cap, b);
+    bk_append(buf, cap, c);
+    return buf;
+}
+
+// Makes sure `rel` (relative to the cwd, the new root before pivot_root) is a real directory:
+// every component is lstat'ed, missing ones are created, and a symlink anywhere is refused
+// instead of followed (CVE-2019-19921: an image must not redirect a mount outside its root).
+static void bk_safe_mkdirs(int efd, const char *rel) {
+    char p[PATH_MAX];
+    char m[PATH_MAX + 96];
+    size_t n = bk_strlen(rel);
+    if (n >= sizeof p) bk_child_fail(efd, BK_STAGE_SETUP, ENAMETOOLONG, rel);
+    memcpy(p, rel, n + 1);
+    for (size_t i = 0; i <= n; i++) {
+        if (p[i] != '/' && p[i] != 0) continue;
+        if (i == 0) continue;
+        char saved = p[i];
+        p[i] = 0;
+        struct stat st;
+        if (lstat(p, &st) != 0) {
+            if (errno != ENOENT) bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "lstat /", p, ""));
+            if (mkdir(p, 0755) != 0 && errno != EEXIST)
+                bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "create mount point /", p, ""));
+            if (lstat(p, &st) != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "lstat /", p, ""));
+        }
+        if (S_ISLNK(st.st_mode))
+            bk_child_fail_msg(efd, BK_STAGE_SETUP, ELOOP,
+                msg3(m, sizeof m, "refusing to mount on /", p, ": it is a symbolic link in the image"));
+        if (!S_ISDIR(st.st_mode))
+            bk_child_fail_msg(efd, BK_STAGE_SETUP, ENOTDIR,
+                msg3(m, sizeof m, "cannot mount on /", p, ": not a directory in the image"));
+        p[i] = saved;
+    }
+}
+
+// For an absolute path inside the (pivoted) container: 1 and *st if it exists and no
+// component is a symlink, 0 if missing; a symlink component fails the child.
+static int bk_lstat_nofollow(int efd, const char *abs, struct stat *st) {
+    char p[PATH_MAX];
+    char m[PATH_MAX + 96];
+    size_t n = bk_strlen(abs);
+    if (n == 0 || n >= sizeof p || abs[0] != '/') bk_child_fail(efd, BK_STAGE_SETUP, EINVAL, abs);
+    memcpy(p, abs, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != 0) continue;
+        char saved = p[i];
+        p[i] = 0;
+        if (lstat(p, st) != 0) {
+            if (errno == ENOENT || errno == ENOTDIR) return 0;
+            bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "lstat ", p, ""));
+        }
+        if (S_ISLNK(st->st_mode))
+            bk_child_fail_msg(efd, BK_STAGE_SETUP, ELOOP,
+                msg3(m, sizeof m, "refusing to mount on ", p, ": it is a symbolic link"));
+        p[i] = saved;
+    }
+    return 1;
+}
+
+static void bk_mount_or_fail(int efd, const char *src, const char *target, const char *type,
+                             unsigned long flags, const char *data, const char *what) {
+    if (mount(src, target, type, flags, data) != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, what);
+}
+
+// --- the root filesystem -----------------------------------------------------------------------
+
+static void bk_setup_dev(const struct bk_spawn_ctx *x) {
+    int efd = x->error_fd;
+    char m[128];
+    bk_safe_mkdirs(efd, "dev");
+    bk_mount_or_fail(efd, "tmpfs", "dev", "tmpfs", MS_NOSUID | MS_STRICTATIME,
+                     "mode=755,size=65536k", "mount tmpfs on /dev");
+    for (size_t i = 0; i < BK_NDEV; i++) {
+        char path[32] = "dev/";
+        bk_append(path, sizeof path, bk_dev_nodes[i].name);
+        if (mknod(path, S_IFCHR | 0666, x->devs[i]) != 0)
+            bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "mknod /", path, ""));
+    }
+    bk_safe_mkdirs(efd, "dev/pts");
+    bk_mount_or_fail(efd, "devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+                     "newinstance,ptmxmode=0666,mode=0620,gid=5", "mount devpts on /dev/pts");
+    bk_safe_mkdirs(efd, "dev/shm");
+    bk_mount_or_fail(efd, "shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV,
+                     "mode=1777,size=65536k", "mount tmpfs on /dev/shm");
+    for (size_t i = 0; i < sizeof bk_dev_links / sizeof bk_dev_links[0]; i++) {
+        if (symlink(bk_dev_links[i].target, bk_dev_links[i].link) != 0)
+            bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "symlink /", bk_dev_links[i].link, ""));
+    }
+}
+
+static void bk_setup_sys(int efd) {
+    const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NOEXEC | MS_NODEV;
+    bk_safe_mkdirs(efd, "sys");
+    if (mount("sysfs", "sys", "sysfs", ro, NULL) == 0) return;
+    // sysfs refuses a mount it cannot scope to our network namespace: fall back to a
+    // read-only recursive bind of the host's /sys.
+    bk_mount_or_fail(efd, "/sys", "sys", NULL, MS_BIND | MS_REC, NULL, "bind-mount /sys");
+    bk_mount_or_fail(efd, "/sys", "sys", NULL, MS_BIND | MS_REMOUNT | ro, NULL, "remount /sys read-only");
+}
+
+static void bk_loopback_up(int efd) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "socket for loopback setup");
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, "lo", 3);
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "get flags of lo");
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "bring lo up");
+    close(s);
+}
+
+static void bk_mask_paths(int efd, const char *const *paths) {
+    char m[PATH_MAX + 64];
+    for (; paths && *paths; paths++) {
+        struct stat st;
+        if (!bk_lstat_nofollow(efd, *paths, &st)) continue;
+        if (S_ISDIR(st.st_mode)) {
+            if (mount("tmpfs", *paths, "tmpfs", MS_RDONLY, NULL) != 0)
+                bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "mask ", *paths, ""));
+        } else if (mount("/dev/null", *paths, NULL, MS_BIND, NULL) != 0) {
+            bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "mask ", *paths, ""));
+        }
+    }
+}
+
+static void bk_readonly_paths(int efd, const char *const *paths) {
+    char m[PATH_MAX + 64];
+    const unsigned long keep = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME;
+    for (; paths && *paths; paths++) {
+        struct stat st;
+        if (!bk_lstat_nofollow(efd, *paths, &st)) continue;
+        // statfs (a plain syscall, unlike glibc's statvfs fallback) gives the source's flags;
+        // ST_* and MS_* share their values for these bits.
+        struct statfs sf;
+        unsigned long flags = 0;
+        if (statfs(*paths, &sf) == 0) flags = (unsigned long)sf.f_flags & keep;
+        if (mount(*paths, *paths, NULL, MS_BIND | MS_REC, NULL) != 0)
+            bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "bind-mount ", *paths, ""));
+        if (mount(*paths, *paths, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | flags, NULL) != 0)
+            bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "remount read-only ", *paths, ""));
+    }
+}
+
+static void bk_setup_root(const struct bk_spawn_ctx *x) {
+    const bk_spawn_config *c = x->cfg;
+    int efd = x->error_fd;
+    char m[PATH_MAX + 96];
+
+    // Nothing we mount may propagate back to the host.
+    bk_mount_or_fail(efd, "", "/", NULL, MS_REC | MS_PRIVATE, NULL, "make / private");
+    if (c->overlay_options) {
+        if (c->overlay_dir && chdir(c->overlay_dir) != 0)
+            bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "chdir to ", c->overlay_dir, ""));
+        bk_mount_or_fail(efd, "overlay", c->rootfs, "overlay", 0, c->overlay_options,
+                         msg3(m, sizeof m, "mount overlay on ", c->rootfs, ""));
+    } else {
+        // pivot_root needs the new root to be a mount point.
+        bk_mount_or_fail(efd, c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL,
+                         msg3(m, sizeof m, "bind-mount ", c->rootfs, ""));
+    }
+    // chdir after mounting, so "." is the new mount; from here on paths are relative to it.
+    if (chdir(c->rootfs) != 0)
+        bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "chdir to ", c->rootfs, ""));
+
+    bk_safe_mkdirs(efd, "proc");
+    bk_mount_or_fail(efd, "proc", "proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL, "mount proc on /proc");
+    bk_setup_dev(x);
+    bk_setup_sys(efd);
+
+    if (c->hostname && sethostname(c->hostname, bk_strlen(c->hostname)) != 0)
+        bk_child_fail(efd, BK_STAGE_SETUP, errno, "sethostname");
+    if (c->new_netns) bk_loopback_up(efd);
+
+    // pivot_root(".", "."): the old root ends up mounted on top of the new one; detach it.
+    if (syscall(SYS_pivot_root, ".", ".") != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "pivot_root");
+    bk_mount_or_fail(efd, "", ".", NULL, MS_SLAVE | MS_REC, NULL, "make the old root a slave");
+    if (umount2(".", MNT_DETACH) != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "detach the old root");
+    if (chdir("/") != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "chdir /");
+
+    bk_mask_paths(efd, c->masked_paths);
+    bk_readonly_paths(efd, c->readonly_paths);
+}
+
+static int bk_spawn_child(void *arg) {
+    const struct bk_spawn_ctx *x = arg;
+    const bk_spawn_config *c = x->cfg;
+    int efd = x->error_fd;
+    int sfd = x->sync_fd;
+
+    bk_reset_signal_handlers();  // all signals are still blocked (by the parent, around clone)
+    int keep[5] = { sfd, efd, c->stdin_fd, c->stdout_fd, c->stderr_fd };
+    bk_close_fds_except(keep, 5);
+    // Until execve this process is a copy of the host binary: not dumpable, so nothing in the
+    // container can open /proc/1/exe or ptrace it (CVE-2019-5736).
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (c->die_with_parent) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    // The usual getppid() check for a parent that died before PR_SET_PDEATHSIG cannot work
+    // here (getppid() is 0 in a new PID namespace); the go channel covers it instead: a dead
+    // parent closes its end, the read sees EOF, and the child exits quietly.
+    char go = 0;
+    ssize_t n;
+    do { n = read(sfd, &go, 1); } while (n < 0 && errno == EINTR);
+    if (n != 1) _exit(1);
+    close(sfd);
+
+    umask(0);
+    bk_setup_root(x);
+    bk_enter_workdir(efd, c->workdir, 1);
+
+    bk_final_config f;
+    memset(&f, 0, sizeof f);
+    f.argv = c->argv;
+    f.envp = c->envp;
+    f.path_env = c->path_env;
+    f.uid = c->uid;
+    f.gid = c->gid;
+    f.cap_keep = c->cap_keep;
+    f.cap_last = x->cap_last;
+    f.stdio[0] = c->stdin_fd;
+    f.stdio[1] = c->stdout_fd;
+    f.stdio[2] = c->stderr_fd;
+    f.null_for_missing = 1;
+    f.error_fd = efd;
+    bk_drop_privileges(&f);
+    bk_setup_stdio_and_exec(&f);
+}
+
+// --- parent side -------------------------------------------------------------------------------
+
+int bk_spawn_start(const bk_spawn_config *cfg, bk_spawn_handle *h, char *err, size_t errlen) {
+    h->pid = -1;
+    h->sync_fd = -1;
+    h->error_fd = -1;
+    if (err && errlen) err[0] = 0;
+    if (!cfg || !cfg->rootfs || !cfg->argv || !cfg->argv[0]) {
+        if (err) snprintf(err, errlen, "spawn: no root filesystem or command");
+        errno = EINVAL;
+        return -1;
+    }
+
+    struct bk_spawn_ctx x;
+    memset(&x, 0, sizeof x);
+    x.cfg = cfg;
+    x.cap_last = bk_cap_last_cap();
+    for (size_t i = 0; i < BK_NDEV; i++) {
+        // The host's numbers (the standard ones if the host's /dev is unusual).
+        char path[32] = "/dev/";
+        struct stat st;
+        bk_append(path, sizeof path, bk_dev_nodes[i].name);
+        x.devs[i] = makedev(bk_dev_nodes[i].major, bk_dev_nodes[i].minor);
+        if (stat(path, &st) == 0 && S_ISCHR(st.st_mode)) x.devs[i] = st.st_rdev;
+    }
+
+    // The go channel is a socketpair so that a write to a dead child gets EPIPE, not SIGPIPE.
+    int sp[2], ep[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0) {
+        int e = errno;
+        if (err) snprintf(err, errlen, "socketpair: %s", strerror(e));
+        errno = e;
+        return -1;
+    }
+    if (pipe2(ep, O_CLOEXEC) != 0) {
+        int e = errno;
+        close(sp[0]); close(sp[1]);
+        if (err) snprintf(err, errlen, "pipe: %s", strerror(e));
+        errno = e;
+        return -1;
+    }
+    x.sync_fd = sp[0];
+    x.error_fd = ep[1];
+
+    void *stack = mmap(NULL, BK_STACK_SIZE, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
+        int e = errno;
+        close(sp[0]); close(sp[1]); close(ep[0]); close(ep[1]);
+        if (err) snprintf(err, errlen, "mmap child stack: %s", strerror(e));
+        errno = e;
+        return -1;
+    }
+
+    int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | SIGCHLD;
+    if (cfg->new_netns) flags |= CLONE_NEWNET;
+    // Block every signal so that none of the parent's handlers runs in the child before it
+    // resets them.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid = clone(bk_spawn_child, (char *)stack + BK_STACK_SIZE, flags, &x);
+    int e = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    munmap(stack, BK_STACK_SIZE);  // the child has its own copy (no CLONE_VM)
+    close(sp[0]);
+    close(ep[1]);
+    if (pid < 0) {
+        close(sp[1]);
+        close(ep[0]);
+        if (err) snprintf(err, errlen, "clone: %s", strerror(e));
+        errno = e;
+        return -1;
+    }
+    h->pid = pid;
+    h->sync_fd = sp[1];
+    h->error_fd = ep[0];
+    return 0;
+}
+
+// Reads the error pipe to EOF. Returns the number of bytes read into *out (0 = exec succeeded).
+static ssize_t bk_read_child_error(int fd, bk_child_error *out) {
+    size_t got = 0;
+    char *p = (char *)out;
+    char sink[256];
+    for (;;) {
+        ssize_t n = got < sizeof *out ? read(fd, p + got, sizeof *out - got) : read(fd, sink, sizeof sink);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        if (got < sizeof *out) got += (size_t)n;
+    }
+    out->message[sizeof out->message - 1] = 0;
+    return (ssize_t)got;
+}
+
+static int bk_waitpid_status(pid_t pid, int *status) {
+    int st = 0;
+    pid_t r;
+    do { r = waitpid(pid, &st, 0); } while (r < 0 && errno == EINTR);
+    if (status) *status = st;
+    return r < 0 ? -1 : 0;
+}
+
+int bk_spawn_release(bk_spawn_handle *h, bk_child_error *out, int *status) {
+    bk_child_error local;
+    if (!out) out = &local;
+    memset(out, 0, sizeof *out);
+    if (h->pid <= 0 || h->sync_fd < 0 || h->error_fd < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    char go = 1;
+    ssize_t n;
+    do { n = send(h->sync_fd, &go, 1, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    int send_err = n == 1 ? 0 : errno;
+    close(h->sync_fd);
+    h->sync_fd = -1;
+
+    ssize_t got = bk_read_child_error(h->error_fd, out);
+    close(h->error_fd);
+    h->error_fd = -1;
+    if (got == 0 && send_err == 0) return 0;
+
+    bk_waitpid_status(h->pid, status);
+    if (got == 0) {
+        // The child died before it could be released (killed from outside).
+        out->stage = BK_STAGE_SETUP;
+        out->err = send_err;
+        snprintf(out->message, sizeof out->message, "container process died before it started: %s",
+                 strerror(send_err));
+    } else if (out->stage == BK_STAGE_NONE) {
+        out->stage = BK_STAGE_SETUP;
+    }
+    return 1;
+}
+
+void bk_spawn_abort(bk_spawn_handle *h) {
+    if (h->sync_fd >= 0) { close(h->sync_fd); h->sync_fd = -1; }
+    if (h->error_fd >= 0) { close(h->error_fd); h->error_fd = -1; }
+    if (h->pid > 0) {
+        kill(h->pid, SIGKILL);
+        bk_waitpid_status(h->pid, NULL);
+        h->pid = -1;
+    }
+}
+
+// --- misc --------------------------------------------------------------------------------------
+
+static volatile sig_atomic_t bk_forward_pid = 0;
+static const int bk_forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+
+static void bk_forward_handler(int sig) {
+    int saved = errno;
+    pid_t pid = (pid_t)bk_forward_pid;
+    if (pid > 0) kill(pid, sig);
+    errno = saved;
+}
+
+void bk_forward_signals(pid_t pid) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    if (pid > 0) {
+        bk_forward_pid = pid;
+        sa.sa_handler = bk_forward_handler;
+        sa.sa_flags = SA_RESTART;
+    } else {
+        sa.sa_handler = SIG_DFL;
+    }
+    for (size_t i = 0; i < sizeof bk_forwarded_signals / sizeof bk_forwarded_signals[0]; i++)
+        sigaction(bk_forwarded_signals[i], &sa, NULL);
+    if (pid <= 0) bk_forward_pid = 0;
+}
+
+int bk_wait_exit_code(pid_t pid) {
+    int st = 0;
+    if (bk_waitpid_status(pid, &st) != 0) return -1;
+    if (WIFEXITED(st)) return WEXITSTATUS(st);
+    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+    return -1;
+}
+
+int bk_cap_last_cap(void) {
+    static int cached = -1;
+    if (cached >= 0) return cached;
+    int last = CAP_LAST_CAP;
+    int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        char buf[16];
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n > 0) {
+            int v = 0, digits = 0;
+            for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++, digits++) v = v * 10 + (buf[i] - '0');
+            if (digits > 0 && v < 64) last = v;
+        }
+    }
+    cached = last;
+    return last;
+}

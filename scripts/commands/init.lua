@@ -1,0 +1,13 @@
+-- bocker init DIR: make an image from a directory (the original's limited "docker build").
+local cli = require "bocker.cli"
+
+return {
+  summary = "Create an image from a directory",
+  usage = "bocker init <directory>",
+  run = function(args)
+    local dir = args[1]
+    if not dir or args[2] then cli.fail("usage: bocker init <directory>") end
+    local img = bocker.image.init(dir)
+    print("Created: " .. img.id)
+  end,
+}

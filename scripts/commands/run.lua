@@ -1,0 +1,89 @@
+-- bocker run [OPTIONS] IMAGE [COMMAND [ARG...]]: a new container, in the foreground.
+local cli = require "bocker.cli"
+
+local options = {
+  ["-i"] = { name = "interactive", kind = "flag" }, ["--interactive"] = { name = "interactive", kind = "flag" },
+  ["--rm"] = { name = "rm", kind = "flag" },
+  ["--name"] = { name = "name", kind = "value" },
+  ["-e"] = { name = "env", kind = "list" }, ["--env"] = { name = "env", kind = "list" },
+  ["-w"] = { name = "workdir", kind = "value" }, ["--workdir"] = { name = "workdir", kind = "value" },
+  ["-u"] = { name = "user", kind = "value" }, ["--user"] = { name = "user", kind = "value" },
+  ["--entrypoint"] = { name = "entrypoint", kind = "value" },
+  ["-c"] = { name = "cpu_shares", kind = "value" }, ["--cpu-shares"] = { name = "cpu_shares", kind = "value" },
+  ["--cpu_share"] = { name = "cpu_share", kind = "value" },
+  ["-m"] = { name = "memory", kind = "value" }, ["--memory"] = { name = "memory", kind = "value" },
+  ["--mem_limit"] = { name = "mem_limit", kind = "value" },
+  ["--pids-limit"] = { name = "pids_limit", kind = "value" },
+}
+
+-- The original ran its command line through /bin/sh -c; Docker execs argv directly. bocker
+-- does both: ONE argument with shell syntax or spaces goes to /bin/sh -c, several are exec'd.
+local function command_of(rest)
+  local cmd = table.move(rest, 2, #rest, 1, {})
+  if #cmd == 1 and cmd[1]:find("[%s;&|<>()$`\\\"'*?~#{}%[%]]") then
+    return { "/bin/sh", "-c", cmd[1] }
+  end
+  return cmd
+end
+
+return {
+  summary = "Create a container from an image and run a command in it",
+  usage = "bocker run [OPTIONS] <image> [command [arg...]]",
+  help = [[
+Options:
+  -i, --interactive        keep stdin open (the container reads this terminal's input)
+      --rm                 remove the container when it exits
+      --name NAME          name the container
+  -e, --env KEY=VALUE      set an environment variable (KEY alone: take this shell's value)
+  -w, --workdir DIR        working directory inside the container
+  -u, --user USER[:GROUP]  run as this user (name or uid)
+      --entrypoint CMD     override the image's entrypoint
+  -c, --cpu-shares N       CPU shares (default: $BOCKER_CPU_SHARE or 512)
+      --cpu_share=N        the same, the original's spelling
+  -m, --memory SIZE        memory limit: 64m, 1g (default: $BOCKER_MEM_LIMIT MB or 512 MB)
+      --mem_limit=MB       memory limit in MB (x 1,000,000 bytes), the original's spelling
+      --pids-limit N       most processes at once (default 4096; 0 or -1: unlimited)
+
+One command argument containing shell syntax or spaces runs as /bin/sh -c '<it>', as the
+original did ('sleep 5 && ps aux'); several arguments are executed directly, as Docker does.
+Exit status: the command's; 125 when bocker itself fails, 126 when the command cannot be
+executed, 127 when it is not found.]],
+  error_status = 125,
+  run = function(args)
+    local o, rest = cli.parse(args, options, "run")
+    local image = rest[1]
+    if not image then cli.fail("usage: bocker run [OPTIONS] <image> [command [arg...]]") end
+
+    local cpu = o.cpu_shares and cli.integer(o.cpu_shares, o.cpu_shares_spelling, 2, 262144)
+      or o.cpu_share and cli.integer(o.cpu_share, "--cpu_share", 2, 262144)
+      or cli.integer(os.getenv("BOCKER_CPU_SHARE") or "512", "BOCKER_CPU_SHARE", 2, 262144)
+    local memory
+    if o.memory then
+      memory = cli.bytes(o.memory, o.memory_spelling)
+    else
+      local mb = o.mem_limit and cli.integer(o.mem_limit, "--mem_limit", 6, 2^40)
+        or cli.integer(os.getenv("BOCKER_MEM_LIMIT") or "512", "BOCKER_MEM_LIMIT", 6, 2^40)
+      memory = mb * 1000000   -- the original's MB
+    end
+    if memory < 6 * 1024 * 1024 then
+      cli.fail(("invalid value '%s' for %s: the minimum memory limit is 6m"):format(o.memory or o.mem_limit, o.memory_spelling or "--mem_limit"))
+    end
+    local pids = o.pids_limit and cli.integer(o.pids_limit, "--pids-limit", -1) or 4096
+
+    local env = {}
+    for _, kv in ipairs(o.env or {}) do
+      if kv:find("=", 1, true) then env[#env + 1] = kv
+      elseif kv ~= "" and os.getenv(kv) then env[#env + 1] = kv .. "=" .. os.getenv(kv) end
+    end
+
+    local c = bocker.container.create {
+      image = image, cmd = command_of(rest), name = o.name, env = env, workdir = o.workdir,
+      user = o.user, entrypoint = o.entrypoint and { o.entrypoint } or nil,
+      cpu_shares = cpu, memory = memory, pids_limit = pids,
+    }
+    local ok, code = pcall(c.run, c, { interactive = o.interactive })
+    if o.rm then pcall(c.remove, c, { force = true }) end
+    if not ok then error(code, 0) end
+    return code
+  end,
+}
