@@ -43,7 +43,7 @@ enum ContainerBindings {
         }
     }
 
-    /// bocker.container.create{image=, cmd={…}, entrypoint={…}, env={"K=V"…}, workdir=,
+    /// bocker.container.create{image=, cmd={…}, shell=bool, entrypoint={…}, env={"K=V"…}, workdir=,
     /// name=, user=, cpu_shares=, memory=bytes, pids_limit=} → Container (state "created").
     static let create: clua_swift_function = { L in
         binding(L) { lua in
@@ -55,6 +55,7 @@ enum ContainerBindings {
             }
             var spec = ContainerSpec(image: image, command: try lua.optStrings(t, "cmd"))
             spec.entrypoint = try lua.optStrings(t, "entrypoint")
+            spec.shell = try lua.optBool(t, "shell") ?? false
             spec.env = try lua.optStrings(t, "env") ?? []
             for kv in spec.env where !kv.contains("=") || kv.hasPrefix("=") {
                 throw BockerError(.invalidArgument, "invalid environment variable '\(kv)' (use KEY=VALUE)")

@@ -65,8 +65,9 @@ public enum ProcessTable {
         // The command name (field 2) may hold spaces and parens: split after the last ')'.
         guard let close = text.lastIndex(of: ")") else { return nil }
         let fields = text[text.index(after: close)...].split(separator: " ")
-        // fields[0] is field 3 (state); start time is field 22 → index 19.
-        guard fields.count > 19 else { return nil }
+        // fields[0] is field 3 (state); a zombie (Z) or dead (X) process no longer runs.
+        // Start time is field 22 → index 19.
+        guard fields.count > 19, fields[0] != "Z", fields[0] != "X" else { return nil }
         return UInt64(fields[19])
     }
 }

@@ -31,6 +31,8 @@ extension Runtime {
         var spec = ProcessSpec(rootfs: dir + "/rootfs", hostname: rec.hostname, argv: rec.argv, env: rec.env)
         spec.overlay = plan
         spec.workdir = rec.workdir
+        spec.newNetworkNamespace = true   // loopback only, until networking connects it
+        spec.dieWithParent = true         // a killed bocker takes its foreground container along
         let (uid, gid) = try resolveUser(rec.user, rootfsHint: plan == nil ? dir + "/rootfs" : nil)
         spec.uid = uid
         spec.gid = gid

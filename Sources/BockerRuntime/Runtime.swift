@@ -14,6 +14,8 @@ public struct ContainerSpec: Sendable {
     /// The command (nil or empty: the image's Cmd).
     public var command: [String]?
     public var entrypoint: [String]?
+    /// Run the single command string through `/bin/sh -c` (the original's form).
+    public var shell = false
     public var env: [String] = []
     public var workdir: String?
     public var name: String?
@@ -94,7 +96,8 @@ public final class Runtime {
                 throw BockerError(.exists, "The container name '\(n)' is already in use")
             }
             let entry = spec.entrypoint ?? image.config.entrypoint ?? []
-            let cmd = (spec.command?.isEmpty == false ? spec.command : nil) ?? image.config.cmd ?? []
+            var cmd = (spec.command?.isEmpty == false ? spec.command : nil) ?? image.config.cmd ?? []
+            if spec.shell { cmd = ["/bin/sh", "-c", cmd.joined(separator: " ")] }
             let argv = entry + cmd
             guard !argv.isEmpty else {
                 throw BockerError(.invalidArgument, "No command specified (the image '\(spec.image)' has no default)")

@@ -30,8 +30,10 @@ _Noreturn void bk_child_fail_msg(int fd, int stage, int err, const char *message
 
 // --- processes ---------------------------------------------------------------------------------
 
-// Closes every fd >= 3 that is not in keep[0..n) (negative entries ignored). close_range, with a
-// bounded close() loop as fallback.
+// Closes every fd >= 3 that is not in keep[0..n) (negative entries ignored; n at most
+// BK_MAX_KEEP_FDS). close_range, with a bounded close() loop as fallback (kernels < 5.9); both
+// callers run it right after clone/fork, i.e. before pivot_root or setns.
+#define BK_MAX_KEEP_FDS 48
 void bk_close_fds_except(int *keep, int n);
 // Resets every signal handler to SIG_DFL (the parent's Swift handlers must not run here).
 void bk_reset_signal_handlers(void);

@@ -107,9 +107,10 @@ static void close_span(unsigned lo, unsigned hi) {
 }
 
 void bk_close_fds_except(int *keep, int n) {
-    int k[16];
+    int k[BK_MAX_KEEP_FDS];
     int m = 0;
-    for (int i = 0; i < n && m < 16; i++) {
+    if (n > BK_MAX_KEEP_FDS) return;  // cannot happen (callers are bounded); never close a kept fd
+    for (int i = 0; i < n; i++) {
         if (keep[i] < 3) continue;
         // insertion sort, dropping duplicates
         int j = m;
@@ -129,21 +130,21 @@ void bk_close_fds_except(int *keep, int n) {
 }
 
 void bk_reset_signal_handlers(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
     // Everything back to default, ignored signals included: a Swift parent typically ignores
-    // SIGPIPE, and a container must not inherit that.
+    // SIGPIPE, and a container must not inherit that. Raw rt_sigaction, because glibc's
+    // sigaction refuses its internal signals (32, 33), which the parent may have set up too.
+    struct { void (*handler)(int); unsigned long flags; void (*restorer)(void); uint64_t mask; } ksa;
+    memset(&ksa, 0, sizeof ksa);
+    ksa.handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; sig++) {
         if (sig == SIGKILL || sig == SIGSTOP) continue;
-        sigaction(sig, &sa, NULL);  // glibc-internal signals report EINVAL; ignored
+        syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof ksa.mask);
     }
 }
 
 void bk_unblock_all_signals(void) {
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    uint64_t none = 0;  // raw: glibc's sigprocmask would keep its internal signals as they are
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none);
 }
 
 // --- privileges --------------------------------------------------------------------------------

@@ -31,7 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define BK_MAX_CGROUPS 12
+#define BK_MAX_CGROUPS 24  // cgroup v1 hierarchies (15 controllers at most today)
 
 static const struct { const char *name; int type; } bk_ns_list[] = {
     // mnt last: after it, /proc/PID/ns paths would resolve in the container's /proc.
@@ -39,6 +39,7 @@ static const struct { const char *name; int type; } bk_ns_list[] = {
     { "pid", CLONE_NEWPID }, { "mnt", CLONE_NEWNS },
 };
 #define BK_NNS (sizeof bk_ns_list / sizeof bk_ns_list[0])
+_Static_assert(5 + 5 + BK_MAX_CGROUPS <= BK_MAX_KEEP_FDS, "keep list too small");
 
 static volatile sig_atomic_t bk_exec_child_pid = 0;
 
@@ -86,10 +87,10 @@ static _Noreturn void bk_exec_command(const struct bk_exec_ctx *x) {
 static _Noreturn void bk_exec_intermediate(struct bk_exec_ctx *x) {
     const bk_exec_config *c = x->cfg;
     int efd = x->error_fd;
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);  // first of all (CVE-2019-5736, see the top)
     bk_reset_signal_handlers();  // signals stay blocked (by the parent) for now
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
-    int keep[4 + BK_NNS + BK_MAX_CGROUPS];
+    int keep[5 + BK_NNS + BK_MAX_CGROUPS];
     int nk = 0;
     keep[nk++] = efd;
     keep[nk++] = c->stdin_fd;

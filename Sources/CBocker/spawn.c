@@ -252,12 +252,14 @@ static int bk_spawn_child(void *arg) {
     int efd = x->error_fd;
     int sfd = x->sync_fd;
 
-    bk_reset_signal_handlers();  // all signals are still blocked (by the parent, around clone)
-    int keep[5] = { sfd, efd, c->stdin_fd, c->stdout_fd, c->stderr_fd };
-    bk_close_fds_except(keep, 5);
     // Until execve this process is a copy of the host binary: not dumpable, so nothing in the
     // container can open /proc/1/exe or ptrace it (CVE-2019-5736).
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    bk_reset_signal_handlers();  // all signals are still blocked (by the parent, around clone)
+    // Drop every fd inherited from the parent (other threads' pipes included) at once, so that
+    // no one else's pipe is held open by this child while it waits for release.
+    int keep[5] = { sfd, efd, c->stdin_fd, c->stdout_fd, c->stderr_fd };
+    bk_close_fds_except(keep, 5);
     if (c->die_with_parent) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     // The usual getppid() check for a parent that died before PR_SET_PDEATHSIG cannot work
     // here (getppid() is 0 in a new PID namespace); the go channel covers it instead: a dead

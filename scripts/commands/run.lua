@@ -20,10 +20,7 @@ local options = {
 -- does both: ONE argument with shell syntax or spaces goes to /bin/sh -c, several are exec'd.
 local function command_of(rest)
   local cmd = table.move(rest, 2, #rest, 1, {})
-  if #cmd == 1 and cmd[1]:find("[%s;&|<>()$`\\\"'*?~#{}%[%]]") then
-    return { "/bin/sh", "-c", cmd[1] }
-  end
-  return cmd
+  return cmd, #cmd == 1 and cmd[1]:find("[%s;&|<>()$`\\\"'*?~#{}%[%]]") ~= nil
 end
 
 return {
@@ -76,8 +73,9 @@ executed, 127 when it is not found.]],
       elseif kv ~= "" and os.getenv(kv) then env[#env + 1] = kv .. "=" .. os.getenv(kv) end
     end
 
+    local cmd, shell = command_of(rest)
     local c = bocker.container.create {
-      image = image, cmd = command_of(rest), name = o.name, env = env, workdir = o.workdir,
+      image = image, cmd = cmd, shell = shell, name = o.name, env = env, workdir = o.workdir,
       user = o.user, entrypoint = o.entrypoint and { o.entrypoint } or nil,
       cpu_shares = cpu, memory = memory, pids_limit = pids,
     }

@@ -45,7 +45,7 @@ typedef struct {
 // A cloned child that is blocked until released.
 typedef struct {
     pid_t pid;
-    int sync_fd;    // parent end of the "go" pipe
+    int sync_fd;    // parent end of the "go" channel (a socketpair: no SIGPIPE if the child died)
     int error_fd;   // parent end of the CLOEXEC error pipe
 } bk_spawn_handle;
 
@@ -71,7 +71,7 @@ typedef struct {
     uint32_t uid, gid;
     int stdin_fd, stdout_fd, stderr_fd;  // -1 = inherit this process's fd
     uint64_t cap_keep;
-    const char *const *cgroup_procs;  // NULL-terminated cgroup.procs files to join first
+    const char *const *cgroup_procs;  // NULL-terminated cgroup.procs files to join first (at most 24)
 } bk_exec_config;
 
 // Runs the command to completion. On success returns 0 and sets *exit_code (128+n for a
