@@ -18,11 +18,15 @@ public struct CgroupResources: Codable, Equatable, Sendable {
         self.pidsMax = pidsMax
     }
 
-    /// cgroup v2 cpu.weight for v1 cpu.shares, as runc converts: 2 → 1, 1024 → 100, 262144 → 10000.
+    /// cgroup v2 cpu.weight for v1 cpu.shares, as runc converts (its quadratic mapping on the
+    /// log scale): 2 → 1, 1024 → 100 (both defaults agree), 262144 → 10000.
     public static func cpuWeight(forShares shares: UInt64) -> UInt64 {
         if shares == 0 { return 0 }
-        let s = min(max(shares, 2), 262144)
-        return 1 + ((s - 2) * 9999) / 262142
+        if shares <= 2 { return 1 }
+        if shares >= 262144 { return 10000 }
+        let l = log2(Double(shares))
+        let exponent = (l * l + 125 * l) / 612.0 - 7.0 / 34.0
+        return UInt64(ceil(pow(10, exponent)))
     }
 }
 

@@ -11,6 +11,8 @@ public final class LuaHost {
     /// Where `bocker NAME` looks for NAME.lua, in order, before the bundled commands.
     public let commandDirs: [String]
     var debug = false
+    /// The state root to open; nil means `$BOCKER_ROOT` (tests give each host its own).
+    public var stateRoot: StateRoot?
     private var runtimeStorage: Runtime?
 
     public init(commandDirs: [String] = LuaHost.defaultCommandDirs()) {
@@ -35,7 +37,7 @@ public final class LuaHost {
     /// The runtime, opened on first use so `help` never touches the state root.
     func runtime() throws -> Runtime {
         if let rt = runtimeStorage { return rt }
-        let rt = try Runtime.open()
+        let rt = try Runtime.open(root: stateRoot)
         runtimeStorage = rt
         return rt
     }

@@ -43,10 +43,11 @@ public final class Runtime {
         store.repairHandlers["running"] = { [unowned self] id in try self.settleIfDead(id) }
     }
 
-    /// Opens the store at `$BOCKER_ROOT` with `$BOCKER_DRIVER`, finishing any pending repair.
-    public static func open() throws -> Runtime {
+    /// Opens the store at root (default `$BOCKER_ROOT`) with `$BOCKER_DRIVER`, finishing any
+    /// pending repair.
+    public static func open(root: StateRoot? = nil) throws -> Runtime {
         let driver = getenv("BOCKER_DRIVER").flatMap { String(validatingCString: $0) }
-        let rt = Runtime(store: try Store(root: .fromEnvironment(), requestedDriver: driver))
+        let rt = Runtime(store: try Store(root: root ?? .fromEnvironment(), requestedDriver: driver))
         try rt.store.withLock {}
         return rt
     }
