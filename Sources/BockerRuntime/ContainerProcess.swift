@@ -105,6 +105,10 @@ public struct ProcessSpec {
     public var workdir: String
     public var uid: UInt32
     public var gid: UInt32
+    /// Names looked up in the container's own /etc/passwd and /etc/group (after pivot_root),
+    /// overriding uid / gid.
+    public var userName: String?
+    public var groupName: String?
     /// Bounding set; also effective/permitted when uid is 0 (empty for other users).
     public var capabilities: CapabilitySet
     /// A new network namespace with only loopback (up); false = share the host's.
@@ -249,6 +253,8 @@ public enum ContainerProcess {
         cfg.workdir = s.string(spec.workdir.isEmpty ? "/" : spec.workdir)
         cfg.uid = spec.uid
         cfg.gid = spec.gid
+        cfg.user_name = s.string(spec.userName)
+        cfg.group_name = s.string(spec.groupName)
         cfg.stdin_fd = stdin
         cfg.stdout_fd = stdout
         cfg.stderr_fd = stderr
@@ -271,7 +277,7 @@ public enum ContainerProcess {
     /// process. stdio fds: -1 = this process's own. Returns the exit code (128+signal); throws
     /// `.commandNotFound` / `.notExecutable` / `.kernel` when it could not start.
     public static func exec(pid: Int32, argv: [String], env: [String], workdir: String = "/",
-                            uid: UInt32 = 0, gid: UInt32 = 0,
+                            uid: UInt32 = 0, gid: UInt32 = 0, userName: String? = nil, groupName: String? = nil,
                             capabilities: CapabilitySet = .dockerDefault, cgroupProcs: [String] = [],
                             stdin: Int32, stdout: Int32, stderr: Int32) throws -> Int32 {
         guard !argv.isEmpty else { throw BockerError(.invalidArgument, "no command given") }
@@ -284,6 +290,8 @@ public enum ContainerProcess {
         cfg.workdir = s.string(workdir.isEmpty ? "/" : workdir)
         cfg.uid = uid
         cfg.gid = gid
+        cfg.user_name = s.string(userName)
+        cfg.group_name = s.string(groupName)
         cfg.stdin_fd = stdin
         cfg.stdout_fd = stdout
         cfg.stderr_fd = stderr

@@ -33,9 +33,11 @@ extension Runtime {
         spec.workdir = rec.workdir
         spec.newNetworkNamespace = true   // loopback only, until networking connects it
         spec.dieWithParent = true         // a killed bocker takes its foreground container along
-        let (uid, gid) = try resolveUser(rec.user, rootfsHint: plan == nil ? dir + "/rootfs" : nil)
-        spec.uid = uid
-        spec.gid = gid
+        let user = try parseUser(rec.user)
+        spec.uid = user.uid
+        spec.gid = user.gid
+        spec.userName = user.userName
+        spec.groupName = user.groupName
 
         let child = try ContainerProcess.spawn(spec, stdin: interactive ? 0 : -1,
                                                stdout: outPipe[1], stderr: errPipe[1])
@@ -123,33 +125,34 @@ extension Runtime {
             throw BockerError(.invalidState, "Container '\(rec.id)' exists but is not running")
         }
         guard !argv.isEmpty else { throw BockerError(.invalidArgument, "exec needs a command") }
-        let (uid, gid) = try resolveUser(user ?? rec.user, rootfsHint: nil, pid: pid)
+        let u = try parseUser(user ?? rec.user)
         return try ContainerProcess.exec(
             pid: pid, argv: argv, env: mergeEnv(rec.env, env, hostname: rec.hostname),
-            workdir: workdir ?? rec.workdir, uid: uid, gid: gid,
+            workdir: workdir ?? rec.workdir, uid: u.uid, gid: u.gid, userName: u.userName, groupName: u.groupName,
             capabilities: .dockerDefault, cgroupProcs: cgroup(of: rec.id).procsFiles,
             stdin: 0, stdout: 1, stderr: 2)
     }
 
-    /// uid and gid for a `user` setting: numeric `uid[:gid]`, or a name looked up in the
-    /// container's /etc/passwd (read as data, never through NSS).
-    func resolveUser(_ user: String?, rootfsHint: String?, pid: Int32? = nil) throws -> (UInt32, UInt32) {
-        guard let user = user, !user.isEmpty, user != "root", user != "0" else { return (0, 0) }
-        let parts = user.split(separator: ":", maxSplits: 1).map(String.init)
-        if let uid = UInt32(parts[0]) {
-            let gid = parts.count > 1 ? UInt32(parts[1]) : uid
-            guard let g = gid else { throw BockerError(.invalidArgument, "invalid user '\(user)'") }
-            return (uid, g)
+    /// A `user` setting (`name`, `uid`, `name:group`, `uid:gid`): numbers are used as they are,
+    /// names are looked up by the container's first process in its own /etc/passwd and
+    /// /etc/group after pivot_root, never on the host.
+    struct UserSpec {
+        var uid: UInt32 = 0, gid: UInt32 = 0
+        var userName: String?, groupName: String?
+    }
+
+    func parseUser(_ user: String?) throws -> UserSpec {
+        var u = UserSpec()
+        guard let user = user, !user.isEmpty else { return u }
+        let parts = user.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        guard !parts[0].isEmpty, parts.count == 1 || !parts[1].isEmpty,
+              parts.allSatisfy({ Identifier.isSafeComponent($0) }) else {
+            throw BockerError(.invalidArgument, "invalid user '\(user)': use NAME, UID, NAME:GROUP or UID:GID")
         }
-        let passwd = pid.map { "/proc/\($0)/root/etc/passwd" } ?? rootfsHint.map { $0 + "/etc/passwd" }
-        if let path = passwd, let text = try? FS.readString(path) {
-            for line in text.split(separator: "\n") {
-                let f = line.split(separator: ":", omittingEmptySubsequences: false)
-                if f.count >= 4, f[0] == parts[0], let uid = UInt32(f[2]), let gid = UInt32(f[3]) {
-                    return (uid, parts.count > 1 ? (UInt32(parts[1]) ?? gid) : gid)
-                }
-            }
+        if let uid = UInt32(parts[0]) { u.uid = uid } else { u.userName = parts[0] }
+        if parts.count > 1 {
+            if let gid = UInt32(parts[1]) { u.gid = gid } else { u.groupName = parts[1] }
         }
-        throw BockerError(.invalidArgument, "unable to find user \(parts[0]): no matching entries in passwd file")
+        return u
     }
 }

@@ -63,5 +63,9 @@ _Noreturn void bk_setup_stdio_and_exec(const bk_final_config *c);
 // chdir(dir) (after mkdir -p when create is set), refusing a working directory that is not
 // reachable from the root or lies under /proc (CVE-2024-21626).
 void bk_enter_workdir(int error_fd, const char *dir, int create);
+// Resolves user_name / group_name (either may be NULL) from /etc/passwd and /etc/group of the
+// current root (the container's, after pivot_root or setns), updating *uid and *gid. Reads the
+// files as data (never NSS). Fails via bk_child_fail when a name is not found.
+void bk_resolve_user(int error_fd, const char *user_name, const char *group_name, uint32_t *uid, uint32_t *gid);
 
 #endif

@@ -329,3 +329,69 @@ _Noreturn void bk_setup_stdio_and_exec(const bk_final_config *c) {
     exec_message(msg, sizeof msg, file, "executable file not found in $PATH");
     bk_child_fail_msg(efd, BK_STAGE_EXEC, ENOENT, msg);
 }
+
+// --- user and group names ----------------------------------------------------------------------
+
+// Finds `name` in a colon-separated file (passwd or group) and returns its third field (the id)
+// and, for passwd, its fourth (the primary gid). 0 when found, -1 when not.
+static int lookup_id(const char *file, const char *name, uint32_t *id, uint32_t *gid) {
+    char buf[65536];
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) != 0) {
+        if (n < 0) { if (errno == EINTR) continue; break; }
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = 0;
+    size_t nlen = bk_strlen(name);
+    char *line = buf;
+    while (*line) {
+        char *end = line;
+        while (*end && *end != '\n') end++;
+        if ((size_t)(end - line) > nlen && line[nlen] == ':' && memcmp(line, name, nlen) == 0) {
+            // name:password:id:gid:...
+            char *p = line + nlen + 1;
+            while (p < end && *p != ':') p++;
+            uint64_t v[2] = { 0, 0 };
+            int got = 0;
+            for (int f = 0; f < 2 && p < end && *p == ':'; f++) {
+                p++;
+                if (p >= end || *p < '0' || *p > '9') break;
+                while (p < end && *p >= '0' && *p <= '9') v[f] = v[f] * 10 + (uint64_t)(*p++ - '0');
+                if (v[f] > 0xffffffffULL) return -1;
+                got = f + 1;
+            }
+            if (got == 0) return -1;
+            *id = (uint32_t)v[0];
+            if (gid && got == 2) *gid = (uint32_t)v[1];
+            return 0;
+        }
+        line = *end ? end + 1 : end;
+    }
+    return -1;
+}
+
+void bk_resolve_user(int efd, const char *user_name, const char *group_name, uint32_t *uid, uint32_t *gid) {
+    char what[512];
+    if (user_name && *user_name) {
+        if (lookup_id("/etc/passwd", user_name, uid, gid) != 0) {
+            what[0] = 0;
+            bk_append(what, sizeof what, "unable to find user ");
+            bk_append(what, sizeof what, user_name);
+            bk_append(what, sizeof what, ": no matching entries in passwd file");
+            bk_child_fail_msg(efd, BK_STAGE_SECURITY, 0, what);
+        }
+    }
+    if (group_name && *group_name) {
+        if (lookup_id("/etc/group", group_name, gid, NULL) != 0) {
+            what[0] = 0;
+            bk_append(what, sizeof what, "unable to find group ");
+            bk_append(what, sizeof what, group_name);
+            bk_append(what, sizeof what, ": no matching entries in group file");
+            bk_child_fail_msg(efd, BK_STAGE_SECURITY, 0, what);
+        }
+    }
+}

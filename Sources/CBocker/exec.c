@@ -73,6 +73,7 @@ static _Noreturn void bk_exec_command(const struct bk_exec_ctx *x) {
     f.path_env = c->path_env;
     f.uid = c->uid;
     f.gid = c->gid;
+    bk_resolve_user(x->error_fd, c->user_name, c->group_name, &f.uid, &f.gid);
     f.cap_keep = c->cap_keep;
     f.cap_last = x->cap_last;
     f.stdio[0] = c->stdin_fd;

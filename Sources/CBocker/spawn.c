@@ -281,6 +281,7 @@ static int bk_spawn_child(void *arg) {
     f.path_env = c->path_env;
     f.uid = c->uid;
     f.gid = c->gid;
+    bk_resolve_user(efd, c->user_name, c->group_name, &f.uid, &f.gid);
     f.cap_keep = c->cap_keep;
     f.cap_last = x->cap_last;
     f.stdio[0] = c->stdin_fd;

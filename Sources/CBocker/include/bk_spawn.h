@@ -34,6 +34,8 @@ typedef struct {
     const char *path_env;         // the container's PATH, used for the argv[0] lookup
     const char *workdir;          // inside the container; created if missing; NULL = "/"
     uint32_t uid, gid;            // in the container (0 = root)
+    const char *user_name;        // if set: uid (and gid) from the container's /etc/passwd
+    const char *group_name;       // if set: gid from the container's /etc/group
     int stdin_fd, stdout_fd, stderr_fd;  // dup2'd onto 0, 1, 2 in the child (-1 = /dev/null)
     uint64_t cap_keep;            // bit i set = keep capability i (bounding/permitted/effective)
     int die_with_parent;          // PR_SET_PDEATHSIG(SIGKILL)
@@ -69,6 +71,8 @@ typedef struct {
     const char *path_env;
     const char *workdir;          // NULL = "/"
     uint32_t uid, gid;
+    const char *user_name;        // as in bk_spawn_config, looked up inside the container
+    const char *group_name;
     int stdin_fd, stdout_fd, stderr_fd;  // -1 = inherit this process's fd
     uint64_t cap_keep;
     const char *const *cgroup_procs;  // NULL-terminated cgroup.procs files to join first (at most 24)
