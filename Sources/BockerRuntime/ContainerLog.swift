@@ -26,8 +26,10 @@ final class LogWriter {
 
     deinit { close(fd) }
 
-    /// Adds output from one stream; complete lines are written at once.
-    func append(_ bytes: UnsafeRawBufferPointer, stream: String) {
+    /// Adds output from one stream; complete lines are written at once. With partialToo, an
+    /// unterminated tail is written too (a record per read, as the bytes arrived), so nothing
+    /// shown to the user is held back in memory.
+    func append(_ bytes: UnsafeRawBufferPointer, stream: String, partialToo: Bool = false) {
         var buf = partial[stream] ?? []
         for b in bytes {
             buf.append(b)
@@ -35,6 +37,10 @@ final class LogWriter {
                 writeRecord(buf, stream: stream)
                 buf.removeAll(keepingCapacity: true)
             }
+        }
+        if partialToo && !buf.isEmpty {
+            writeRecord(buf, stream: stream)
+            buf.removeAll(keepingCapacity: true)
         }
         partial[stream] = buf
     }

@@ -39,6 +39,10 @@ public struct ContainerRecord: Codable, Sendable {
     public var state: ContainerState
     public var pid: Int32?
     public var pidStartTime: UInt64?
+    /// The bocker process that started the container and collects its output and exit code.
+    /// When it is gone (killed), the container is exited, whatever is still dying in it.
+    public var monitorPid: Int32?
+    public var monitorStartTime: UInt64?
     public var startedAt: Double?
     public var finishedAt: Double?
     public var exitCode: Int32?
@@ -46,8 +50,13 @@ public struct ContainerRecord: Codable, Sendable {
 
     /// The state as it really is: a record saying running whose process is gone is exited.
     public var liveState: ContainerState {
-        if state == .running, !isProcessAlive { return .exited }
+        if state == .running, !isProcessAlive || !isMonitorAlive { return .exited }
         return state
+    }
+
+    public var isMonitorAlive: Bool {
+        guard let pid = monitorPid, let start = monitorStartTime else { return true }
+        return ProcessTable.startTime(of: pid) == start
     }
 
     public var isProcessAlive: Bool {

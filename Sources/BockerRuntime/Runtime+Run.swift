@@ -48,6 +48,8 @@ extension Runtime {
                 rec.state = .running
                 rec.pid = child.pid
                 rec.pidStartTime = ProcessTable.startTime(of: child.pid)
+                rec.monitorPid = getpid()
+                rec.monitorStartTime = ProcessTable.startTime(of: getpid())
                 rec.startedAt = nowSeconds()
                 rec.finishedAt = nil
                 rec.exitCode = nil
@@ -108,9 +110,11 @@ extension Runtime {
                     continue
                 }
                 buf.withUnsafeBytes { raw in
+                    // Log first: output a user has seen is never missing from the log, even
+                    // if bocker is killed right after showing it.
                     let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<n])
+                    log.append(chunk, stream: i == 0 ? "stdout" : "stderr", partialToo: true)
                     try? FS.writeAll(i == 0 ? 1 : 2, chunk, what: "output")
-                    log.append(chunk, stream: i == 0 ? "stdout" : "stderr")
                 }
             }
         }

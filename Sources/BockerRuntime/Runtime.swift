@@ -180,8 +180,11 @@ public final class Runtime {
     func settleIfDead(_ id: String) throws -> Bool {
         guard var rec = try? JSONFile.read(ContainerRecord.self, from: recordPath(id)) else { return true }
         if rec.state != .running { return true }
-        if rec.isProcessAlive { return false }
-        // Its bocker was killed; the kernel killed the container with it (PDEATHSIG).
+        if rec.isProcessAlive && rec.isMonitorAlive { return false }
+        // Its bocker was killed: the kernel is killing the container with it (PDEATHSIG);
+        // make sure nothing of it is left running before it is recorded as exited.
+        let cg = cgroup(of: id)
+        for pid in cg.processes() { kill(pid, SIGKILL) }
         rec.state = .exited
         rec.exitCode = rec.exitCode ?? 137
         rec.finishedAt = nowSeconds()
