@@ -57,6 +57,7 @@ extension Runtime {
                 try store.beginPending("running", rec.id)
                 try save(rec)
             }
+            FaultPoint.hit("run.before-release")
             try child.release()
         } catch let err as BockerError {
             child.abort()

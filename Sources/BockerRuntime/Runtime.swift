@@ -41,6 +41,7 @@ public final class Runtime {
         store.repairHandlers["create"] = { [unowned self] id in try self.destroy(id); return true }
         store.repairHandlers["remove"] = { [unowned self] id in try self.destroy(id); return true }
         store.repairHandlers["running"] = { [unowned self] id in try self.settleIfDead(id) }
+        store.containerLayers = { [unowned self] in self.layersInUse() }
     }
 
     /// Opens the store at root (default `$BOCKER_ROOT`) with `$BOCKER_DRIVER`, finishing any
@@ -117,10 +118,13 @@ public final class Runtime {
                 let dir = root.containerDir(id)
                 guard mkdir(dir, 0o700) == 0 else { throw BockerError.errno("cannot create '\(dir)'", code: .io) }
                 try store.driver.createContainerFS(containerDir: dir, layerFS: image.layers.map(store.layerFS))
+                FaultPoint.hit("create.rootfs")
                 let cg = cgroup(of: id)
                 try cg.create()
+                FaultPoint.hit("create.cgroup")
                 try cg.apply(spec.resources)
                 try save(rec, durable: true)
+                FaultPoint.hit("create.record")
             } catch {
                 try? destroy(id)
                 store.endPending("create", id)
@@ -170,6 +174,7 @@ public final class Runtime {
             try? save(rec)
         }
         try cgroup(of: id).remove()
+        FaultPoint.hit("remove.cgroup")
         if FS.exists(dir) {
             try store.driver.removeContainerFS(containerDir: dir)
             try FS.removeTree(dir)
@@ -220,17 +225,23 @@ public final class Runtime {
             let dir = root.containerDir(rec.id)
             let layer = try store.createLayer(parent: rec.layers.last, origin: "commit \(rec.id)") { fs in
                 try store.driver.commitContainer(containerDir: dir, into: fs)
+                FaultPoint.hit("commit.layer")
             }
             let layers = rec.layers + [layer]
+            FaultPoint.hit("commit.image")
             if var img = existing {
                 img.layers = layers
                 img.config = baseConfig
                 img.created = nowSeconds()
+                try store.beginPending("collect", img.id)
                 try store.replaceImage(img)
+                store.endPending("layer", layer)
                 try store.collectLayers(inUse: layersInUse())
+                store.endPending("collect", img.id)
                 return (img, true)
             }
             let img = try store.saveNewImage(source: target, layers: layers, config: baseConfig)
+            store.endPending("layer", layer)
             return (img, false)
         }
     }

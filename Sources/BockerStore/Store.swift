@@ -19,6 +19,9 @@ public final class Store {
     /// Repair steps for pending markers of kinds this module does not know (containers), by
     /// kind. A handler returns true when the change is settled and its marker can go.
     public var repairHandlers: [String: (String) throws -> Bool] = [:]
+    /// Layers that containers use (the runtime knows them); a layer is only ever collected
+    /// when neither an image nor a container lists it.
+    public var containerLayers: () -> Set<String> = { [] }
 
     /// Opens (creating if needed) the store. The driver is fixed when the store is created:
     /// `BOCKER_DRIVER` or the filesystem's best; a later, different `BOCKER_DRIVER` is an error.
@@ -79,8 +82,13 @@ public final class Store {
             guard let dash = entry.firstIndex(of: "-") else { continue }
             let kind = String(entry[..<dash]), id = String(entry[entry.index(after: dash)...])
             switch kind {
-            case "layer": try removeLayerFiles(id)
+            case "layer":
+                // A layer whose image record made it to disk stays; any other is half-made.
+                if !listImages().contains(where: { $0.layers.contains(id) }) && !containerLayers().contains(id) {
+                    try removeLayerFiles(id)
+                }
             case "image": unlink(root.imageFile(id))
+            case "collect": try collectLayers(inUse: containerLayers())
             default:
                 guard let handler = repairHandlers[kind], try handler(id) else { continue }
             }
@@ -113,8 +121,12 @@ public final class Store {
         return try withLock {
             let layer = try createLayer(parent: nil, origin: "init \(source)") { fs in
                 try copyTree(from: dir, to: fs)
+                FaultPoint.hit("init.layer")
             }
-            return try saveNewImage(source: source, layers: [layer], config: ImageConfig())
+            FaultPoint.hit("init.image")
+            let img = try saveNewImage(source: source, layers: [layer], config: ImageConfig())
+            endPending("layer", layer)
+            return img
         }
     }
 
@@ -143,7 +155,9 @@ public final class Store {
     // MARK: Layers
 
     /// Creates a layer: a marker first, the content via fill(fsPath), the record last.
-    /// For a cumulative driver the new layer starts as a copy of its parent.
+    /// For a cumulative driver the new layer starts as a copy of its parent. The marker stays
+    /// until the caller has written the image that lists the layer and calls
+    /// `endPending("layer", id)`: a kill in between leaves a layer that repair removes.
     public func createLayer(parent: String?, origin: String, fill: (String) throws -> Void) throws -> String {
         var id = Identifier.randomHex(bytes: 8)
         while FS.exists(root.layerDir(id)) { id = Identifier.randomHex(bytes: 8) }
@@ -160,7 +174,6 @@ public final class Store {
             endPending("layer", id)
             throw error
         }
-        endPending("layer", id)
         return id
     }
 

@@ -81,3 +81,30 @@ struct ExecTests {
         }
     }
 }
+
+/// CVE-2019-5736: a container must never reach the host's bocker binary through
+/// /proc/PID/exe while `bocker exec` joins it.
+@Suite("exec cannot reach the host binary")
+struct ExecHostBinaryTests {
+    @Test func procExeOfJoiningProcessIsUnreachable() throws {
+        try BockerFixture.with { f in
+            let img = try f.initImage()
+            let before = try #require(Host.readFile(BockerFixture.binary), "cannot read \(BockerFixture.binary)")
+            // A watcher inside the container scans every /proc/*/exe; any link that resolves to
+            // a bocker binary, or any successful write through it, is written to /tmp/seen.
+            let watcher = "( while :; do for e in /proc/[0-9]*/exe; do t=$(readlink $e 2>/dev/null); "
+                + "case \"$t\" in *bocker*) echo \"$t\" >> /tmp/seen; "
+                + "(echo x >> $e) 2>/dev/null && echo WROTE >> /tmp/seen;; esac; done; done ) & "
+            let (p, id) = try f.startWaiting(image: img, prelude: watcher)
+            for _ in 0..<25 {
+                let r = f.run(["exec", id, "true"])
+                #expect(r.status == 0, "\(r)")
+            }
+            let seen = f.run(["exec", id, "sh", "-c", "cat /tmp/seen 2>/dev/null; true"])
+            #expect(seen.status == 0 && seen.stdout.isEmpty, "the container reached the host binary: \(seen.stdout)")
+            let after = try #require(Host.readFile(BockerFixture.binary))
+            #expect(after == before, "the bocker binary changed")
+            _ = p.finish(timeout: 30, eofGrace: 5, closingStdin: true)
+        }
+    }
+}
