@@ -67,20 +67,20 @@ public struct Cgroups: Sendable {
         var v1: [String: String] = [:]
         var v2: String? = nil
         let info = (try? FS.readString("/proc/self/mountinfo")) ?? ""
-        for line in info.split(separator: "\n") {
+        // Byte-level parsing: this runs at every start, so no generic string machinery.
+        for line in info.split(byte: 0x0a) {
             let halves = line.split(separatorString: " - ")
             guard halves.count == 2 else { continue }
-            let left = halves[0].split(separator: " ")
-            let right = halves[1].split(separator: " ")
+            let left = halves[0].split(byte: 0x20)
+            let right = halves[1].split(byte: 0x20)
             guard left.count >= 5, right.count >= 3 else { continue }
-            let mountPoint = String(left[4])
+            let mountPoint = left[4]
             if right[0] == "cgroup2" {
                 // Only a cgroup2 that has controllers counts (hybrid hosts mount an empty one).
                 let controllers = (try? FS.readString(mountPoint + "/cgroup.controllers")) ?? ""
                 if controllers.contains("memory") { v2 = mountPoint }
             } else if right[0] == "cgroup" {
-                for opt in right[2].split(separator: ",") {
-                    let o = String(opt)
+                for o in right[2].split(byte: 0x2c) {
                     if ["cpu", "cpuacct", "memory", "pids", "devices", "freezer"].contains(o) && v1[o] == nil {
                         v1[o] = mountPoint
                     }

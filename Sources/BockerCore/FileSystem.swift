@@ -17,15 +17,21 @@ public enum FS {
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
-    /// mkdir -p with the given mode for the directories it creates.
+    /// mkdir -p with the given mode for the directories it creates (one mkdir when the parent
+    /// exists, which is the usual case).
     public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws {
-        if isDirectory(path) { return }
-        var built = path.hasPrefix("/") ? "" : "."
-        for part in path.split(separator: "/") {
-            built += "/" + part
-            if mkdir(built, mode) != 0 && errno != EEXIST {
-                throw BockerError.errno("cannot create directory '\(built)'", code: .io)
+        if mkdir(path, mode) == 0 { return }
+        switch errno {
+        case EEXIST:
+            if isDirectory(path) { return }
+            throw BockerError(.io, "cannot create directory '\(path)': a file is in the way")
+        case ENOENT where path.contains("/") && parent(path) != path:
+            try makeDirectories(parent(path), mode: mode)
+            if mkdir(path, mode) != 0 && errno != EEXIST {
+                throw BockerError.errno("cannot create directory '\(path)'", code: .io)
             }
+        default:
+            throw BockerError.errno("cannot create directory '\(path)'", code: .io)
         }
     }
 

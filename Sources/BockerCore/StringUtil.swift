@@ -2,10 +2,27 @@
 extension StringProtocol {
     /// Without leading and trailing spaces, tabs, CR and LF.
     public func trimmed() -> String {
-        let ws: Set<Character> = [" ", "\t", "\n", "\r"]
-        guard let start = firstIndex(where: { !ws.contains($0) }) else { return "" }
-        let end = lastIndex(where: { !ws.contains($0) })!
-        return String(self[start...end])
+        let b = Array(self.utf8)
+        func ws(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0a || c == 0x0d }
+        var lo = 0, hi = b.count
+        while lo < hi && ws(b[lo]) { lo += 1 }
+        while hi > lo && ws(b[hi - 1]) { hi -= 1 }
+        return String(decoding: b[lo..<hi], as: UTF8.self)
+    }
+
+    /// Splits at every byte equal to `separator` (an ASCII character), dropping empty parts.
+    public func split(byte separator: UInt8) -> [String] {
+        var parts: [String] = []
+        var cur: [UInt8] = []
+        for c in self.utf8 {
+            if c == separator {
+                if !cur.isEmpty { parts.append(String(decoding: cur, as: UTF8.self)); cur.removeAll(keepingCapacity: true) }
+            } else {
+                cur.append(c)
+            }
+        }
+        if !cur.isEmpty { parts.append(String(decoding: cur, as: UTF8.self)) }
+        return parts
     }
 
     /// Splits at every occurrence of separator (which must be non-empty).

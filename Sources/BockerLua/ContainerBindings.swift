@@ -27,7 +27,7 @@ enum ContainerBindings {
             let all = try runtime(lua).listContainers()
             lua_createtable(L, Int32(all.count), 0)
             for (i, c) in all.enumerated() {
-                lua.pushObject(ContainerObject(c.id), .container)
+                lua.pushObject(ContainerObject(c), .container)
                 lua_rawseti(L, -2, lua_Integer(i + 1))
             }
             return 1
@@ -38,7 +38,7 @@ enum ContainerBindings {
     static let get: clua_swift_function = { L in
         binding(L) { lua in
             let rec = try runtime(lua).container(try lua.checkString(1, "bocker.container.get"))
-            lua.pushObject(ContainerObject(rec.id), .container)
+            lua.pushObject(ContainerObject(rec), .container)
             return 1
         }
     }
@@ -82,7 +82,7 @@ enum ContainerBindings {
                 spec.resources.pidsMax = Int64(p)
             }
             let rec = try runtime(lua).create(spec)
-            lua.pushObject(ContainerObject(rec.id), .container)
+            lua.pushObject(ContainerObject(rec), .container)
             return 1
         }
     }
@@ -105,7 +105,9 @@ enum ContainerBindings {
             let opts = try lua.optionsTable(2, "run")
             let interactive = try opts.flatMap { try lua.optBool($0, "interactive") } ?? false
             fflush(nil)
-            lua.push(.int(Int(try runtime(lua).runAttached(id, interactive: interactive))))
+            let rec = try runtime(lua).runAttachedRecord(id, interactive: interactive)
+            lua.object(1, .container, as: ContainerObject.self)?.rec = rec
+            lua.push(.int(Int(rec.exitCode ?? 0)))
             return 1
         }
     }
@@ -159,15 +161,26 @@ enum ContainerBindings {
         }
     }
 
+    /// c:refresh() → c, with its fields read again from the store.
+    static let refresh: clua_swift_function = { L in
+        binding(L) { lua in
+            let obj = try lua.checkObject(1, .container, as: ContainerObject.self, "refresh")
+            obj.rec = try runtime(lua).container(obj.id)
+            lua_pushvalue(L, 1)
+            return 1
+        }
+    }
+
     static let methods: [String: clua_swift_function] = [
         "run": run, "exec": exec, "logs": logs, "commit": commit, "remove": remove, "cgroup": cgroup,
+        "refresh": refresh,
     ]
 
     /// Fields: id, name, image, image_source, command, argv, status, exit_code, pid, created,
     /// started_at, finished_at, hostname, workdir, env, error, resources.
     static func field(_ lua: Lua, _ obj: ContainerObject, _ key: String) throws -> Bool {
         if let m = methods[key] { lua.push(function: m); return true }
-        let c = try runtime(lua).container(obj.id)
+        let c = obj.rec
         switch key {
         case "id": lua.push(c.id)
         case "name": lua.push(.optional(c.name))
@@ -175,12 +188,12 @@ enum ContainerBindings {
         case "image_source": lua.push(c.imageSource)
         case "command": lua.push(.strings(c.command))
         case "argv": lua.push(.strings(c.argv))
-        case "status": lua.push(c.liveState.rawValue)
-        case "exit_code": lua.push(.optional(c.liveState == .running ? nil : c.exitCode ?? (c.state == .running ? 137 : nil)))
-        case "pid": lua.push(.optional(c.liveState == .running ? c.pid : nil))
+        case "status": lua.push(obj.live.rawValue)
+        case "exit_code": lua.push(.optional(obj.live == .running ? nil : c.exitCode ?? (c.state == .running ? 137 : nil)))
+        case "pid": lua.push(.optional(obj.live == .running ? c.pid : nil))
         case "created": lua.push(.number(c.created))
         case "started_at": lua.push(.optional(c.startedAt))
-        case "finished_at": lua.push(.optional(c.finishedAt ?? (c.liveState != c.state ? c.startedAt : nil)))
+        case "finished_at": lua.push(.optional(c.finishedAt ?? (obj.live != c.state ? c.startedAt : nil)))
         case "hostname": lua.push(c.hostname)
         case "workdir": lua.push(c.workdir)
         case "user": lua.push(.optional(c.user))

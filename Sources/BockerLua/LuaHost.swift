@@ -46,7 +46,7 @@ public final class LuaHost {
     public static func defaultCommandDirs() -> [String] {
         var dirs: [String] = []
         if let p = getenv("BOCKER_SCRIPT_PATH").flatMap({ String(validatingCString: $0) }) {
-            dirs += p.split(separator: ":").map(String.init).filter { !$0.isEmpty }
+            dirs += p.split(byte: 0x3a)
         }
         if let home = getenv("HOME").flatMap({ String(validatingCString: $0) }), !home.isEmpty {
             dirs.append(home + "/.config/bocker/commands")

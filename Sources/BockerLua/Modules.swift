@@ -84,7 +84,8 @@ enum Modules {
     static let bundledSearcher: clua_swift_function = { L in
         binding(L) { lua in
             let name = try lua.checkString(1, "searcher")
-            let path = "lib/" + name.split(separator: ".").joined(separator: "/") + ".lua"
+            // "bocker.cli" → "lib/bocker/cli.lua" (a byte loop: no generic machinery at start-up)
+            let path = "lib/" + String(decoding: name.utf8.map { $0 == 0x2e ? 0x2f : $0 }, as: UTF8.self) + ".lua"
             guard let text = BundledScripts.text(path) else {
                 lua.push("\n\tno bundled module '\(path)'")
                 return 1

@@ -11,9 +11,14 @@ final class ImageObject {
     init(_ rec: ImageRecord) { self.rec = rec }
 }
 
+/// A container as Lua holds it: its id and the record as last read (fields come from this
+/// snapshot; `c:refresh()` and the methods that change the container read it again).
 final class ContainerObject {
     let id: String
-    init(_ id: String) { self.id = id }
+    var rec: ContainerRecord { didSet { live = rec.liveState } }
+    /// The state as it really was when read (a dead "running" one is exited).
+    private(set) var live: ContainerState
+    init(_ rec: ContainerRecord) { self.id = rec.id; self.rec = rec; self.live = rec.liveState }
 }
 
 final class CgroupObject {

@@ -118,6 +118,10 @@ public struct ProcessSpec {
     /// SIGKILL the container when the thread that spawned it dies (PR_SET_PDEATHSIG; note the
     /// kernel tracks the spawning thread, not the process).
     public var dieWithParent: Bool
+    /// cgroup.procs files the child joins by itself. When given, spawn runs the child straight
+    /// to execve (no release step to wait for, no page tables copied: CLONE_VM|CLONE_VFORK) and
+    /// returns once it runs; `release()` then only reports how the start went.
+    public var cgroupProcs: [String] = []
 
     public static let dockerMaskedPaths = [
         "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -263,9 +267,22 @@ public enum ContainerProcess {
         cfg.new_netns = spec.newNetworkNamespace ? 1 : 0
         cfg.masked_paths = s.array(spec.maskedPaths)
         cfg.readonly_paths = s.array(spec.readonlyPaths)
+        guard spec.cgroupProcs.count <= 24 else { throw BockerError(.invalidArgument, "too many cgroups to join") }
+        var cgroupFds: [Int32] = []
+        defer { cgroupFds.forEach { close($0) } }
+        for path in spec.cgroupProcs {
+            let fd = open(path, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw BockerError.errno("cannot open '\(path)'") }
+            cgroupFds.append(fd)
+        }
         var handle = bk_spawn_handle()
         var msg = [CChar](repeating: 0, count: 512)
-        if bk_spawn_start(&cfg, &handle, &msg, msg.count) != 0 {
+        let rc = cgroupFds.withUnsafeBufferPointer { fds -> Int32 in
+            cfg.cgroup_fds = fds.baseAddress
+            cfg.n_cgroup_fds = Int32(fds.count)
+            return bk_spawn_start(&cfg, &handle, &msg, msg.count)
+        }
+        if rc != 0 {
             let text = String(decoding: msg.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             throw BockerError(.kernel, "cannot start container process: \(text)")
         }

@@ -13,6 +13,11 @@ extension Runtime {
     /// this process's stdout/stderr and kept in its log; returns its exit code (128+n for a
     /// signal). With `interactive`, this process's stdin is the container's.
     public func runAttached(_ ref: String, interactive: Bool = false) throws -> Int32 {
+        try runAttachedRecord(ref, interactive: interactive).exitCode ?? 0
+    }
+
+    /// `runAttached`, returning the container's record as it ended (exit code, times).
+    public func runAttachedRecord(_ ref: String, interactive: Bool = false) throws -> ContainerRecord {
         var rec = try container(ref)
         guard rec.liveState.canStart else {
             throw BockerError(.invalidState, "Container '\(rec.id)' is already running")
@@ -25,7 +30,7 @@ extension Runtime {
         guard bk_pipe_cloexec(&outPipe) == 0, bk_pipe_cloexec(&errPipe) == 0 else {
             throw BockerError.errno("cannot create pipes")
         }
-        var parentEnds: [Int32] = [outPipe[0], errPipe[0]]
+        let parentEnds: [Int32] = [outPipe[0], errPipe[0]]
         defer { parentEnds.forEach { close($0) } }
 
         var spec = ProcessSpec(rootfs: dir + "/rootfs", hostname: rec.hostname, argv: rec.argv, env: rec.env)
@@ -39,28 +44,16 @@ extension Runtime {
         spec.userName = user.userName
         spec.groupName = user.groupName
 
-        let child = try ContainerProcess.spawn(spec, stdin: interactive ? 0 : -1,
-                                               stdout: outPipe[1], stderr: errPipe[1])
-        close(outPipe[1]); close(errPipe[1])
+        // The child joins the container's cgroups itself and runs straight to execve.
+        spec.cgroupProcs = cgroup(of: rec.id).procsFiles
+        let child: SpawnedProcess
         do {
-            try cgroup(of: rec.id).addProcess(child.pid)
-            try store.withLock {
-                rec.state = .running
-                rec.pid = child.pid
-                rec.pidStartTime = ProcessTable.startTime(of: child.pid)
-                rec.monitorPid = getpid()
-                rec.monitorStartTime = ProcessTable.startTime(of: getpid())
-                rec.startedAt = nowSeconds()
-                rec.finishedAt = nil
-                rec.exitCode = nil
-                rec.error = nil
-                try store.beginPending("running", rec.id)
-                try save(rec)
-            }
-            FaultPoint.hit("run.before-release")
+            defer { close(outPipe[1]); close(errPipe[1]) }   // the child has its own copies
+            FaultPoint.hit("run.before-spawn")
+            child = try ContainerProcess.spawn(spec, stdin: interactive ? 0 : -1,
+                                               stdout: outPipe[1], stderr: errPipe[1])
             try child.release()
         } catch let err as BockerError {
-            child.abort()
             // The container was started and failed: record it as Docker does (exited 126/127,
             // or 125 for a setup failure) and report the one-line reason.
             let code: Int32 = err.code == .commandNotFound ? 127 : err.code == .notExecutable ? 126 : 125
@@ -71,10 +64,24 @@ extension Runtime {
                 rec.finishedAt = nowSeconds()
                 rec.pid = nil
                 try save(rec)
-                store.endPending("running", rec.id)
             }
             throw err
         }
+        // It runs (its bocker's death kills it: PDEATHSIG); record that and where it is.
+        try store.withLock {
+            rec.state = .running
+            rec.pid = child.pid
+            rec.pidStartTime = ProcessTable.startTime(of: child.pid)
+            rec.monitorPid = getpid()
+            rec.monitorStartTime = ProcessTable.startTime(of: getpid())
+            rec.startedAt = nowSeconds()
+            rec.finishedAt = nil
+            rec.exitCode = nil
+            rec.error = nil
+            try store.beginPending("running", rec.id)
+            try save(rec)
+        }
+        FaultPoint.hit("run.running")
 
         bk_forward_signals(child.pid)
         pump(out: outPipe[0], err: errPipe[0], log: log)
@@ -90,7 +97,7 @@ extension Runtime {
             try save(rec)
             store.endPending("running", rec.id)
         }
-        return code
+        return rec
     }
 
     /// Copies the container's output to our stdout/stderr and its log until both pipes close.

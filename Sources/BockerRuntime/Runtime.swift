@@ -123,7 +123,7 @@ public final class Runtime {
                 try cg.create()
                 FaultPoint.hit("create.cgroup")
                 try cg.apply(spec.resources)
-                try save(rec, durable: true)
+                try save(rec, durable: false)
                 FaultPoint.hit("create.record")
             } catch {
                 try? destroy(id)
@@ -168,11 +168,9 @@ public final class Runtime {
     /// Tears down everything a container id may own; each step tolerates what is already gone.
     func destroy(_ id: String) throws {
         guard Identifier.isSafeComponent(id) else { return }
+        // The pending `remove` (or `create`) marker says what is under way; the record itself
+        // goes last, with the directory.
         let dir = root.containerDir(id)
-        if var rec = try? JSONFile.read(ContainerRecord.self, from: recordPath(id)) {
-            rec.state = .removing
-            try? save(rec)
-        }
         try cgroup(of: id).remove()
         FaultPoint.hit("remove.cgroup")
         if FS.exists(dir) {

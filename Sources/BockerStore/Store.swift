@@ -54,13 +54,19 @@ public final class Store {
 
     // MARK: Locking and repair
 
-    /// Runs body under the store lock, after finishing whatever a killed bocker left pending.
+    /// Runs body under the store lock. The first time in this process, it first finishes
+    /// whatever a killed bocker left pending ("repaired on the next start").
     public func withLock<T>(_ body: () throws -> T) throws -> T {
         try lock.withLock {
-            try repairPending()
+            if !repaired {
+                try repairPending()
+                repaired = true
+            }
             return try body()
         }
     }
+
+    private var repaired = false
 
     var pendingDir: String { root.path + "/pending" }
 

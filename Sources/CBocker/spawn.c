@@ -258,9 +258,20 @@ static int bk_spawn_child(void *arg) {
     bk_reset_signal_handlers();  // all signals are still blocked (by the parent, around clone)
     // Drop every fd inherited from the parent (other threads' pipes included) at once, so that
     // no one else's pipe is held open by this child while it waits for release.
-    int keep[5] = { sfd, efd, c->stdin_fd, c->stdout_fd, c->stderr_fd };
-    bk_close_fds_except(keep, 5);
+    int keep[5 + 24] = { sfd, efd, c->stdin_fd, c->stdout_fd, c->stderr_fd };
+    int nkeep = 5;
+    for (int i = 0; i < c->n_cgroup_fds && i < 24; i++) keep[nkeep++] = c->cgroup_fds[i];
+    bk_close_fds_except(keep, nkeep);
     if (c->die_with_parent) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (c->n_cgroup_fds > 0) {
+        // Direct mode: the parent's calling thread is suspended (CLONE_VFORK) until we exec;
+        // join the cgroups ourselves ("0" is the writing process) and go on.
+        for (int i = 0; i < c->n_cgroup_fds && i < 24; i++) {
+            if (write(c->cgroup_fds[i], "0", 1) != 1) bk_child_fail(efd, BK_STAGE_SETUP, errno, "join the container's cgroup");
+            close(c->cgroup_fds[i]);
+        }
+        goto released;
+    }
     // The usual getppid() check for a parent that died before PR_SET_PDEATHSIG cannot work
     // here (getppid() is 0 in a new PID namespace); the go channel covers it instead: a dead
     // parent closes its end, the read sees EOF, and the child exits quietly.
@@ -270,6 +281,7 @@ static int bk_spawn_child(void *arg) {
     if (n != 1) _exit(1);
     close(sfd);
 
+released:
     umask(0);
     bk_setup_root(x);
     bk_enter_workdir(efd, c->workdir, 1);
@@ -297,6 +309,7 @@ static int bk_spawn_child(void *arg) {
 
 int bk_spawn_start(const bk_spawn_config *cfg, bk_spawn_handle *h, char *err, size_t errlen) {
     h->pid = -1;
+    h->direct = 0;
     h->sync_fd = -1;
     h->error_fd = -1;
     if (err && errlen) err[0] = 0;
@@ -349,6 +362,10 @@ int bk_spawn_start(const bk_spawn_config *cfg, bk_spawn_handle *h, char *err, si
 
     int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | SIGCHLD;
     if (cfg->new_netns) flags |= CLONE_NEWNET;
+    // Direct mode shares our memory until the child execs (as posix_spawn does): this thread
+    // waits, the child uses only its own stack and the prepared strings, no page table is copied.
+    int direct = cfg->n_cgroup_fds > 0;
+    if (direct) flags |= CLONE_VM | CLONE_VFORK;
     // Block every signal so that none of the parent's handlers runs in the child before it
     // resets them.
     sigset_t all, old;
@@ -357,7 +374,7 @@ int bk_spawn_start(const bk_spawn_config *cfg, bk_spawn_handle *h, char *err, si
     pid_t pid = clone(bk_spawn_child, (char *)stack + BK_STACK_SIZE, flags, &x);
     int e = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    munmap(stack, BK_STACK_SIZE);  // the child has its own copy (no CLONE_VM)
+    munmap(stack, BK_STACK_SIZE);  // the child has its own copy, or (direct) has exec'd or exited
     close(sp[0]);
     close(ep[1]);
     if (pid < 0) {
@@ -370,6 +387,8 @@ int bk_spawn_start(const bk_spawn_config *cfg, bk_spawn_handle *h, char *err, si
     h->pid = pid;
     h->sync_fd = sp[1];
     h->error_fd = ep[0];
+    h->direct = direct;
+    if (direct) { close(sp[1]); h->sync_fd = -1; }
     return 0;
 }
 
@@ -400,16 +419,19 @@ int bk_spawn_release(bk_spawn_handle *h, bk_child_error *out, int *status) {
     bk_child_error local;
     if (!out) out = &local;
     memset(out, 0, sizeof *out);
-    if (h->pid <= 0 || h->sync_fd < 0 || h->error_fd < 0) {
+    if (h->pid <= 0 || (h->sync_fd < 0 && !h->direct) || h->error_fd < 0) {
         errno = EINVAL;
         return -1;
     }
-    char go = 1;
-    ssize_t n;
-    do { n = send(h->sync_fd, &go, 1, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
-    int send_err = n == 1 ? 0 : errno;
-    close(h->sync_fd);
-    h->sync_fd = -1;
+    int send_err = 0;
+    if (!h->direct) {
+        char go = 1;
+        ssize_t n;
+        do { n = send(h->sync_fd, &go, 1, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+        send_err = n == 1 ? 0 : errno;
+        close(h->sync_fd);
+        h->sync_fd = -1;
+    }
 
     ssize_t got = bk_read_child_error(h->error_fd, out);
     close(h->error_fd);

@@ -32,11 +32,27 @@ struct FaultTests {
         }
     }
 
-    @Test("killed after the child was cloned but before it ran: it never runs, ps says exited")
-    func killedBeforeRelease() throws {
+    @Test("killed before the container starts: it stays created, and rm cleans it")
+    func killedBeforeSpawn() throws {
         try BockerFixture.with { f in
             let img = try f.initImage()
-            let (r, id) = f.runNew(["run", img, "touch", "/ran"], env: ["BOCKER_FAULT": "run.before-release"])
+            let (r, id) = f.runNew(["run", img, "true"], env: ["BOCKER_FAULT": "run.before-spawn"])
+            #expect(r.status == 128 + SIGKILL, "\(r)")
+            let cid = try #require(id)
+            let ps = f.run(["ps"])
+            let line = try #require(row(cid, in: ps.stdout), "\(ps)")
+            #expect(line.contains("Created"), "\(line)")
+            let rm = f.run(["rm", cid])
+            #expect(rm.status == 0, "\(rm)")
+            f.expectNothingLeftBehind(removed: [cid])
+        }
+    }
+
+    @Test("killed once the container runs: it dies with its bocker, ps says exited")
+    func killedWhileRunning() throws {
+        try BockerFixture.with { f in
+            let img = try f.initImage()
+            let (r, id) = f.runNew(["run", img, "sleep", "1000"], env: ["BOCKER_FAULT": "run.running"])
             #expect(r.status == 128 + SIGKILL, "\(r)")
             let cid = try #require(id)
             let ps = f.run(["ps"])

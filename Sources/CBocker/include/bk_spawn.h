@@ -42,6 +42,12 @@ typedef struct {
     int new_netns;                // 1 = new network namespace (loopback brought up)
     const char *const *masked_paths;    // NULL-terminated; bind /dev/null (files) or ro tmpfs (dirs)
     const char *const *readonly_paths;  // NULL-terminated; remounted read-only
+    // Direct mode (n_cgroup_fds > 0): the child writes itself into these open cgroup.procs
+    // files and runs straight to execve, cloned with CLONE_VM|CLONE_VFORK so that no page
+    // table is copied; bk_spawn_start returns once it has exec'd (or failed), and
+    // bk_spawn_release only collects the result. At most 24 fds.
+    const int *cgroup_fds;
+    int n_cgroup_fds;
 } bk_spawn_config;
 
 // A cloned child that is blocked until released.
@@ -49,6 +55,7 @@ typedef struct {
     pid_t pid;
     int sync_fd;    // parent end of the "go" channel (a socketpair: no SIGPIPE if the child died)
     int error_fd;   // parent end of the CLOEXEC error pipe
+    int direct;     // started in direct mode: nothing to release, only the result to read
 } bk_spawn_handle;
 
 // Clones the child in new mount, UTS, IPC, PID (and network) namespaces. The child blocks
