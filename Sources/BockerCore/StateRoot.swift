@@ -11,7 +11,9 @@ import Glibc
 ///     <root>/driver           the storage driver this store was created with
 ///     <root>/layers/<id>/     one layer: fs/ (content) and layer.json
 ///     <root>/images/<id>.json image records (ordered layer ids, source, config)
-///     <root>/containers/<id>/ container.json, rootfs/ (or upper/ work/), logs
+///     <root>/containers/<id>/ container.json, container.log, rootfs/ (overlay: upper/ work/)
+///     <root>/pending/         markers of changes under way (kind-id), finished or undone by
+///                             the next bocker that takes the lock
 ///     <root>/tmp/             staging for things being built
 public struct StateRoot: Sendable {
     public let path: String

@@ -177,7 +177,7 @@ enum ContainerBindings {
     ]
 
     /// Fields: id, name, image, image_source, command, argv, status, exit_code, pid, created,
-    /// started_at, finished_at, hostname, workdir, env, error, resources.
+    /// started_at, finished_at, hostname, workdir, user, env, error, resources.
     static func field(_ lua: Lua, _ obj: ContainerObject, _ key: String) throws -> Bool {
         if let m = methods[key] { lua.push(function: m); return true }
         let c = obj.rec
@@ -193,7 +193,7 @@ enum ContainerBindings {
         case "pid": lua.push(.optional(obj.live == .running ? c.pid : nil))
         case "created": lua.push(.number(c.created))
         case "started_at": lua.push(.optional(c.startedAt))
-        case "finished_at": lua.push(.optional(c.finishedAt ?? (obj.live != c.state ? c.startedAt : nil)))
+        case "finished_at": lua.push(.optional(c.finishedAt))
         case "hostname": lua.push(c.hostname)
         case "workdir": lua.push(c.workdir)
         case "user": lua.push(.optional(c.user))

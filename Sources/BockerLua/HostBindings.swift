@@ -66,7 +66,11 @@ enum HostBindings {
             let name = try lua.checkString(1, "bocker.load_command")
             let host = LuaHost.from(lua.L)
             guard let src = host.findCommand(name) else { lua_pushnil(L); return 1 }
-            try host.loadCommand(src)
+            do { try host.loadCommand(src) } catch let e as BockerError {
+                lua_pushnil(L)
+                lua.pushError(e)
+                return 2
+            }
             if clua_pcall(L, 0, 1, 0) != LUA_OK {
                 lua_pushnil(L)
                 clua_insert(L, -2)

@@ -145,7 +145,8 @@ public final class Store {
         return rec
     }
 
-    /// Replaces an existing image's record (same id), then drops layers nothing uses any more.
+    /// Replaces an existing image's record (same id). The caller collects the layers nothing
+    /// uses any more (`collectLayers`).
     public func replaceImage(_ rec: ImageRecord) throws {
         try JSONFile.write(rec, to: root.imageFile(rec.id))
     }

@@ -4,6 +4,9 @@ local cli = require "bocker.cli"
 return {
   summary = "Execute a command in a running container",
   usage = "bocker exec [-e KEY=VALUE] [-w DIR] [-u USER] <container_id> <command> [arg...]",
+  help = [[The command's stdin, stdout and stderr are this terminal's, as in the original
+(-i is accepted for Docker's sake; stdin is always connected). Exit status: the command's;
+126 when it cannot be executed, 127 when it is not found.]],
   run = function(args)
     local o, rest = cli.parse(args, {
       ["-e"] = { name = "env", kind = "list" }, ["--env"] = { name = "env", kind = "list" },

@@ -58,8 +58,8 @@ executed, 127 when it is not found.]],
     if o.memory then
       memory = cli.bytes(o.memory, o.memory_spelling)
     else
-      local mb = o.mem_limit and cli.integer(o.mem_limit, "--mem_limit", 6, 2^40)
-        or cli.integer(os.getenv("BOCKER_MEM_LIMIT") or "512", "BOCKER_MEM_LIMIT", 6, 2^40)
+      local mb = o.mem_limit and cli.integer(o.mem_limit, "--mem_limit", 6, 1099511627776)
+        or cli.integer(os.getenv("BOCKER_MEM_LIMIT") or "512", "BOCKER_MEM_LIMIT", 6, 1099511627776)
       memory = mb * 1000000   -- the original's MB
     end
     if memory < 6 * 1024 * 1024 then

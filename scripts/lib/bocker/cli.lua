@@ -156,11 +156,15 @@ function cli.table(headers, rows)
   io.write(table.concat(out, "\n"), "\n")
 end
 
---- Shows a command as one string, quoting arguments that need it.
+--- Shows a command as one string, single-quoting arguments that need it (sh -c 'exit 3').
 function cli.join(argv)
   local parts = {}
   for i, a in ipairs(argv) do
-    parts[i] = a
+    if a == "" or a:find("[%s'\"\\$`;&|<>()*?~#{}%[%]]") then
+      parts[i] = "'" .. a:gsub("'", "'\\''") .. "'"
+    else
+      parts[i] = a
+    end
   end
   return table.concat(parts, " ")
 end
