@@ -1,0 +1,361 @@
+---@meta
+-- LuaLS annotations for bocker's Lua API (see docs/lua-api.md).
+-- Point your editor at this file, e.g. in .luarc.json: { "workspace.library": ["docs"] }.
+-- This file only describes the API; bocker provides the real one.
+
+-- Errors ------------------------------------------------------------------------------------
+
+---@alias bocker.ErrorCode
+---| "not_found"
+---| "exists"
+---| "invalid_argument"
+---| "invalid_state"
+---| "in_use"
+---| "io"
+---| "kernel"
+---| "command_not_found"
+---| "not_executable"
+---| "internal"
+
+---An error raised by the API (catch it with pcall). `tostring(err)` is `where .. message`.
+---@class bocker.Error
+---@field code bocker.ErrorCode|string What kind of failure; match on this.
+---@field message string The one line a user should see.
+---@field where? string "file.lua:LINE: " of the calling Lua code ("" when called from C, e.g. by pcall).
+---@field status? integer Exit status the error stands for (127 command_not_found, 126 not_executable).
+
+-- Images ------------------------------------------------------------------------------------
+
+---An image's defaults for `run` (every field may be nil).
+---@class bocker.ImageConfig
+---@field env? string[] "KEY=VALUE" entries.
+---@field entrypoint? string[]
+---@field cmd? string[]
+---@field workdir? string
+---@field user? string
+
+---@class bocker.RemoveOptions
+---@field force? boolean Remove even if in use (images) or running (containers; it is killed).
+
+---An image (userdata; fields are a snapshot taken when the object was made).
+---@class bocker.Image
+---@field id string "img_" + 12 hex digits.
+---@field source string The directory given to init, or the name given to commit.
+---@field created number Seconds since the epoch.
+---@field layers string[] Layer ids, bottom first.
+---@field config bocker.ImageConfig
+local Image = {}
+
+---Removes this image and the layers nothing else uses.
+---@param opts? bocker.RemoveOptions
+---@return string id The removed image's id.
+function Image:remove(opts) end
+
+---@class bocker.ImageInitOptions
+---@field source? string What `images` shows as SOURCE (default: the directory's absolute path).
+
+---@class bocker.imagelib
+local imagelib = {}
+
+---Every image, oldest first.
+---@return bocker.Image[]
+function imagelib.list() end
+
+---The image with this id, else the newest whose source is `ref`. Raises not_found.
+---@param ref string
+---@return bocker.Image
+function imagelib.get(ref) end
+
+---Makes an image with one layer: a copy of directory `dir`. Raises not_found if it is not a directory.
+---@param dir string
+---@param opts? bocker.ImageInitOptions
+---@return bocker.Image
+function imagelib.init(dir, opts) end
+
+---Removes an image (by id, source or object). Raises in_use while a container uses it, unless force.
+---@param ref string|bocker.Image
+---@param opts? bocker.RemoveOptions
+---@return string id
+function imagelib.remove(ref, opts) end
+
+-- Cgroups -----------------------------------------------------------------------------------
+
+---A container's cgroup (one directory per v1 hierarchy, or one on v2).
+---@class bocker.Cgroup
+---@field version "v1"|"v2"
+---@field paths string[] The cgroup directories.
+---@field exists boolean Whether a directory is there now.
+local Cgroup = {}
+
+---Reads a control file (trimmed), e.g. "memory.limit_in_bytes" (v1) or "memory.max" (v2).
+---@param file string A plain file name.
+---@return string
+function Cgroup:read(file) end
+
+---Writes a control file, e.g. cg:write("cpu.shares", "300").
+---@param file string A plain file name.
+---@param value string
+function Cgroup:write(file, value) end
+
+---Pids of the processes in the cgroup.
+---@return integer[]
+function Cgroup:pids() end
+
+---@class bocker.cgrouplib
+local cgrouplib = {}
+
+---How this host's cgroups are mounted.
+---@return "v1"|"v2"
+function cgrouplib.version() end
+
+---The cgroup of a container (id, name or object).
+---@param ref string|bocker.Container
+---@return bocker.Cgroup
+function cgrouplib.of(ref) end
+
+-- Containers --------------------------------------------------------------------------------
+
+---@alias bocker.ContainerStatus "created"|"running"|"exited"|"removing"
+
+---@class bocker.Resources
+---@field cpu_shares? integer
+---@field memory? integer Bytes.
+---@field pids_limit? integer
+
+---@class bocker.LogEntry
+---@field stream "stdout"|"stderr"
+---@field text string Output as it arrived: usually one line, newline included; a line written in pieces (or over 16 KiB) spans several entries.
+---@field time string RFC 3339 with nanoseconds, UTC.
+
+---@class bocker.RunOptions
+---@field interactive? boolean Give the container this process's stdin (default: /dev/null).
+
+---@class bocker.ExecOptions
+---@field env? string[] "KEY=VALUE" entries added to the container's environment.
+---@field workdir? string An existing directory inside the container.
+---@field user? string "name", "uid", "name:group" or "uid:gid" (names from the container's own files).
+
+---A container (userdata holding the id; each field read reloads the record, and raises
+---not_found once the container is removed).
+---@class bocker.Container
+---@field id string "ps_" + 12 hex digits.
+---@field name? string
+---@field image string The image id.
+---@field image_source string The image's source at create time.
+---@field command string[] The command as given (what `ps` shows).
+---@field argv string[] What is executed: entrypoint + command, after the shell rule.
+---@field status bocker.ContainerStatus
+---@field exit_code? integer nil until exited; 128+N for signal N; 125/126/127 if it could not start.
+---@field pid? integer Host pid of the first process while running.
+---@field created number Seconds since the epoch.
+---@field started_at? number
+---@field finished_at? number
+---@field hostname string The container id.
+---@field workdir string
+---@field user? string nil = root.
+---@field env string[] The full environment, "KEY=VALUE".
+---@field error? string Why the last start failed.
+---@field resources bocker.Resources
+local Container = {}
+
+---Starts the container (created or exited) in the foreground and waits. Output goes live to
+---stdout/stderr and into the log. Raises invalid_state, command_not_found, not_executable, kernel.
+---@param opts? bocker.RunOptions
+---@return integer exit_code The exit code (128+N for signal N).
+function Container:run(opts) end
+
+---Runs a command (no shell) in the running container with this process's stdio; waits.
+---Raises invalid_state when the container is not running.
+---@param cmd string[]|string
+---@param opts? bocker.ExecOptions
+---@return integer exit_code
+function Container:exec(cmd, opts) end
+
+---Everything the container printed, in order.
+---@return bocker.LogEntry[]
+function Container:logs() end
+
+---Saves the filesystem as an image: replaces the image `target` names (same id), or makes a
+---new image whose source is `target`.
+---@param target string
+---@return bocker.Image image
+---@return boolean replaced True when an existing image was replaced.
+function Container:commit(target) end
+
+---Removes the container (processes, cgroup, root filesystem, record, unused layers).
+---@param opts? bocker.RemoveOptions
+---@return string id
+function Container:remove(opts) end
+
+---@return bocker.Cgroup
+function Container:cgroup() end
+
+---@class bocker.CreateOptions
+---@field image string Image id or source (required).
+---@field cmd? string[]|string The command (default: the image's cmd).
+---@field shell? boolean Join cmd with spaces and run it with /bin/sh -c.
+---@field entrypoint? string[] Replaces the image's entrypoint.
+---@field env? string[] "KEY=VALUE" entries, after PATH, HOSTNAME, HOME and the image's.
+---@field workdir? string Absolute path inside the container (created if missing).
+---@field name? string Unique; letters, digits, "_", ".", "-".
+---@field user? string "name", "uid", "name:group" or "uid:gid" (names from the container's own files).
+---@field cpu_shares? integer 2 to 262144.
+---@field memory? integer Bytes, at least 6 MiB.
+---@field pids_limit? integer 0 or less: unlimited.
+
+---@class bocker.containerlib
+local containerlib = {}
+
+---Every container, oldest first.
+---@return bocker.Container[]
+function containerlib.list() end
+
+---The container with this id or name. Raises not_found.
+---@param ref string
+---@return bocker.Container
+function containerlib.get(ref) end
+
+---Makes a container (root filesystem, cgroup with limits, record) in state "created".
+---@param opts bocker.CreateOptions
+---@return bocker.Container
+function containerlib.create(opts) end
+
+---Removes a container (by id, name or object). Raises invalid_state if running, unless force.
+---@param ref string|bocker.Container
+---@param opts? bocker.RemoveOptions
+---@return string id
+function containerlib.remove(ref, opts) end
+
+-- The bocker table --------------------------------------------------------------------------
+
+---@class bocker.CommandInfo
+---@field name string
+---@field origin "user"|"bundled"
+---@field path string The file, or "commands/NAME.lua" inside the binary.
+
+---What a command file returns.
+---@class bocker.Command
+---@field summary? string One line for `bocker help`.
+---@field usage? string Shown by `bocker help NAME`.
+---@field help? string More text for `bocker help NAME`.
+---@field error_status? integer Exit status when run raises (default 1).
+---@field run fun(args: string[]): integer? Returns the exit status (nil = 0).
+
+---@class bocker
+---@field image bocker.imagelib
+---@field container bocker.containerlib
+---@field cgroup bocker.cgrouplib
+bocker = {}
+
+---Makes an error value (does not raise it): error(bocker.error("not_found", "…"), 0).
+---@param code bocker.ErrorCode|string
+---@param message string
+---@param status? integer Exit status to use if it goes uncaught.
+---@return bocker.Error
+function bocker.error(code, message, status) end
+
+---The state root ($BOCKER_ROOT or /var/bocker). Opens (and if needed creates) the store.
+---@return string
+function bocker.root() end
+
+---The store's storage driver.
+---@return "btrfs"|"overlay"|"copy"
+function bocker.driver() end
+
+---Every command found, sorted by name.
+---@return bocker.CommandInfo[]
+function bocker.commands() end
+
+---A command's table; nil if there is no such command; nil and the error if its file raised.
+---@param name string
+---@return bocker.Command|nil command
+---@return any err
+function bocker.load_command(name) end
+
+---Whether a file descriptor (default 1) is a terminal.
+---@param fd? integer
+---@return boolean
+function bocker.isatty(fd) end
+
+---Seconds since the epoch (float).
+---@return number
+function bocker.now() end
+
+---bocker's version, e.g. "0.1.0".
+---@return string
+function bocker.version() end
+
+-- bocker.cli ---------------------------------------------------------------------------------
+-- The editor cannot see that require "bocker.cli" loads this; annotate the local:
+--   local cli = require "bocker.cli" ---@type bocker.cli
+
+---@class bocker.cli.OptionSpec
+---@field name string Key in the options table.
+---@field kind "flag"|"value"|"list"
+
+---@class bocker.cli
+local cli = {}
+
+---Raises an invalid_argument error with this message (exit status: `status` or the command's error_status).
+---@param message string
+---@param status? integer
+function cli.fail(message, status) end
+
+---Parses options at the front of args (stops at the first non-option or after "--").
+---A "value" option also sets opts[name .. "_spelling"].
+---@param args string[]
+---@param spec table<string, bocker.cli.OptionSpec>
+---@param command? string Named in "unknown flag" messages.
+---@return table<string, any> opts
+---@return string[] rest
+function cli.parse(args, spec, command) end
+
+---A whole number from text, or a failure naming the option.
+---@param text string
+---@param option string
+---@param min? integer
+---@param max? integer
+---@return integer
+function cli.integer(text, option, min, max) end
+
+---Bytes from Docker's size form: 512, 512b, 64k, 64m, 2g (binary units).
+---@param text string
+---@param option string
+---@return integer
+function cli.bytes(text, option) end
+
+---Docker's human duration: "Less than a second", "3 seconds", "About a minute", ...
+---@param seconds number
+---@return string
+function cli.duration(seconds) end
+
+---cli.duration(bocker.now() - t) .. " ago"
+---@param t number
+---@return string
+function cli.ago(t) end
+
+---Docker's STATUS column for a container: "Up 3 seconds", "Exited (0) 2 minutes ago", "Created".
+---@param c bocker.Container
+---@return string
+function cli.status(c) end
+
+---Prints rows under headers, columns padded, three spaces apart.
+---@param headers string[]
+---@param rows string[][]
+function cli.table(headers, rows) end
+
+---A command list as one string (joined with spaces).
+---@param argv string[]
+---@return string
+function cli.join(argv) end
+
+---Writes an error's message (or any value) as one line on stderr.
+---@param err any
+function cli.warn(err) end
+
+
+-- Globals set by bocker ----------------------------------------------------------------------
+
+---Command-line arguments: arg[0] is the script, arg[1]... the arguments (as lua(1) sets them).
+---@type table<integer, string>
+arg = {}
