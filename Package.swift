@@ -19,7 +19,7 @@ let package = Package(
         // Layers, images, container root filesystems and the storage drivers (btrfs, overlay, copy).
         .target(name: "BockerStore", dependencies: ["BockerCore", "CBocker"]),
         // cgroup v1 and v2 behind one interface.
-        .target(name: "BockerCgroups", dependencies: ["BockerCore"]),
+        .target(name: "BockerCgroups", dependencies: ["BockerCore", "CBocker"]),
         // Containers: records, the lifecycle, spawning, exec, logs, commit, repair.
         .target(name: "BockerRuntime", dependencies: ["BockerCore", "BockerStore", "BockerCgroups", "CBocker"]),
         // The bundled Lua scripts (scripts/), compiled into the binary.

@@ -83,7 +83,7 @@ public struct CgroupV1: CgroupManager {
     }
 
     public func remove() throws {
-        killAll(self)
+        killAll()
         for (_, path) in dirs { try removeCgroupDir(path) }
     }
 }

@@ -64,7 +64,7 @@ public struct CgroupV2: CgroupManager {
     public func remove() throws {
         if FS.isDirectory(path) {
             try? FS.writeInPlace(path + "/cgroup.kill", "1")
-            killAll(self)
+            killAll()
         }
         try removeCgroupDir(path)
     }

@@ -5,6 +5,7 @@ import Foundation
 #endif
 import Glibc
 import BockerCore
+import CBocker
 
 /// The resource limits bocker applies to a container, in cgroup-v1 terms (cpu.shares, bytes).
 public struct CgroupResources: Codable, Equatable, Sendable {
@@ -109,14 +110,16 @@ public struct Cgroups: Sendable {
     }
 }
 
-/// Kills every process listed and waits (bounded) until the cgroup empties.
-func killAll(_ mgr: CgroupManager) {
-    for _ in 0..<200 {
-        let pids = mgr.processes()
-        if pids.isEmpty { return }
-        for pid in pids { kill(pid, SIGKILL) }
-        var ts = timespec(tv_sec: 0, tv_nsec: 5_000_000)
-        nanosleep(&ts, nil)
+extension CgroupManager {
+    /// SIGKILLs every process in the cgroup and waits for each to exit (pidfds: woken by the
+    /// kernel, not by polling), again while new ones appear (a fork bomb), a bounded number of
+    /// rounds.
+    public func killAll() {
+        for _ in 0..<50 {
+            let pids = processes()
+            if pids.isEmpty { return }
+            _ = pids.withUnsafeBufferPointer { bk_kill_and_wait($0.baseAddress, Int32($0.count), 2000) }
+        }
     }
 }
 

@@ -186,8 +186,7 @@ public final class Runtime {
         if rec.isProcessAlive && rec.isMonitorAlive { return false }
         // Its bocker was killed: the kernel is killing the container with it (PDEATHSIG);
         // make sure nothing of it is left running before it is recorded as exited.
-        let cg = cgroup(of: id)
-        for pid in cg.processes() { kill(pid, SIGKILL) }
+        cgroup(of: id).killAll()
         rec.state = .exited
         rec.exitCode = rec.exitCode ?? 137
         rec.finishedAt = nowSeconds()
