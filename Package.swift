@@ -20,17 +20,20 @@ let package = Package(
         .target(name: "BockerStore", dependencies: ["BockerCore", "CBocker"]),
         // cgroup v1 and v2 behind one interface.
         .target(name: "BockerCgroups", dependencies: ["BockerCore", "CBocker"]),
+        // Bridge networks over rtnetlink: addresses, veths, NAT and published ports.
+        .target(name: "BockerNetwork", dependencies: ["BockerCore", "CBocker"]),
         // Containers: records, the lifecycle, spawning, exec, logs, commit, repair.
-        .target(name: "BockerRuntime", dependencies: ["BockerCore", "BockerStore", "BockerCgroups", "CBocker"]),
+        .target(name: "BockerRuntime", dependencies: ["BockerCore", "BockerStore", "BockerCgroups", "BockerNetwork", "CBocker"]),
         // The bundled Lua scripts (scripts/), compiled into the binary.
         .target(name: "BockerScripts", plugins: ["EmbedScriptsPlugin"]),
         // The Lua host: script search, the bocker.* modules (thin bindings over the core), errors.
-        .target(name: "BockerLua", dependencies: ["CLua", "BockerCore", "BockerStore", "BockerCgroups", "BockerRuntime", "BockerScripts"]),
+        .target(name: "BockerLua", dependencies: ["CLua", "BockerCore", "BockerStore", "BockerCgroups", "BockerNetwork", "BockerRuntime", "BockerScripts"]),
         .executableTarget(name: "bocker", dependencies: ["BockerLua"]),
         .executableTarget(name: "embed-scripts"),
         .plugin(name: "EmbedScriptsPlugin", capability: .buildTool(), dependencies: ["embed-scripts"]),
         .testTarget(name: "BockerCoreTests", dependencies: ["BockerCore", "BockerStore", "BockerCgroups", "BockerRuntime"]),
         .testTarget(name: "BockerLuaTests", dependencies: ["BockerLua"]),
+        .testTarget(name: "BockerNetworkTests", dependencies: ["BockerNetwork"]),
         .testTarget(name: "BockerEndToEndTests", dependencies: ["BockerCore"]),
     ],
     swiftLanguageModes: [.v5]

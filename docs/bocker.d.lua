@@ -156,7 +156,22 @@ function cgrouplib.of(ref) end
 ---@field env string[] The full environment, "KEY=VALUE".
 ---@field error? string Why the last start failed.
 ---@field resources bocker.Resources
+---@field network_mode string "bridge", "none", "host" or a user network's name.
+---@field ports string[] Published ports, e.g. "0.0.0.0:8080->80/tcp".
+---@field network? bocker.ContainerNetwork While it runs on a bridge network.
 local Container = {}
+
+---@class bocker.ContainerNetwork
+---@field name string
+---@field ip string
+---@field mac string
+---@field gateway string
+---@field prefix_length integer
+---@field ports string[]
+
+---Reads the record again (fields are a snapshot taken when the object was obtained).
+---@return bocker.Container
+function Container:refresh() end
 
 ---Starts the container (created or exited) in the foreground and waits. Output goes live to
 ---stdout/stderr and into the log. Raises invalid_state, command_not_found, not_executable, kernel.
@@ -202,6 +217,44 @@ function Container:cgroup() end
 ---@field cpu_shares? integer 2 to 262144.
 ---@field memory? integer Bytes, at least 6 MiB.
 ---@field pids_limit? integer 0 or less: unlimited.
+---@field network? string "bridge" (default), "none", "host" or a user network.
+---@field ports? string[] "[HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|/udp]" entries.
+
+---@class bocker.Network
+---@field name string
+---@field subnet string CIDR.
+---@field gateway string
+---@field bridge string Host interface name.
+---@field builtin boolean True for "bridge".
+local Network = {}
+
+---Removes the network and its bridge. Raises in_use while a running container uses it.
+---@return string name
+function Network:remove() end
+
+---@class bocker.NetworkCreateOptions
+---@field name string
+---@field subnet? string CIDR; default: the first free 10.89.N.0/24.
+
+---@class bocker.networklib
+local networklib = {}
+
+---@param opts bocker.NetworkCreateOptions
+---@return bocker.Network
+function networklib.create(opts) end
+
+---Every network, "bridge" first.
+---@return bocker.Network[]
+function networklib.list() end
+
+---Raises not_found.
+---@param name string
+---@return bocker.Network
+function networklib.get(name) end
+
+---@param ref string|bocker.Network
+---@return string name
+function networklib.remove(ref) end
 
 ---@class bocker.containerlib
 local containerlib = {}
@@ -245,6 +298,7 @@ function containerlib.remove(ref, opts) end
 ---@field image bocker.imagelib
 ---@field container bocker.containerlib
 ---@field cgroup bocker.cgrouplib
+---@field network bocker.networklib
 bocker = {}
 
 ---Makes an error value (does not raise it): error(bocker.error("not_found", "…"), 0).

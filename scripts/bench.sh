@@ -35,6 +35,13 @@ bocker=${BOCKER_BIN:-$(command -v bocker || echo "$BOCKER_REPO/.build/release/bo
 [[ -x "$bocker" ]] || { echo "note: no bocker binary ($bocker); timing the floor and crun only" >&2; bocker=; }
 command -v crun >/dev/null 2>&1 || use_crun=0
 
+# --- its own network namespace: bocker's bridge, veths and NAT rules are made there and vanish
+# with it; the machine's network is never touched ---------------------------------------------
+if [[ -z "${BENCH_IN_NETNS:-}" ]]; then
+    exec unshare --net -- env BENCH_IN_NETNS=1 bash "$0" "$@"
+fi
+ip link set lo up
+
 # --- temporary world, torn down by cleanup() whatever happens ------------------------------
 work=$(mktemp -d /tmp/bench-bocker.XXXXXX)
 export BOCKER_ROOT=$work/root   # set at once, so no bocker call here can reach /var/bocker
@@ -104,6 +111,8 @@ measure() {
 # The floor: namespaces + chroot and nothing else.
 measure floor unshare -fmuip --mount-proc chroot "$work/rootfs" /bin/true ||
     failed+=(floor)
+measure floor_net unshare -fmuipn --mount-proc chroot "$work/rootfs" /bin/true ||
+    failed+=(floor_net)
 
 # crun on the same rootfs.
 crun_label=
@@ -153,6 +162,7 @@ if [[ -n "$bocker" ]]; then
     rm_flag=()
     bocker_has_rm "$bocker" && rm_flag=(--rm)
     bocker_label="bocker run${rm_flag[*]:+ ${rm_flag[*]}} (${driver:-default driver})"
+    measure bocker_none "$bocker" run "${rm_flag[@]}" --network none "$img" true || failed+=(bocker_none)
     measure bocker "$bocker" run "${rm_flag[@]}" "$img" true || failed+=(bocker)
     if ((${#rm_flag[@]} == 0)); then   # no --rm: remove the containers the runs made
         ids=$(bocker_ps_ids "$bocker")
@@ -166,11 +176,16 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b }'; 
 echo
 echo "median wall time, $runs runs after $warmup warm-ups ($(nproc) cores, $(uname -r))"
 row() { printf '  %-38s %9s ms  %s\n' "$1" "$2" "$3"; }
-f=${median_ms[floor]:-} c=${median_ms[crun]:-} b=${median_ms[bocker]:-}
+f=${median_ms[floor]:-} fn=${median_ms[floor_net]:-} c=${median_ms[crun]:-} b=${median_ms[bocker]:-}
+bn=${median_ms[bocker_none]:-}
 [[ -n "$f" ]] && row "floor (unshare -fmuip + chroot)" "$f" ""
-[[ -n "$c" ]] && row "$crun_label" "$c" "${f:+$(ratio "$c" "$f") floor}"
+[[ -n "$fn" ]] && row "floor with netns (unshare -fmuipn)" "$fn" "${f:+$(ratio "$fn" "$f") floor}"
+[[ -n "$c" ]] && row "$crun_label (no network)" "$c" "${f:+$(ratio "$c" "$f") floor}"
+if [[ -n "$bn" ]]; then
+    row "${bocker_label/run/run --network none}" "$bn" "${f:+$(ratio "$bn" "$f") floor}${c:+, $(ratio "$bn" "$c") crun}"
+fi
 if [[ -n "$b" ]]; then
-    row "$bocker_label" "$b" "${f:+$(ratio "$b" "$f") floor}${c:+, $(ratio "$b" "$c") crun}"
+    row "$bocker_label, bridge" "$b" "${fn:+$(ratio "$b" "$fn") floor-net}${c:+, $(ratio "$b" "$c") crun}"
 fi
 if ((${#failed[@]})); then
     echo "FAILED: ${failed[*]} (see above)" >&2

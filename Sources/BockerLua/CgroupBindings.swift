@@ -90,6 +90,13 @@ extension ObjectType {
                 return 1
             }
         }
+        case .network: return { L in
+            binding(L) { lua in
+                let o = try lua.checkObject(1, .network, as: NetworkObject.self, "__index")
+                if !NetworkBindings.field(lua, o, lua.string(2) ?? "") { lua_pushnil(L) }
+                return 1
+            }
+        }
         }
     }
 
@@ -111,6 +118,12 @@ extension ObjectType {
         case .cgroup: return { L in
             binding(L) { lua in
                 lua.push("bocker.Cgroup(\(lua.object(1, .cgroup, as: CgroupObject.self)?.manager.paths.first ?? "?"))")
+                return 1
+            }
+        }
+        case .network: return { L in
+            binding(L) { lua in
+                lua.push("bocker.Network(\(lua.object(1, .network, as: NetworkObject.self)?.rec.name ?? "?"))")
                 return 1
             }
         }

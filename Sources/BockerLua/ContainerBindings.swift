@@ -4,6 +4,7 @@ import BockerCore
 import BockerStore
 import BockerRuntime
 import BockerCgroups
+import BockerNetwork
 
 /// `bocker.container`: list, get, create, remove. Containers are `bocker.Container` userdata
 /// (fields read fresh from the store each time) with methods run, exec, logs, commit, remove,
@@ -44,7 +45,8 @@ enum ContainerBindings {
     }
 
     /// bocker.container.create{image=, cmd={…}, shell=bool, entrypoint={…}, env={"K=V"…}, workdir=,
-    /// name=, user=, cpu_shares=, memory=bytes, pids_limit=} → Container (state "created").
+    /// name=, user=, cpu_shares=, memory=bytes, pids_limit=, network="bridge"|"none"|"host"|name,
+    /// ports={"8080:80", "127.0.0.1:53:53/udp"…}} → Container (state "created").
     static let create: clua_swift_function = { L in
         binding(L) { lua in
             guard let t = try lua.optionsTable(1, "bocker.container.create") else {
@@ -81,6 +83,8 @@ enum ContainerBindings {
             if let p = try lua.optInt(t, "pids_limit") {
                 spec.resources.pidsMax = Int64(p)
             }
+            if let n = try lua.optString(t, "network") { spec.network = n }
+            spec.ports = try (lua.optStrings(t, "ports") ?? []).map(PortMapping.parse)
             let rec = try runtime(lua).create(spec)
             lua.pushObject(ContainerObject(rec), .container)
             return 1
@@ -199,6 +203,15 @@ enum ContainerBindings {
         case "user": lua.push(.optional(c.user))
         case "env": lua.push(.strings(c.env))
         case "error": lua.push(.optional(c.error))
+        case "network_mode": lua.push(c.networkMode ?? NetworkStore.defaultName)
+        case "ports": lua.push(.strings((c.ports ?? []).map(\.description)))
+        case "network":
+            guard obj.live == .running, let n = c.networkState else { lua_pushnil(lua.L); return true }
+            lua.push(.table([
+                ("name", .string(n.network)), ("ip", .string(n.ip)), ("mac", .string(n.mac)),
+                ("gateway", .string(n.gateway)), ("prefix_length", .int(n.prefixLength)),
+                ("ports", .strings(n.ports.map(\.description))),
+            ]))
         case "resources":
             lua.push(.table([
                 ("cpu_shares", c.resources.cpuShares.map { .int(Int($0)) } ?? .nil),

@@ -3,6 +3,7 @@ import BockerCore
 import BockerStore
 import BockerRuntime
 import BockerCgroups
+import BockerNetwork
 
 /// Swift objects Lua holds as userdata: the userdata stores a retained reference, released by
 /// `__gc`. Each has a metatable named after its Lua type.
@@ -21,6 +22,11 @@ final class ContainerObject {
     init(_ rec: ContainerRecord) { self.id = rec.id; self.rec = rec; self.live = rec.liveState }
 }
 
+final class NetworkObject {
+    let rec: NetworkRecord
+    init(_ rec: NetworkRecord) { self.rec = rec }
+}
+
 final class CgroupObject {
     let manager: CgroupManager
     init(_ m: CgroupManager) { manager = m }
@@ -30,6 +36,7 @@ enum ObjectType: String, CaseIterable {
     case image = "bocker.Image"
     case container = "bocker.Container"
     case cgroup = "bocker.Cgroup"
+    case network = "bocker.Network"
 }
 
 extension Lua {

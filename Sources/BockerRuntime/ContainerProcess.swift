@@ -88,6 +88,24 @@ public struct CapabilitySet: Equatable, Sendable, CustomStringConvertible {
     public var description: String { names.joined(separator: ",") }
 }
 
+/// A host file or directory mounted into the container.
+public struct BindMount: Sendable {
+    public var source: String
+    /// Absolute path inside the container.
+    public var target: String
+    public var readOnly: Bool
+    /// Replace a symlink the image has at `target` by a plain file (bocker's own files, such as
+    /// /etc/hosts); otherwise a symlinked target is refused.
+    public var replaceSymlink: Bool
+
+    public init(source: String, target: String, readOnly: Bool = false, replaceSymlink: Bool = false) {
+        self.source = source
+        self.target = target
+        self.readOnly = readOnly
+        self.replaceSymlink = replaceSymlink
+    }
+}
+
 /// What the container's first process is: root filesystem, command, environment, identity,
 /// security.
 public struct ProcessSpec {
@@ -122,6 +140,11 @@ public struct ProcessSpec {
     /// to execve (no release step to wait for, no page tables copied: CLONE_VM|CLONE_VFORK) and
     /// returns once it runs; `release()` then only reports how the start went.
     public var cgroupProcs: [String] = []
+    /// A prepared network namespace to join (its veth and addresses set up by the caller)
+    /// instead of a new, empty one.
+    public var networkNamespaceFD: Int32?
+    /// Host paths bind-mounted into the container before pivot_root.
+    public var binds: [BindMount] = []
 
     public static let dockerMaskedPaths = [
         "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -275,12 +298,25 @@ public enum ContainerProcess {
             guard fd >= 0 else { throw BockerError.errno("cannot open '\(path)'") }
             cgroupFds.append(fd)
         }
+        if let fd = spec.networkNamespaceFD {
+            cfg.join_netns = 1
+            cfg.netns_fd = fd
+        }
+        cfg.bind_sources = s.array(spec.binds.map(\.source))
+        cfg.bind_targets = s.array(spec.binds.map(\.target))
+        let bindFlags: [Int32] = spec.binds.map {
+            ($0.readOnly ? Int32(BK_BIND_READONLY) : 0) | ($0.replaceSymlink ? Int32(BK_BIND_REPLACE_LINK) : 0)
+        }
+        cfg.n_binds = Int32(spec.binds.count)
         var handle = bk_spawn_handle()
         var msg = [CChar](repeating: 0, count: 512)
         let rc = cgroupFds.withUnsafeBufferPointer { fds -> Int32 in
-            cfg.cgroup_fds = fds.baseAddress
-            cfg.n_cgroup_fds = Int32(fds.count)
-            return bk_spawn_start(&cfg, &handle, &msg, msg.count)
+            bindFlags.withUnsafeBufferPointer { flags -> Int32 in
+                cfg.cgroup_fds = fds.baseAddress
+                cfg.n_cgroup_fds = Int32(fds.count)
+                cfg.bind_flags = flags.baseAddress
+                return bk_spawn_start(&cfg, &handle, &msg, msg.count)
+            }
         }
         if rc != 0 {
             let text = String(decoding: msg.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -6,6 +6,7 @@ import Foundation
 import Glibc
 import BockerCgroups
 import BockerCore
+import BockerNetwork
 import BockerStore
 
 /// Where a container is in its life. Every verb asks the state before acting:
@@ -35,6 +36,11 @@ public struct ContainerRecord: Codable, Sendable {
     public var hostname: String
     public var user: String?
     public var resources: CgroupResources
+    /// "bridge" (default), "none", "host", or a user network's name.
+    public var networkMode: String?
+    public var ports: [PortMapping]?
+    /// Address, veth and port rules while running (nil otherwise).
+    public var networkState: NetworkAttachment?
     public var created: Double
     public var state: ContainerState
     public var pid: Int32?
@@ -65,18 +71,3 @@ public struct ContainerRecord: Codable, Sendable {
     }
 }
 
-/// Reads process facts from /proc.
-public enum ProcessTable {
-    /// Field 22 of /proc/PID/stat (start time in clock ticks since boot), which tells a
-    /// process from a later one that reused its pid. nil when there is no such process.
-    public static func startTime(of pid: Int32) -> UInt64? {
-        guard pid > 0, let text = try? FS.readString("/proc/\(pid)/stat") else { return nil }
-        // The command name (field 2) may hold spaces and parens: split after the last ')'.
-        guard let close = text.lastIndex(of: ")") else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        // fields[0] is field 3 (state); a zombie (Z) or dead (X) process no longer runs.
-        // Start time is field 22 → index 19.
-        guard fields.count > 19, fields[0] != "Z", fields[0] != "X" else { return nil }
-        return UInt64(fields[19])
-    }
-}

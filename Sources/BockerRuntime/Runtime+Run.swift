@@ -7,6 +7,7 @@ import Glibc
 import BockerCore
 import BockerStore
 import CBocker
+import BockerNetwork
 
 extension Runtime {
     /// Starts a created (or exited) container in the foreground: its output is shown live on
@@ -36,7 +37,6 @@ extension Runtime {
         var spec = ProcessSpec(rootfs: dir + "/rootfs", hostname: rec.hostname, argv: rec.argv, env: rec.env)
         spec.overlay = plan
         spec.workdir = rec.workdir
-        spec.newNetworkNamespace = true   // loopback only, until networking connects it
         spec.dieWithParent = true         // a killed bocker takes its foreground container along
         let user = try parseUser(rec.user)
         spec.uid = user.uid
@@ -47,6 +47,10 @@ extension Runtime {
         // The child joins the container's cgroups itself and runs straight to execve.
         spec.cgroupProcs = cgroup(of: rec.id).procsFiles
         let child: SpawnedProcess
+        let net = try prepareNetwork(&rec)
+        spec.newNetworkNamespace = net.newNamespace
+        spec.networkNamespaceFD = net.namespace?.fd
+        spec.binds = net.binds
         do {
             defer { close(outPipe[1]); close(errPipe[1]) }   // the child has its own copies
             FaultPoint.hit("run.before-spawn")
@@ -54,19 +58,23 @@ extension Runtime {
                                                stdout: outPipe[1], stderr: errPipe[1])
             try child.release()
         } catch let err as BockerError {
+            net.namespace?.close()
             // The container was started and failed: record it as Docker does (exited 126/127,
             // or 125 for a setup failure) and report the one-line reason.
             let code: Int32 = err.code == .commandNotFound ? 127 : err.code == .notExecutable ? 126 : 125
             try? store.withLock {
+                releaseNetwork(&rec)
                 rec.state = .exited
                 rec.exitCode = code
                 rec.error = err.message
                 rec.finishedAt = nowSeconds()
                 rec.pid = nil
                 try save(rec)
+                store.endPending("running", rec.id)
             }
             throw err
         }
+        net.namespace?.close()   // the container holds its namespace from here on
         // It runs (its bocker's death kills it: PDEATHSIG); record that and where it is.
         try store.withLock {
             rec.state = .running
@@ -90,6 +98,7 @@ extension Runtime {
         log.flush()
 
         try store.withLock {
+            releaseNetwork(&rec)
             rec.state = .exited
             rec.exitCode = code
             rec.finishedAt = nowSeconds()

@@ -7,6 +7,7 @@ import Glibc
 import BockerCore
 import BockerStore
 import BockerCgroups
+import BockerNetwork
 
 /// What a new container is made from: the image, the command and the settings `run` takes.
 public struct ContainerSpec: Sendable {
@@ -21,6 +22,9 @@ public struct ContainerSpec: Sendable {
     public var name: String?
     public var user: String?
     public var resources = CgroupResources()
+    /// "bridge", "none", "host" or a user network.
+    public var network = NetworkStore.defaultName
+    public var ports: [PortMapping] = []
 
     public init(image: String, command: [String]? = nil) {
         self.image = image
@@ -93,6 +97,7 @@ public final class Runtime {
             throw BockerError(.invalidArgument, "invalid container name '\(n)': use letters, digits, '_', '.' and '-'")
         }
         return try store.withLock {
+            try checkNetwork(spec)
             let image = try store.image(spec.image)
             if let n = spec.name, listContainers().contains(where: { $0.name == n }) {
                 throw BockerError(.exists, "The container name '\(n)' is already in use")
@@ -111,7 +116,8 @@ public final class Runtime {
                 id: id, name: spec.name, image: image.id, imageSource: image.source, layers: image.layers,
                 command: spec.command?.isEmpty == false ? spec.command! : argv, argv: argv, env: env,
                 workdir: spec.workdir ?? image.config.workingDir ?? "/", hostname: id,
-                user: spec.user ?? image.config.user, resources: spec.resources, created: nowSeconds(),
+                user: spec.user ?? image.config.user, resources: spec.resources,
+                networkMode: spec.network, ports: spec.ports, networkState: nil, created: nowSeconds(),
                 state: .created)
             try store.beginPending("create", id)
             do {
@@ -132,6 +138,24 @@ public final class Runtime {
             }
             store.endPending("create", id)
             return rec
+        }
+    }
+
+    public var networks: NetworkStore { NetworkStore(root: root) }
+
+    /// Refuses a network that does not exist, ports without a bridge network, and ports that
+    /// are taken, before anything is made.
+    func checkNetwork(_ spec: ContainerSpec) throws {
+        switch spec.network {
+        case "none", "host":
+            if !spec.ports.isEmpty {
+                throw BockerError(.invalidArgument, "published ports need a bridge network, not --network \(spec.network)")
+            }
+        default:
+            _ = try networks.get(spec.network)
+            for p in spec.ports where !networks.portIsFree(p) || !HostPorts.isFree(p) {
+                throw BockerError(.inUse, "Bind for \(p.hostIP ?? "0.0.0.0"):\(p.hostPort) failed: port \(p.hostPort)/\(p.proto) is already allocated or in use")
+            }
         }
     }
 
@@ -171,6 +195,9 @@ public final class Runtime {
         // The pending `remove` (or `create`) marker says what is under way; the record itself
         // goes last, with the directory.
         let dir = root.containerDir(id)
+        if var rec = try? JSONFile.read(ContainerRecord.self, from: recordPath(id)), rec.networkState != nil {
+            releaseNetwork(&rec)
+        }
         try cgroup(of: id).remove()
         FaultPoint.hit("remove.cgroup")
         if FS.exists(dir) {
@@ -179,14 +206,19 @@ public final class Runtime {
         }
     }
 
-    /// Repair of a `running` marker: settled once the container's process is gone.
+    /// Repair of a `running` marker: settled once the container's process is gone (its
+    /// network given back too, also when bocker died before the process started).
     func settleIfDead(_ id: String) throws -> Bool {
         guard var rec = try? JSONFile.read(ContainerRecord.self, from: recordPath(id)) else { return true }
-        if rec.state != .running { return true }
+        if rec.state != .running {
+            if rec.networkState != nil { releaseNetwork(&rec); try save(rec) }
+            return true
+        }
         if rec.isProcessAlive && rec.isMonitorAlive { return false }
         // Its bocker was killed: the kernel is killing the container with it (PDEATHSIG);
         // make sure nothing of it is left running before it is recorded as exited.
         cgroup(of: id).killAll()
+        releaseNetwork(&rec)
         rec.state = .exited
         rec.exitCode = rec.exitCode ?? 137
         rec.finishedAt = nowSeconds()

@@ -70,12 +70,23 @@ public final class Store {
 
     var pendingDir: String { root.path + "/pending" }
 
-    /// Marks the start of a change; `kind-id` names it for repair.
+    /// Marks the start of a change; `kind-id` names it for repair, and its content names the
+    /// owner (pid and start time): a marker whose owner still lives is not touched.
     public func beginPending(_ kind: String, _ id: String) throws {
         let path = pendingDir + "/" + kind + "-" + id
-        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw BockerError.errno("cannot write '\(path)'", code: .io) }
+        let owner = Array("\(getpid()) \(ProcessTable.selfStartTime ?? 0)\n".utf8)
+        _ = owner.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         close(fd)
+    }
+
+    /// Whether the bocker that wrote a marker is still at work (then it is not ours to repair).
+    func ownerAlive(_ marker: String) -> Bool {
+        guard let text = try? FS.readString(pendingDir + "/" + marker) else { return false }
+        let f = text.split(byte: 0x20)
+        guard f.count == 2, let pid = Int32(f[0]), let start = UInt64(f[1].trimmed()) else { return false }
+        return ProcessTable.isAlive(pid, startedAt: start)
     }
 
     public func endPending(_ kind: String, _ id: String) {
@@ -84,7 +95,7 @@ public final class Store {
 
     /// Undoes every pending change (called with the lock held; cheap when nothing is pending).
     public func repairPending() throws {
-        for entry in FS.list(pendingDir) where !entry.hasPrefix(".") {
+        for entry in FS.list(pendingDir) where !entry.hasPrefix(".") && !ownerAlive(entry) {
             guard let dash = entry.firstIndex(of: "-") else { continue }
             let kind = String(entry[..<dash]), id = String(entry[entry.index(after: dash)...])
             switch kind {

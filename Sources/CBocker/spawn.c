@@ -206,6 +206,52 @@ static void bk_readonly_paths(int efd, const char *const *paths) {
     }
 }
 
+// Bind mounts from the host into the new root (cwd = the new root, before pivot_root).
+static void bk_bind_mounts(int efd, const bk_spawn_config *c) {
+    char m[PATH_MAX + 96];
+    for (int i = 0; i < c->n_binds; i++) {
+        const char *src = c->bind_sources[i], *dst = c->bind_targets[i];
+        int fl = c->bind_flags ? c->bind_flags[i] : 0;
+        if (!src || !dst || dst[0] != '/' || dst[1] == 0)
+            bk_child_fail_msg(efd, BK_STAGE_SETUP, EINVAL, "bind mount: bad path");
+        const char *rel = dst + 1;
+        struct stat sst;
+        if (stat(src, &sst) != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "bind mount source ", src, ""));
+        // Parent directories: real directories in the image, created if missing.
+        char parent[PATH_MAX];
+        size_t n = bk_strlen(rel);
+        if (n >= sizeof parent) bk_child_fail(efd, BK_STAGE_SETUP, ENAMETOOLONG, dst);
+        memcpy(parent, rel, n + 1);
+        char *slash = NULL;
+        for (char *q = parent; *q; q++) if (*q == '/') slash = q;
+        if (slash) { *slash = 0; bk_safe_mkdirs(efd, parent); }
+        struct stat tst;
+        if (lstat(rel, &tst) == 0 && S_ISLNK(tst.st_mode)) {
+            if (!(fl & BK_BIND_REPLACE_LINK) || S_ISDIR(sst.st_mode))
+                bk_child_fail_msg(efd, BK_STAGE_SETUP, ELOOP,
+                    msg3(m, sizeof m, "refusing to mount on ", dst, ": it is a symbolic link in the image"));
+            if (unlink(rel) != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "replace the link ", dst, ""));
+        }
+        if (lstat(rel, &tst) != 0) {
+            if (S_ISDIR(sst.st_mode)) {
+                if (mkdir(rel, 0755) != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "create ", dst, ""));
+            } else {
+                int fd = open(rel, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+                if (fd < 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "create ", dst, ""));
+                close(fd);
+            }
+        } else if (S_ISDIR(tst.st_mode) != S_ISDIR(sst.st_mode)) {
+            bk_child_fail_msg(efd, BK_STAGE_SETUP, ENOTDIR,
+                msg3(m, sizeof m, "cannot mount on ", dst, ": a file and a directory do not mix"));
+        }
+        if (mount(src, rel, NULL, MS_BIND | MS_REC, NULL) != 0)
+            bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "bind-mount on ", dst, ""));
+        if ((fl & BK_BIND_READONLY) &&
+            mount(src, rel, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) != 0)
+            bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "make ", dst, " read-only"));
+    }
+}
+
 static void bk_setup_root(const struct bk_spawn_ctx *x) {
     const bk_spawn_config *c = x->cfg;
     int efd = x->error_fd;
@@ -231,10 +277,11 @@ static void bk_setup_root(const struct bk_spawn_ctx *x) {
     bk_mount_or_fail(efd, "proc", "proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL, "mount proc on /proc");
     bk_setup_dev(x);
     bk_setup_sys(efd);
+    bk_bind_mounts(efd, c);
 
     if (c->hostname && sethostname(c->hostname, bk_strlen(c->hostname)) != 0)
         bk_child_fail(efd, BK_STAGE_SETUP, errno, "sethostname");
-    if (c->new_netns) bk_loopback_up(efd);
+    if (c->new_netns && !c->join_netns) bk_loopback_up(efd);
 
     // pivot_root(".", "."): the old root ends up mounted on top of the new one; detach it.
     if (syscall(SYS_pivot_root, ".", ".") != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "pivot_root");
@@ -258,8 +305,8 @@ static int bk_spawn_child(void *arg) {
     bk_reset_signal_handlers();  // all signals are still blocked (by the parent, around clone)
     // Drop every fd inherited from the parent (other threads' pipes included) at once, so that
     // no one else's pipe is held open by this child while it waits for release.
-    int keep[5 + 24] = { sfd, efd, c->stdin_fd, c->stdout_fd, c->stderr_fd };
-    int nkeep = 5;
+    int keep[6 + 24] = { sfd, efd, c->stdin_fd, c->stdout_fd, c->stderr_fd, c->join_netns ? c->netns_fd : -1 };
+    int nkeep = 6;
     for (int i = 0; i < c->n_cgroup_fds && i < 24; i++) keep[nkeep++] = c->cgroup_fds[i];
     bk_close_fds_except(keep, nkeep);
     if (c->die_with_parent) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -282,6 +329,12 @@ static int bk_spawn_child(void *arg) {
     close(sfd);
 
 released:
+    // A prepared network namespace (veth, address, routes already set by the parent): join
+    // it before /sys is mounted, so /sys/class/net shows the container's own interfaces.
+    if (c->join_netns) {
+        if (setns(c->netns_fd, CLONE_NEWNET) != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "join the network namespace");
+        close(c->netns_fd);
+    }
     umask(0);
     bk_setup_root(x);
     bk_enter_workdir(efd, c->workdir, 1);
@@ -361,7 +414,7 @@ int bk_spawn_start(const bk_spawn_config *cfg, bk_spawn_handle *h, char *err, si
     }
 
     int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | SIGCHLD;
-    if (cfg->new_netns) flags |= CLONE_NEWNET;
+    if (cfg->new_netns && !cfg->join_netns) flags |= CLONE_NEWNET;
     // Direct mode shares our memory until the child execs (as posix_spawn does): this thread
     // waits, the child uses only its own stack and the prepared strings, no page table is copied.
     int direct = cfg->n_cgroup_fds > 0;

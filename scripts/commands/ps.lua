@@ -13,11 +13,12 @@ return {
     local rows = {}
     for _, c in ipairs(bocker.container.list()) do
       if o.quiet then print(c.id) else
-        rows[#rows + 1] = { c.id, cli.join(c.command), c.image_source, cli.ago(c.created), cli.status(c), c.name or "" }
+        local ports = c.status == "running" and table.concat(c.ports, ", ") or ""
+        rows[#rows + 1] = { c.id, cli.join(c.command), c.image_source, cli.ago(c.created), cli.status(c), ports, c.name or "" }
       end
     end
     if not o.quiet then
-      cli.table({ "CONTAINER_ID", "COMMAND", "IMAGE", "CREATED", "STATUS", "NAMES" }, rows)
+      cli.table({ "CONTAINER_ID", "COMMAND", "IMAGE", "CREATED", "STATUS", "PORTS", "NAMES" }, rows)
     end
   end,
 }

@@ -14,6 +14,8 @@ local options = {
   ["-m"] = { name = "memory", kind = "value" }, ["--memory"] = { name = "memory", kind = "value" },
   ["--mem_limit"] = { name = "mem_limit", kind = "value" },
   ["--pids-limit"] = { name = "pids_limit", kind = "value" },
+  ["-p"] = { name = "publish", kind = "list" }, ["--publish"] = { name = "publish", kind = "list" },
+  ["--network"] = { name = "network", kind = "value" }, ["--net"] = { name = "network", kind = "value" },
 }
 
 -- The original ran its command line through /bin/sh -c; Docker execs argv directly. bocker
@@ -40,6 +42,9 @@ Options:
   -m, --memory SIZE        memory limit: 64m, 1g (default: $BOCKER_MEM_LIMIT MB or 512 MB)
       --mem_limit=MB       memory limit in MB (x 1,000,000 bytes), the original's spelling
       --pids-limit N       most processes at once (default 4096; 0 or -1: unlimited)
+  -p, --publish [IP:]HOSTPORT:PORT[/udp]   publish a container port on the host
+      --network NAME       bridge (default: bridge0, 10.0.0.0/24), none (loopback only),
+                           host (the host's network), or a network from 'bocker network create'
 
 One command argument containing shell syntax or spaces runs as /bin/sh -c '<it>', as the
 original did ('sleep 5 && ps aux'); several arguments are executed directly, as Docker does.
@@ -78,6 +83,7 @@ executed, 127 when it is not found.]],
       image = image, cmd = cmd, shell = shell, name = o.name, env = env, workdir = o.workdir,
       user = o.user, entrypoint = o.entrypoint and { o.entrypoint } or nil,
       cpu_shares = cpu, memory = memory, pids_limit = pids,
+      network = o.network, ports = o.publish,
     }
     local ok, code = pcall(c.run, c, { interactive = o.interactive })
     if o.rm then pcall(c.remove, c, { force = true }) end

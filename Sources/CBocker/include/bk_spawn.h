@@ -48,7 +48,24 @@ typedef struct {
     // bk_spawn_release only collects the result. At most 24 fds.
     const int *cgroup_fds;
     int n_cgroup_fds;
+    // Network: with join_netns set, the child joins netns_fd (setns) instead of new_netns.
+    int join_netns;
+    int netns_fd;
+    // Bind mounts (n of them): host path bind_sources[i] on container path bind_targets[i]
+    // (absolute), made before pivot_root. bind_flags[i]: BK_BIND_* below. Missing targets are
+    // created (a file or a directory, like the source); a symlink anywhere on the target's
+    // path is refused, except that BK_BIND_REPLACE_LINK replaces a symlink at the target
+    // itself with a plain file (bocker's own /etc/hosts and /etc/resolv.conf).
+    const char *const *bind_sources;
+    const char *const *bind_targets;
+    const int *bind_flags;
+    int n_binds;
 } bk_spawn_config;
+
+enum {
+    BK_BIND_READONLY = 1,
+    BK_BIND_REPLACE_LINK = 2,
+};
 
 // A cloned child that is blocked until released.
 typedef struct {

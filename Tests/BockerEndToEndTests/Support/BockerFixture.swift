@@ -27,6 +27,10 @@ final class BockerFixture: @unchecked Sendable {
     private(set) var seenContainers: Set<String> = []
     private(set) var loopFile: String?
     private(set) var loopDevice: String?
+    /// Words put before the bocker binary in every `run`/`start` of this fixture: by default
+    /// `["nsenter", "--net=/run/netns/NAME", "--"]` for the fixture's own network namespace
+    /// (NetworkFixture points it at one of its own).
+    var commandPrefix: [String] = []
 
     private init(driver: String) {
         self.driver = driver
@@ -125,6 +129,15 @@ final class BockerFixture: @unchecked Sendable {
             loopDevice = l.stdoutLines.first.flatMap { $0.split(separator: ":").first.map(String.init) }
         }
 
+        // Every fixture's bocker runs in a network namespace of its own, so that its default
+        // bridge, NAT rules and veths never touch the machine's network (and vanish with it).
+        let ns = "bocker-e2e-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        let add = runTool(["ip", "netns", "add", ns])
+        guard add.status == 0 else { throw FixtureError(description: "ip netns add \(ns) failed: \(add)") }
+        addCleanup("delete network namespace \(ns)") { _ = runTool(["ip", "netns", "del", ns]) }
+        _ = runTool(["ip", "-n", ns, "link", "set", "lo", "up"])
+        commandPrefix = ["nsenter", "--net=/run/netns/" + ns, "--"]
+
         addCleanup("unmount everything under \(tmpDir)") { [weak self] in
             self?.unmountAll()
         }
@@ -195,7 +208,7 @@ final class BockerFixture: @unchecked Sendable {
              extraFDs: [(Int32, Int32)] = [], timeout: Double = 30) -> RunResult {
         defer { noteContainers() }
         do {
-            let p = try ChildProcess(argv: [BockerFixture.binary] + args, environment: environment(env),
+            let p = try ChildProcess(argv: commandPrefix + [BockerFixture.binary] + args, environment: environment(env),
                                      stdin: stdin, cwd: cwd, extraFDs: extraFDs)
             return p.finish(timeout: timeout)
         } catch {
@@ -205,7 +218,7 @@ final class BockerFixture: @unchecked Sendable {
 
     /// Starts `bocker ARGS…` in the background with a stdin pipe kept open.
     func start(_ args: [String], env: [String: String] = [:]) throws -> ChildProcess {
-        let p = try ChildProcess(argv: [BockerFixture.binary] + args, environment: environment(env),
+        let p = try ChildProcess(argv: commandPrefix + [BockerFixture.binary] + args, environment: environment(env),
                                  stdin: nil, keepStdinOpen: true)
         children.append(p)
         return p

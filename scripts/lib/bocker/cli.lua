@@ -12,9 +12,12 @@ end
 --- (or after "--"). spec maps each spelling to {name=, kind="flag"|"value"|"list"}:
 ---   { ["-d"] = {name="detach", kind="flag"}, ["--name"] = {name="name", kind="value"} }
 --- Accepts "--opt=value", "--opt value", "-o value", "-ovalue" and bundled short flags ("-it").
---- Returns the options table and the remaining arguments.
-function cli.parse(args, spec, command)
+--- Returns the options table and the remaining arguments. With `anywhere`, options may also
+--- follow positional arguments (`network create NAME --subnet X`), as Docker allows for
+--- commands that take no command line of their own.
+function cli.parse(args, spec, command, anywhere)
   local opts, i = {}, 1
+  local positional = {}
   local function set(def, spelling, value)
     if def.kind == "flag" then
       if value ~= nil and value ~= "true" and value ~= "false" then
@@ -32,7 +35,12 @@ function cli.parse(args, spec, command)
   while i <= #args do
     local a = args[i]
     if a == "--" then i = i + 1; break end
-    if a:sub(1, 1) ~= "-" or a == "-" then break end
+    if a:sub(1, 1) ~= "-" or a == "-" then
+      if not anywhere then break end
+      positional[#positional + 1] = a
+      i = i + 1
+      goto continue
+    end
     local name, value = a:match("^(%-%-[^=]+)=(.*)$")
     name = name or a
     local def = spec[name]
@@ -65,7 +73,7 @@ function cli.parse(args, spec, command)
     i = i + 1
     ::continue::
   end
-  local rest = {}
+  local rest = positional
   for k = i, #args do rest[#rest + 1] = args[k] end
   return opts, rest
 end

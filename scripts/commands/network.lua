@@ -1,0 +1,65 @@
+-- bocker network create|ls|rm|inspect: bridge networks for containers.
+local cli = require "bocker.cli"
+
+local usage = "bocker network create NAME [--subnet CIDR] | ls | rm NAME... | inspect NAME"
+
+local sub = {}
+
+function sub.create(args)
+  local o, rest = cli.parse(args, { ["--subnet"] = { name = "subnet", kind = "value" } }, "network", true)
+  if #rest ~= 1 then cli.fail("usage: bocker network create NAME [--subnet CIDR]") end
+  local n = bocker.network.create { name = rest[1], subnet = o.subnet }
+  print(n.name)
+end
+
+function sub.ls(args)
+  local o = cli.parse(args, { ["-q"] = { name = "quiet", kind = "flag" } }, "network")
+  local rows = {}
+  for _, n in ipairs(bocker.network.list()) do
+    if o.quiet then print(n.name) else rows[#rows + 1] = { n.name, n.subnet, n.gateway, n.bridge } end
+  end
+  if not o.quiet then cli.table({ "NETWORK", "SUBNET", "GATEWAY", "BRIDGE" }, rows) end
+end
+sub.list = sub.ls
+
+function sub.rm(args)
+  if #args == 0 then cli.fail("usage: bocker network rm NAME...") end
+  local failed = 0
+  for _, name in ipairs(args) do
+    local ok, err = pcall(bocker.network.remove, name)
+    if ok then print(name) else cli.warn(err); failed = failed + 1 end
+  end
+  return failed > 0 and 1 or 0
+end
+sub.remove = sub.rm
+
+function sub.inspect(args)
+  if #args ~= 1 then cli.fail("usage: bocker network inspect NAME") end
+  local n = bocker.network.get(args[1])
+  local members = {}
+  for _, c in ipairs(bocker.container.list()) do
+    local net = c.network
+    if net and net.name == n.name then
+      members[#members + 1] = ('    {"Id": "%s", "Name": "%s", "IPv4Address": "%s/%d", "MacAddress": "%s"}')
+        :format(c.id, c.name or "", net.ip, net.prefix_length, net.mac)
+    end
+  end
+  print(('[{"Name": "%s", "Subnet": "%s", "Gateway": "%s", "Bridge": "%s", "Containers": [\n%s\n]}]')
+    :format(n.name, n.subnet, n.gateway, n.bridge, table.concat(members, ",\n")))
+end
+
+return {
+  summary = "Manage networks (create, ls, rm, inspect)",
+  usage = usage,
+  help = [[
+  create NAME [--subnet CIDR]   a bridge network; containers on it find each other by name
+  ls                            the networks, 'bridge' (bridge0) first
+  rm NAME...                    remove networks no running container uses
+  inspect NAME                  the network and its running containers, as JSON]],
+  run = function(args)
+    local verb = args[1]
+    local f = verb and sub[verb]
+    if not f then cli.fail("usage: " .. usage) end
+    return f(table.move(args, 2, #args, 1, {}))
+  end,
+}
