@@ -90,8 +90,11 @@ public enum NetworkSetup {
     }
 
     /// Gives back what attach and the port rules took (each step tolerates "already gone").
-    public static func detach(_ a: NetworkAttachment) {
+    /// When the container has exited, its namespace is going away and the kernel removes the
+    /// veth pair with it: deleting it here would only wait for RCU (some 20 ms) for nothing,
+    /// so `deleteVeth` is for the other cases (a failed start, removal, repair).
+    public static func detach(_ a: NetworkAttachment, deleteVeth: Bool) {
         Firewall.remove(a.rules.compactMap { $0.count == 2 ? ($0[0], $0[1]) : nil })
-        if let nl = try? NetlinkSession() { _ = try? nl.deleteLink(a.hostVeth) }
+        if deleteVeth, let nl = try? NetlinkSession() { _ = try? nl.deleteLink(a.hostVeth) }
     }
 }

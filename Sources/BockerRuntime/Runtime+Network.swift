@@ -70,9 +70,10 @@ extension Runtime {
     }
 
     /// Gives back a container's address, ports, rules and veth (lock held). Idempotent.
-    func releaseNetwork(_ rec: inout ContainerRecord) {
+    /// `exited`: its process is gone, so its namespace and veth go with it (see detach).
+    func releaseNetwork(_ rec: inout ContainerRecord, exited: Bool = false) {
         guard let a = rec.networkState else { return }
-        NetworkSetup.detach(a)
+        NetworkSetup.detach(a, deleteVeth: !exited)
         networks.releasePorts(a.ports)
         networks.release(network: a.network, address: a.ip)
         rec.networkState = nil

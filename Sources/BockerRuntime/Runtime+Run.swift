@@ -98,7 +98,7 @@ extension Runtime {
         log.flush()
 
         try store.withLock {
-            releaseNetwork(&rec)
+            releaseNetwork(&rec, exited: true)
             rec.state = .exited
             rec.exitCode = code
             rec.finishedAt = nowSeconds()

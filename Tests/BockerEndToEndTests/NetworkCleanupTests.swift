@@ -8,7 +8,7 @@ struct NetworkCleanupTests {
     /// container gets `ip` again.
     private func expectReleased(_ ip: String, _ what: String, _ n: NetworkFixture, _ f: BockerFixture, image: String,
                                 sourceLocation: SourceLocation = #_sourceLocation) {
-        #expect(n.vethLinks().isEmpty, "\(what): veth left: \(n.links())", sourceLocation: sourceLocation)
+        #expect(n.vethLinksAfterTeardown().isEmpty, "\(what): veth left: \(n.links())", sourceLocation: sourceLocation)
         #expect(n.links() == ["bridge0", "lo"], "\(what): links: \(n.links())", sourceLocation: sourceLocation)
         #expect(n.natRules(mentioning: ip).isEmpty, "\(what): nat rules naming \(ip) left: \(n.natTable())",
                 sourceLocation: sourceLocation)

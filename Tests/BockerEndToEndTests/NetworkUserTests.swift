@@ -52,7 +52,7 @@ struct NetworkUserTests {
             #expect(splitLines(s["route"] ?? "").contains { trimmed($0).hasPrefix("default via 10.88.0.1") },
                     "no default route via 10.88.0.1: \(r)")
             #expect(s["ping"]?.contains("PING-OK") == true, "ping of testnet's gateway failed: \(r)")
-            #expect(n.vethLinks().isEmpty, "veth left after the container exited: \(n.links())")
+            #expect(n.vethLinksAfterTeardown().isEmpty, "veth left after the container exited: \(n.links())")
 
             let rmAuto = f.run(["network", "rm", "autonet"])
             #expect(rmAuto.status == 0, "\(rmAuto)")

@@ -119,13 +119,53 @@ final class NetworkFixture: @unchecked Sendable {
     }
 
     /// Names of the namespace's links (`veth1@if2` → `veth1`), sorted.
+    /// The kernel removes an exited container's veth pair asynchronously, with its namespace,
+    /// a few milliseconds after its last process; this waits (up to 5 s) until no veth of a
+    /// container that is not running is left, so comparisons never race with that teardown.
     func links() -> [String] {
-        linkNames(inOneLineOutput: runTool(["ip", "-n", name, "-o", "link", "show"]).stdout)
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        let deadline = Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9 + 5
+        while true {
+            let all = linkNames(inOneLineOutput: runTool(["ip", "-n", name, "-o", "link", "show"]).stdout)
+            let stale = all.filter { $0.hasPrefix("bk") && $0.count == 14 && !runningVeths().contains($0) }
+            clock_gettime(CLOCK_MONOTONIC, &ts)
+            if stale.isEmpty || Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9 > deadline { return all }
+            var pause = timespec(tv_sec: 0, tv_nsec: 2_000_000)
+            nanosleep(&pause, nil)
+        }
+    }
+
+    /// Host-side veth names of the containers the store says are running ("bk" + 12 hex).
+    private func runningVeths() -> Set<String> {
+        var out = Set<String>()
+        for id in Host.listDirectory(f.root + "/containers") where id.hasPrefix("ps_") {
+            if Host.readFile(f.root + "/containers/\(id)/container.json")?.contains("\"state\":\"running\"") == true {
+                out.insert("bk" + id.dropFirst(3).prefix(12))
+            }
+        }
+        return out
     }
 
     /// Names of the namespace's veth links (the host side of containers' interfaces).
     func vethLinks() -> [String] {
         linkNames(inOneLineOutput: runTool(["ip", "-n", name, "-o", "link", "show", "type", "veth"]).stdout)
+    }
+
+    /// The veth links left once the kernel has finished tearing down exited containers'
+    /// namespaces: it removes their veth pairs asynchronously, a few milliseconds after the
+    /// container's last process exits, so this waits (up to `timeout` seconds) for that.
+    func vethLinksAfterTeardown(timeout: Double = 5) -> [String] {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        let deadline = Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9 + timeout
+        while true {
+            let left = vethLinks()
+            clock_gettime(CLOCK_MONOTONIC, &ts)
+            if left.isEmpty || Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9 > deadline { return left }
+            var pause = timespec(tv_sec: 0, tv_nsec: 2_000_000)
+            nanosleep(&pause, nil)
+        }
     }
 
     /// The namespace's `iptables-save -t nat`.
