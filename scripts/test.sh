@@ -11,7 +11,8 @@ use_swift
 "$BOCKER_REPO/scripts/dev/install-packages.sh" -q
 cd "$BOCKER_REPO"
 
-# What tests can leak: mounts and loop devices of test roots (/tmp/bocker-*), container cgroups.
+# What tests can leak: mounts and loop devices of test roots (/tmp/bocker-*), network
+# namespaces, container cgroups.
 leftovers() {
     # mountinfo field 5 is the mount point
     awk '$5 ~ "^/tmp/bocker-" { print "mount   " $5 }' /proc/self/mountinfo
@@ -21,6 +22,8 @@ leftovers() {
         dev=${f#/sys/block/}; dev=/dev/${dev%%/*}
         grep -q '^/tmp/bocker-' "$f" && echo "loop    $dev -> $(cat "$f")"
     done
+    # network namespaces the tests made (bocker-e2e-*)
+    ip netns list 2>/dev/null | awk '$1 ~ /^bocker-e2e-/ { print "netns   " $1 }'
     # cgroup v1 (/sys/fs/cgroup/<controller>/bocker/...) and v2 (/sys/fs/cgroup/bocker/...)
     find /sys/fs/cgroup/bocker /sys/fs/cgroup/*/bocker -mindepth 1 -type d -printf 'cgroup  %p\n' 2>/dev/null
     return 0
