@@ -111,6 +111,18 @@ public struct Cgroups: Sendable {
 }
 
 extension CgroupManager {
+    /// How many processes the kernel's OOM killer has killed in this cgroup so far
+    /// (v1 memory.oom_control, v2 memory.events: the `oom_kill` line).
+    public func oomKillCount() -> Int {
+        for key in [version == "v1" ? "memory.oom_control" : "memory.events"] {
+            guard let text = try? read(key) else { continue }
+            for line in text.split(byte: 0x0a) where line.hasPrefix("oom_kill ") {
+                return Int(line.dropFirst("oom_kill ".count).trimmed()) ?? 0
+            }
+        }
+        return 0
+    }
+
     /// SIGKILLs every process in the cgroup and waits for each to exit (pidfds: woken by the
     /// kernel, not by polling), again while new ones appear (a fork bomb), a bounded number of
     /// rounds.

@@ -170,3 +170,21 @@ public enum FS {
         return String(cString: buf) + "/" + path
     }
 }
+
+extension FS {
+    /// Bytes a tree takes on disk (st_blocks), not following links or crossing mounts.
+    public static func diskUsage(_ path: String) -> Int {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return 0 }
+        var total = Int(st.st_blocks) * 512
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            for name in list(path) {
+                var cst = stat()
+                let child = path + "/" + name
+                if lstat(child, &cst) == 0 && cst.st_dev != st.st_dev { continue }
+                total += diskUsage(child)
+            }
+        }
+        return total
+    }
+}

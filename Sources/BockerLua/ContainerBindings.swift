@@ -85,6 +85,21 @@ enum ContainerBindings {
             }
             if let n = try lua.optString(t, "network") { spec.network = n }
             spec.ports = try (lua.optStrings(t, "ports") ?? []).map(PortMapping.parse)
+            spec.mounts = try (lua.optStrings(t, "volumes") ?? []).map(MountSpec.parseVolume)
+                + (lua.optStrings(t, "tmpfs") ?? []).map(MountSpec.tmpfs)
+            spec.volumesFrom = try lua.optStrings(t, "volumes_from") ?? []
+            if let h = try lua.optString(t, "hostname") {
+                guard !h.isEmpty, h.utf8.count <= 64, h.utf8.allSatisfy({ $0 == 0x2d || $0 == 0x2e || ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) }) else {
+                    throw BockerError(.invalidArgument, "invalid hostname '\(h)'")
+                }
+                spec.hostname = h
+            }
+            if let r = try lua.optString(t, "restart") { spec.restartPolicy = try RestartPolicy.parse(r) }
+            spec.autoRemove = try lua.optBool(t, "auto_remove") ?? false
+            spec.useInit = try lua.optBool(t, "init") ?? false
+            if spec.autoRemove && spec.restartPolicy.name != "no" {
+                throw BockerError(.invalidArgument, "conflicting options: --restart and --rm")
+            }
             let rec = try runtime(lua).create(spec)
             lua.pushObject(ContainerObject(rec), .container)
             return 1
@@ -116,7 +131,8 @@ enum ContainerBindings {
         }
     }
 
-    /// c:exec(cmd [, {env = {…}, workdir = , user = }]) → exit code (stdio is this process's).
+    /// c:exec(cmd [, {env = {…}, workdir = , user = , capture = bool}]) → exit code (stdio is
+    /// this process's); with capture: exit code, stdout, stderr (strings).
     static let exec: clua_swift_function = { L in
         binding(L) { lua in
             let id = try ref(lua, 1, "exec")
@@ -128,18 +144,97 @@ enum ContainerBindings {
             let workdir = try opts.flatMap { try lua.optString($0, "workdir") }
             let user = try opts.flatMap { try lua.optString($0, "user") }
             fflush(nil)
+            if try opts.flatMap({ try lua.optBool($0, "capture") }) == true {
+                let (code, out, err) = try runtime(lua).execCapture(id, argv: argv, env: env, workdir: workdir, user: user)
+                lua.push(.int(Int(code)))
+                lua.push(String(decoding: out, as: UTF8.self))
+                lua.push(String(decoding: err, as: UTF8.self))
+                return 3
+            }
             lua.push(.int(Int(try runtime(lua).exec(id, argv: argv, env: env, workdir: workdir, user: user))))
             return 1
         }
     }
 
+    /// c:start() → c, running detached (a monitor keeps its log and exit code).
+    static let start: clua_swift_function = { L in
+        binding(L) { lua in
+            let rec = try runtime(lua).startDetached(try ref(lua, 1, "start"))
+            lua.object(1, .container, as: ContainerObject.self)?.rec = rec
+            lua_pushvalue(L, 1)
+            return 1
+        }
+    }
+
+    /// c:stop{timeout = 10} → c (SIGTERM, SIGKILL after the timeout; returns once recorded).
+    static let stop: clua_swift_function = { L in
+        binding(L) { lua in
+            let id = try ref(lua, 1, "stop")
+            let t = try lua.optionsTable(2, "stop").flatMap { try lua.optInt($0, "timeout") } ?? 10
+            let rec = try runtime(lua).stop(id, timeout: t)
+            lua.object(1, .container, as: ContainerObject.self)?.rec = rec
+            lua_pushvalue(L, 1)
+            return 1
+        }
+    }
+
+    /// c:kill([signal]) → c. signal: a number, or a name ("TERM", "SIGUSR1"); default KILL.
+    static let kill: clua_swift_function = { L in
+        binding(L) { lua in
+            let id = try ref(lua, 1, "kill")
+            let sig = try Signals.parse(lua.string(2) ?? "KILL")
+            _ = try runtime(lua).kill(id, signal: sig)
+            lua_pushvalue(L, 1)
+            return 1
+        }
+    }
+
+    /// c:wait() → exit code, once the container has exited for good.
+    static let wait: clua_swift_function = { L in
+        binding(L) { lua in
+            let rec = try runtime(lua).waitForExit(try ref(lua, 1, "wait"))
+            lua.object(1, .container, as: ContainerObject.self)?.rec = rec
+            lua.push(.int(Int(rec.exitCode ?? (rec.liveState == .exited ? 137 : 0))))
+            return 1
+        }
+    }
+
+    /// c:inspect([{json = true}]) → a table shaped like `docker inspect`'s object (or its JSON text).
+    static let inspect: clua_swift_function = { L in
+        binding(L) { lua in
+            let rt = try runtime(lua)
+            let value = rt.inspect(try rt.container(try ref(lua, 1, "inspect")))
+            if try lua.optionsTable(2, "inspect").flatMap({ try lua.optBool($0, "json") }) == true {
+                lua.push(value.render(indent: 4))
+            } else {
+                lua.push(LuaValue(value))
+            }
+            return 1
+        }
+    }
+
     /// c:logs() → { {stream = "stdout"|"stderr", text = "…", time = "RFC 3339"}… }
+    /// c:logs{offset = N, wait = bool} → entries, next offset, still running: to follow a log,
+    /// call again from the returned offset; with wait it blocks until there is more (or the
+    /// container has stopped for good).
     static let logs: clua_swift_function = { L in
         binding(L) { lua in
-            let entries = try runtime(lua).logs(try ref(lua, 1, "logs"))
-            lua.push(.array(entries.map {
-                .table([("stream", .string($0.stream)), ("text", .string($0.log)), ("time", .string($0.time))])
-            }))
+            let id = try ref(lua, 1, "logs")
+            func push(_ entries: [LogEntry]) {
+                lua.push(.array(entries.map {
+                    .table([("stream", .string($0.stream)), ("text", .string($0.log)), ("time", .string($0.time))])
+                }))
+            }
+            if let t = try lua.optionsTable(2, "logs") {
+                let offset = try lua.optInt(t, "offset") ?? 0
+                let wait = try lua.optBool(t, "wait") ?? false
+                let (entries, next, running) = try runtime(lua).logs(id, from: offset, wait: wait)
+                push(entries)
+                lua.push(.int(next))
+                lua.push(.bool(running))
+                return 3
+            }
+            push(try runtime(lua).logs(id))
             return 1
         }
     }
@@ -177,7 +272,7 @@ enum ContainerBindings {
 
     static let methods: [String: clua_swift_function] = [
         "run": run, "exec": exec, "logs": logs, "commit": commit, "remove": remove, "cgroup": cgroup,
-        "refresh": refresh,
+        "refresh": refresh, "start": start, "stop": stop, "kill": kill, "wait": wait, "inspect": inspect,
     ]
 
     /// Fields: id, name, image, image_source, command, argv, status, exit_code, pid, created,
@@ -204,6 +299,14 @@ enum ContainerBindings {
         case "env": lua.push(.strings(c.env))
         case "error": lua.push(.optional(c.error))
         case "network_mode": lua.push(c.networkMode ?? NetworkStore.defaultName)
+        case "restart_count": lua.push(.int(c.restartCount ?? 0))
+        case "oom_killed": lua.push(.bool(c.oomKilled == true))
+        case "mounts":
+            lua.push(.array((c.mounts ?? []).map {
+                .table([("type", .string($0.type.rawValue)), ("source", .string($0.source)),
+                        ("destination", .string($0.destination)), ("read_only", .bool($0.readOnly))])
+            }))
+        case "disk_usage": lua.push(.int(FS.diskUsage(try runtime(lua).root.containerDir(c.id))))
         case "ports": lua.push(.strings((c.ports ?? []).map(\.description)))
         case "network":
             guard obj.live == .running, let n = c.networkState else { lua_pushnil(lua.L); return true }

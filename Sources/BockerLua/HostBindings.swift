@@ -16,6 +16,7 @@ enum HostBindings {
         ("isatty", isatty),
         ("now", now),
         ("version", versionFn),
+        ("json", json),
     ]
 
     /// bocker.error(code, message [, status]) → an error value to raise with error().
@@ -95,6 +96,49 @@ enum HostBindings {
             clock_gettime(CLOCK_REALTIME, &ts)
             lua.push(.number(Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9))
             return 1
+        }
+    }
+
+    /// bocker.json(value [, indent]) → JSON text. A table whose keys are exactly 1..n is an
+    /// array (an empty table is `[]`); other tables are objects with sorted keys.
+    static let json: clua_swift_function = { L in
+        binding(L) { lua in
+            let indent = lua.integer(2)
+            lua.push(try toJSON(lua, 1, depth: 0).render(indent: indent))
+            return 1
+        }
+    }
+
+    static func toJSON(_ lua: Lua, _ i: Int32, depth: Int) throws -> JSONValue {
+        let L = lua.L
+        let idx = lua_absindex(L, i)
+        guard depth < 64 else { throw BockerError(.invalidArgument, "bocker.json: nested too deep (a cycle?)") }
+        switch lua.type(idx) {
+        case LUA_TNIL, LUA_TNONE: return .null
+        case LUA_TBOOLEAN: return .bool(lua_toboolean(L, idx) != 0)
+        case LUA_TNUMBER:
+            if let n = lua.integer(idx) { return .int(n) }
+            var ok: Int32 = 0
+            return .number(clua_tonumberx(L, idx, &ok))
+        case LUA_TSTRING: return .string(lua.string(idx) ?? "")
+        case LUA_TTABLE:
+            var keys: [String] = []
+            var values: [String: JSONValue] = [:]
+            var ints: [Int: JSONValue] = [:]
+            lua_pushnil(L)
+            while lua_next(L, idx) != 0 {
+                let v = try toJSON(lua, -1, depth: depth + 1)
+                if lua.type(-2) == LUA_TNUMBER, let k = lua.integer(-2) { ints[k] = v }
+                else if lua.type(-2) == LUA_TSTRING, let k = lua.string(-2) { keys.append(k); values[k] = v }
+                clua_pop(L, 1)
+            }
+            if keys.isEmpty && (1...max(ints.count, 1)).allSatisfy({ ints[$0] != nil } ) || (keys.isEmpty && ints.isEmpty) {
+                return .array((0..<ints.count).map { ints[$0 + 1]! })
+            }
+            for (k, v) in ints { keys.append(String(k)); values[String(k)] = v }
+            return .object(keys.sorted().map { ($0, values[$0]!) })
+        default:
+            throw BockerError(.invalidArgument, "bocker.json: cannot encode a \(lua.typeName(idx))")
         }
     }
 

@@ -12,6 +12,19 @@ indirect enum LuaValue {
     case table([(String, LuaValue)])
 
     static func strings(_ a: [String]) -> LuaValue { .array(a.map { .string($0) }) }
+
+    /// A JSON value as Lua data (null becomes nil).
+    init(_ j: JSONValue) {
+        switch j {
+        case .null: self = .nil
+        case .bool(let b): self = .bool(b)
+        case .int(let i): self = .int(i)
+        case .number(let d): self = .number(d)
+        case .string(let s): self = .string(s)
+        case .array(let a): self = .array(a.map(LuaValue.init))
+        case .object(let f): self = .table(f.map { ($0.0, LuaValue($0.1)) })
+        }
+    }
     static func optional(_ s: String?) -> LuaValue { s.map { .string($0) } ?? .nil }
     static func optional(_ i: Int32?) -> LuaValue { i.map { .int(Int($0)) } ?? .nil }
     static func optional(_ d: Double?) -> LuaValue { d.map { .number($0) } ?? .nil }

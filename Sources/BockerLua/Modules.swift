@@ -31,7 +31,8 @@ enum Modules {
         let bocker = lua_gettop(L)
         register(lua, into: bocker, HostBindings.functions)
         for (name, fns) in [("image", ImageBindings.functions), ("container", ContainerBindings.functions),
-                            ("cgroup", CgroupBindings.functions), ("network", NetworkBindings.functions)] {
+                            ("cgroup", CgroupBindings.functions), ("network", NetworkBindings.functions),
+                            ("volume", VolumeBindings.functions)] {
             lua_createtable(L, 0, Int32(fns.count))
             register(lua, into: lua_gettop(L), fns)
             // package.preload["bocker.NAME"] returns the same table.

@@ -97,12 +97,15 @@ public struct BindMount: Sendable {
     /// Replace a symlink the image has at `target` by a plain file (bocker's own files, such as
     /// /etc/hosts); otherwise a symlinked target is refused.
     public var replaceSymlink: Bool
+    /// A fresh tmpfs instead of a bind (source unused).
+    public var tmpfs: Bool
 
-    public init(source: String, target: String, readOnly: Bool = false, replaceSymlink: Bool = false) {
+    public init(source: String, target: String, readOnly: Bool = false, replaceSymlink: Bool = false, tmpfs: Bool = false) {
         self.source = source
         self.target = target
         self.readOnly = readOnly
         self.replaceSymlink = replaceSymlink
+        self.tmpfs = tmpfs
     }
 }
 
@@ -145,6 +148,8 @@ public struct ProcessSpec {
     public var networkNamespaceFD: Int32?
     /// Host paths bind-mounted into the container before pivot_root.
     public var binds: [BindMount] = []
+    /// PID 1 is bocker's small init (reaps zombies, forwards signals), the command its child.
+    public var useInit = false
 
     public static let dockerMaskedPaths = [
         "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -306,8 +311,10 @@ public enum ContainerProcess {
         cfg.bind_targets = s.array(spec.binds.map(\.target))
         let bindFlags: [Int32] = spec.binds.map {
             ($0.readOnly ? Int32(BK_BIND_READONLY) : 0) | ($0.replaceSymlink ? Int32(BK_BIND_REPLACE_LINK) : 0)
+                | ($0.tmpfs ? Int32(BK_MOUNT_TMPFS) : 0)
         }
         cfg.n_binds = Int32(spec.binds.count)
+        cfg.use_init = spec.useInit ? 1 : 0
         var handle = bk_spawn_handle()
         var msg = [CChar](repeating: 0, count: 512)
         let rc = cgroupFds.withUnsafeBufferPointer { fds -> Int32 in

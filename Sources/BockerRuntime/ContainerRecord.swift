@@ -20,6 +20,41 @@ public enum ContainerState: String, Codable, Sendable {
     public var needsForceToRemove: Bool { self == .running }
 }
 
+/// `--restart no|on-failure[:N]|always|unless-stopped`, carried out by the container's monitor.
+public struct RestartPolicy: Codable, Equatable, Sendable {
+    public var name: String
+    public var maximumRetryCount: Int
+
+    public init(name: String = "no", maximumRetryCount: Int = 0) {
+        self.name = name
+        self.maximumRetryCount = maximumRetryCount
+    }
+
+    public static func parse(_ s: String) throws -> RestartPolicy {
+        let parts = s.split(separator: ":", maxSplits: 1).map(String.init)
+        switch parts.first ?? "" {
+        case "no", "always", "unless-stopped":
+            guard parts.count == 1 else { break }
+            return RestartPolicy(name: parts[0])
+        case "on-failure":
+            if parts.count == 1 { return RestartPolicy(name: "on-failure") }
+            if let n = Int(parts[1]), n >= 0 { return RestartPolicy(name: "on-failure", maximumRetryCount: n) }
+        default: break
+        }
+        throw BockerError(.invalidArgument, "invalid restart policy '\(s)': use no, on-failure[:N], always or unless-stopped")
+    }
+
+    /// Whether a container that exited with `code`, after `restarts` policy restarts, runs again.
+    public func shouldRestart(exitCode code: Int32, restarts: Int, stoppedByUser: Bool) -> Bool {
+        if stoppedByUser { return false }
+        switch name {
+        case "always", "unless-stopped": return true
+        case "on-failure": return code != 0 && (maximumRetryCount == 0 || restarts < maximumRetryCount)
+        default: return false
+        }
+    }
+}
+
 /// Everything bocker knows about one container, stored as containers/<id>/container.json.
 public struct ContainerRecord: Codable, Sendable {
     public var id: String
@@ -41,6 +76,17 @@ public struct ContainerRecord: Codable, Sendable {
     public var ports: [PortMapping]?
     /// Address, veth and port rules while running (nil otherwise).
     public var networkState: NetworkAttachment?
+    public var mounts: [MountSpec]?
+    public var restartPolicy: RestartPolicy?
+    /// Restarts the policy made (not manual ones).
+    public var restartCount: Int?
+    /// Set by `stop`/`kill` so the monitor does not restart what the user stopped.
+    public var stopRequested: Bool?
+    public var oomKilled: Bool?
+    /// Remove the container when it exits for good (`--rm`).
+    public var autoRemove: Bool?
+    /// Run bocker's init as PID 1 (reaps zombies, forwards signals).
+    public var useInit: Bool?
     public var created: Double
     public var state: ContainerState
     public var pid: Int32?

@@ -19,10 +19,59 @@ extension Runtime {
 
     /// `runAttached`, returning the container's record as it ended (exit code, times).
     public func runAttachedRecord(_ ref: String, interactive: Bool = false) throws -> ContainerRecord {
+        try supervise(ref, attached: true, interactive: interactive, started: nil)
+    }
+
+    /// The monitor's loop (the foreground `run` is its own monitor): start the container,
+    /// collect its output, record its exit, restart it as its policy says, and remove it at
+    /// the end with `--rm`. `started` hears once whether the first start worked.
+    func supervise(_ ref: String, attached: Bool, interactive: Bool,
+                   started: ((BockerError?) -> Void)?) throws -> ContainerRecord {
         var rec = try container(ref)
         guard rec.liveState.canStart else {
             throw BockerError(.invalidState, "Container '\(rec.id)' is already running")
         }
+        var first = true
+        while true {
+            do {
+                try runOnce(&rec, attached: attached, interactive: interactive, manualStart: first) {
+                    if first { started?(nil) }
+                }
+            } catch let e as BockerError {
+                if first {
+                    started?(e)
+                    if rec.autoRemove == true { _ = try? remove(rec.id, force: true) }
+                    throw e
+                }
+                break   // a policy restart that cannot start: it stays exited with the error
+            }
+            first = false
+            let policy = rec.restartPolicy ?? RestartPolicy()
+            let restarts = rec.restartCount ?? 0
+            var again = policy.shouldRestart(exitCode: rec.exitCode ?? 0, restarts: restarts,
+                                             stoppedByUser: (try? container(rec.id))?.stopRequested == true)
+            if again {
+                // Docker's back-off: 100 ms, doubling, at most 2 s; then ask again (a stop may
+                // have come meanwhile).
+                var ts = timespec(tv_sec: 0, tv_nsec: min(100_000_000 << min(restarts, 4), 1_600_000_000))
+                nanosleep(&ts, nil)
+                again = (try? container(rec.id))?.stopRequested != true
+            }
+            guard again else { break }
+            try store.withLock {
+                rec = try container(rec.id)
+                rec.restartCount = restarts + 1
+                try save(rec)
+            }
+        }
+        if rec.autoRemove == true { _ = try? remove(rec.id, force: true) }
+        return rec
+    }
+
+    /// One start of the container: network, spawn, output (to the terminal when attached,
+    /// always to the log), wait, and the exit recorded.
+    func runOnce(_ rec: inout ContainerRecord, attached: Bool, interactive: Bool, manualStart: Bool,
+                 onRunning: () -> Void) throws {
         let dir = root.containerDir(rec.id)
         let plan = store.driver.mountPlan(containerDir: dir, layerFS: rec.layers.map(store.layerFS))
         let log = try LogWriter(path: logPath(rec.id))
@@ -37,25 +86,33 @@ extension Runtime {
         var spec = ProcessSpec(rootfs: dir + "/rootfs", hostname: rec.hostname, argv: rec.argv, env: rec.env)
         spec.overlay = plan
         spec.workdir = rec.workdir
-        spec.dieWithParent = true         // a killed bocker takes its foreground container along
+        spec.dieWithParent = true         // a killed monitor takes its container along
         let user = try parseUser(rec.user)
         spec.uid = user.uid
         spec.gid = user.gid
         spec.userName = user.userName
         spec.groupName = user.groupName
+        spec.useInit = rec.useInit == true
 
-        // The child joins the container's cgroups itself and runs straight to execve.
-        spec.cgroupProcs = cgroup(of: rec.id).procsFiles
+        // The child joins the container's cgroups itself and runs straight to execve (with an
+        // init it cannot: init forks, so it is cloned normally and put in its cgroups by us).
+        let cg = cgroup(of: rec.id)
+        if !spec.useInit { spec.cgroupProcs = cg.procsFiles }
+        let oomBefore = cg.oomKillCount()
+        let volumeBinds = try mountBinds(rec)
         let child: SpawnedProcess
         let net = try prepareNetwork(&rec)
         spec.newNetworkNamespace = net.newNamespace
         spec.networkNamespaceFD = net.namespace?.fd
-        spec.binds = net.binds
+        spec.binds = net.binds + volumeBinds
         do {
             defer { close(outPipe[1]); close(errPipe[1]) }   // the child has its own copies
             FaultPoint.hit("run.before-spawn")
             child = try ContainerProcess.spawn(spec, stdin: interactive ? 0 : -1,
                                                stdout: outPipe[1], stderr: errPipe[1])
+            if spec.useInit {
+                do { try cg.addProcess(child.pid) } catch { child.abort(); throw error }
+            }
             try child.release()
         } catch let err as BockerError {
             net.namespace?.close()
@@ -75,42 +132,68 @@ extension Runtime {
             throw err
         }
         net.namespace?.close()   // the container holds its namespace from here on
-        // It runs (its bocker's death kills it: PDEATHSIG); record that and where it is.
+        // It runs (its monitor's death kills it: PDEATHSIG); record that and where it is.
         try store.withLock {
+            let latest = try? container(rec.id)
             rec.state = .running
             rec.pid = child.pid
             rec.pidStartTime = ProcessTable.startTime(of: child.pid)
             rec.monitorPid = getpid()
-            rec.monitorStartTime = ProcessTable.startTime(of: getpid())
+            rec.monitorStartTime = ProcessTable.selfStartTime
             rec.startedAt = nowSeconds()
             rec.finishedAt = nil
             rec.exitCode = nil
             rec.error = nil
+            rec.oomKilled = nil
+            rec.restartCount = latest?.restartCount ?? rec.restartCount
+            rec.stopRequested = manualStart ? nil : latest?.stopRequested
             try store.beginPending("running", rec.id)
             try save(rec)
         }
         FaultPoint.hit("run.running")
+        onRunning()
 
-        bk_forward_signals(child.pid)
-        pump(out: outPipe[0], err: errPipe[0], log: log)
+        if attached { bk_forward_signals(child.pid) }
+        pump(out: outPipe[0], err: errPipe[0], log: log, toTerminal: attached)
         let code = child.wait()
-        bk_forward_signals(0)
+        if attached { bk_forward_signals(0) }
         log.flush()
 
         try store.withLock {
+            let latest = try? container(rec.id)
             releaseNetwork(&rec, exited: true)
             rec.state = .exited
             rec.exitCode = code
             rec.finishedAt = nowSeconds()
             rec.pid = nil
+            rec.oomKilled = cg.oomKillCount() > oomBefore
+            rec.stopRequested = latest?.stopRequested
+            rec.restartCount = latest?.restartCount ?? rec.restartCount
             try save(rec)
             store.endPending("running", rec.id)
         }
-        return rec
     }
 
-    /// Copies the container's output to our stdout/stderr and its log until both pipes close.
-    func pump(out: Int32, err: Int32, log: LogWriter) {
+    /// What the container's mounts become in the child: binds of host paths and volume data,
+    /// tmpfs mounts. Bind sources are checked again now (they may have changed since create).
+    func mountBinds(_ rec: ContainerRecord) throws -> [BindMount] {
+        try (rec.mounts ?? []).map { m in
+            switch m.type {
+            case .bind:
+                try MountSpec.checkHostPath(m.source)
+                return BindMount(source: m.source, target: m.destination, readOnly: m.readOnly)
+            case .volume:
+                let v = try store.withLock { try volumes.ensure(m.source) }
+                return BindMount(source: v.mountpoint, target: m.destination, readOnly: m.readOnly)
+            case .tmpfs:
+                return BindMount(source: "tmpfs", target: m.destination, readOnly: m.readOnly, tmpfs: true)
+            }
+        }
+    }
+
+    /// Copies the container's output to its log (and our stdout/stderr when `toTerminal`)
+    /// until both pipes close.
+    func pump(out: Int32, err: Int32, log: LogWriter, toTerminal: Bool) {
         var fds = [pollfd(fd: out, events: Int16(POLLIN), revents: 0),
                    pollfd(fd: err, events: Int16(POLLIN), revents: 0)]
         var open = 2
@@ -131,16 +214,16 @@ extension Runtime {
                     // if bocker is killed right after showing it.
                     let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<n])
                     log.append(chunk, stream: i == 0 ? "stdout" : "stderr", partialToo: true)
-                    try? FS.writeAll(i == 0 ? 1 : 2, chunk, what: "output")
+                    if toTerminal { try? FS.writeAll(i == 0 ? 1 : 2, chunk, what: "output") }
                 }
             }
         }
     }
 
     /// Runs a command inside a running container (its namespaces and cgroup), with this
-    /// process's stdio; returns the command's exit code.
+    /// process's stdio (or the given fds); returns the command's exit code.
     public func exec(_ ref: String, argv: [String], env: [String] = [], workdir: String? = nil,
-                     user: String? = nil) throws -> Int32 {
+                     user: String? = nil, stdio: (Int32, Int32, Int32) = (0, 1, 2)) throws -> Int32 {
         let rec = try container(ref)
         guard rec.liveState.canExec, let pid = rec.pid else {
             throw BockerError(.invalidState, "Container '\(rec.id)' exists but is not running")
@@ -151,7 +234,31 @@ extension Runtime {
             pid: pid, argv: argv, env: mergeEnv(rec.env, env, hostname: rec.hostname),
             workdir: workdir ?? rec.workdir, uid: u.uid, gid: u.gid, userName: u.userName, groupName: u.groupName,
             capabilities: .dockerDefault, cgroupProcs: cgroup(of: rec.id).procsFiles,
-            stdin: 0, stdout: 1, stderr: 2)
+            stdin: stdio.0, stdout: stdio.1, stderr: stdio.2)
+    }
+
+    /// `exec` with its output captured: (exit code, stdout, stderr). The output goes to
+    /// in-memory files, read after the command ends (no pipe to fill and deadlock on).
+    public func execCapture(_ ref: String, argv: [String], env: [String] = [], workdir: String? = nil,
+                            user: String? = nil) throws -> (Int32, [UInt8], [UInt8]) {
+        let out = bk_memfd("bocker-exec-stdout"), err = bk_memfd("bocker-exec-stderr")
+        guard out >= 0, err >= 0 else { throw BockerError.errno("cannot capture output") }
+        defer { close(out); close(err) }
+        let null = Glibc.open("/dev/null", O_RDONLY | O_CLOEXEC)
+        defer { if null >= 0 { close(null) } }
+        let code = try exec(ref, argv: argv, env: env, workdir: workdir, user: user, stdio: (null, out, err))
+        func slurp(_ fd: Int32) -> [UInt8] {
+            lseek(fd, 0, SEEK_SET)
+            var all: [UInt8] = []
+            var buf = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n <= 0 { break }
+                all += buf[0..<n]
+            }
+            return all
+        }
+        return (code, slurp(out), slurp(err))
     }
 
     /// A `user` setting (`name`, `uid`, `name:group`, `uid:gid`): numbers are used as they are,

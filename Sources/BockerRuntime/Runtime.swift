@@ -8,6 +8,7 @@ import BockerCore
 import BockerStore
 import BockerCgroups
 import BockerNetwork
+import CBocker
 
 /// What a new container is made from: the image, the command and the settings `run` takes.
 public struct ContainerSpec: Sendable {
@@ -25,6 +26,13 @@ public struct ContainerSpec: Sendable {
     /// "bridge", "none", "host" or a user network.
     public var network = NetworkStore.defaultName
     public var ports: [PortMapping] = []
+    public var mounts: [MountSpec] = []
+    /// Containers whose mounts this one gets too (`--volumes-from ID[:ro]`).
+    public var volumesFrom: [String] = []
+    public var hostname: String?
+    public var restartPolicy = RestartPolicy()
+    public var autoRemove = false
+    public var useInit = false
 
     public init(image: String, command: [String]? = nil) {
         self.image = image
@@ -111,14 +119,17 @@ public final class Runtime {
             }
             var id = Identifier.random(prefix: "ps_")
             while FS.exists(root.containerDir(id)) { id = Identifier.random(prefix: "ps_") }
-            let env = mergeEnv(image.config.env ?? [], spec.env, hostname: id)
+            let hostname = spec.hostname ?? id
+            let env = mergeEnv(image.config.env ?? [], spec.env, hostname: hostname)
+            let mounts = try resolveMounts(spec)
             let rec = ContainerRecord(
                 id: id, name: spec.name, image: image.id, imageSource: image.source, layers: image.layers,
                 command: spec.command?.isEmpty == false ? spec.command! : argv, argv: argv, env: env,
-                workdir: spec.workdir ?? image.config.workingDir ?? "/", hostname: id,
+                workdir: spec.workdir ?? image.config.workingDir ?? "/", hostname: hostname,
                 user: spec.user ?? image.config.user, resources: spec.resources,
-                networkMode: spec.network, ports: spec.ports, networkState: nil, created: nowSeconds(),
-                state: .created)
+                networkMode: spec.network, ports: spec.ports, networkState: nil, mounts: mounts,
+                restartPolicy: spec.restartPolicy, restartCount: 0, stopRequested: nil, oomKilled: nil,
+                autoRemove: spec.autoRemove, useInit: spec.useInit, created: nowSeconds(), state: .created)
             try store.beginPending("create", id)
             do {
                 let dir = root.containerDir(id)
@@ -142,6 +153,34 @@ public final class Runtime {
     }
 
     public var networks: NetworkStore { NetworkStore(root: root) }
+    public var volumes: VolumeStore { VolumeStore(root: root) }
+
+    /// The container's mounts: its own (bind sources checked, named volumes made on first
+    /// use) and those of `--volumes-from` containers (read-only with `:ro`).
+    func resolveMounts(_ spec: ContainerSpec) throws -> [MountSpec] {
+        var out: [MountSpec] = []
+        for ref in spec.volumesFrom {
+            let parts = ref.split(separator: ":").map(String.init)
+            guard parts.count == 1 || (parts.count == 2 && (parts[1] == "ro" || parts[1] == "rw")) else {
+                throw BockerError(.invalidArgument, "invalid --volumes-from '\(ref)': use CONTAINER[:ro]")
+            }
+            let other = try container(parts[0])
+            for var m in other.mounts ?? [] where m.type != .tmpfs {
+                if parts.count == 2 && parts[1] == "ro" { m.readOnly = true }
+                out.append(m)
+            }
+        }
+        for m in spec.mounts {
+            switch m.type {
+            case .bind: try MountSpec.checkHostPath(m.source)
+            case .volume: try volumes.ensure(m.source)
+            case .tmpfs: break
+            }
+            out.removeAll { $0.destination == m.destination }
+            out.append(m)
+        }
+        return out
+    }
 
     /// Refuses a network that does not exist, ports without a bridge network, and ports that
     /// are taken, before anything is made.
@@ -282,5 +321,33 @@ public final class Runtime {
     public func logs(_ ref: String) throws -> [LogEntry] {
         let rec = try container(ref)
         return try LogReader.read(path: logPath(rec.id))
+    }
+
+    /// Log entries from byte `offset` on, the offset after them, and whether the container
+    /// may still write more. With `wait`, blocks (inotify on the log and the record, a pidfd
+    /// on the monitor) until there is something new or the container has stopped for good.
+    public func logs(_ ref: String, from offset: Int, wait: Bool) throws -> ([LogEntry], Int, Bool) {
+        let id = try container(ref).id
+        let ino = wait ? inotify_init1(Int32(IN_CLOEXEC)) : -1
+        defer { if ino >= 0 { close(ino) } }
+        if ino >= 0 {
+            _ = inotify_add_watch(ino, root.containerDir(id), UInt32(IN_MODIFY | IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE_SELF))
+        }
+        while true {
+            let rec = try container(id)
+            let (entries, next) = try LogReader.read(path: logPath(id), from: offset)
+            let active = rec.liveState == .running || restartPending(rec)
+            if !entries.isEmpty || !wait || !active { return (entries, next, active) }
+            var fds = [pollfd(fd: ino, events: Int16(POLLIN), revents: 0)]
+            var pfd: Int32 = -1
+            if let p = rec.pid, rec.liveState == .running { pfd = bk_pidfd_open(p) }
+            if pfd >= 0 { fds.append(pollfd(fd: pfd, events: Int16(POLLIN), revents: 0)) }
+            _ = poll(&fds, nfds_t(fds.count), 1000)
+            if pfd >= 0 { close(pfd) }
+            if fds[0].revents != 0 {
+                var buf = [UInt8](repeating: 0, count: 4096)
+                _ = buf.withUnsafeMutableBytes { read(ino, $0.baseAddress, $0.count) }
+            }
+        }
     }
 }

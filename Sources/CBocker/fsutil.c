@@ -2,6 +2,7 @@
 #include "bk_util.h"
 
 #include <errno.h>
+#include <sys/mman.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -47,4 +48,26 @@ int bk_kill_and_wait(const int *pids, int n, int timeout_ms) {
     }
     for (int i = 0; i < m; i++) if (fds[i].fd >= 0) close(fds[i].fd);
     return alive;
+}
+
+int bk_pidfd_open(int pid) {
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int bk_pidfd_send_signal(int pidfd, int sig) {
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+int bk_pidfd_wait(int pidfd, int timeout_ms) {
+    struct pollfd p = { .fd = pidfd, .events = POLLIN };
+    for (;;) {
+        int rc = poll(&p, 1, timeout_ms);
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc < 0) return -1;
+        return rc > 0 ? 1 : 0;
+    }
+}
+
+int bk_memfd(const char *name) {
+    return memfd_create(name, MFD_CLOEXEC);
 }

@@ -216,7 +216,12 @@ static void bk_bind_mounts(int efd, const bk_spawn_config *c) {
             bk_child_fail_msg(efd, BK_STAGE_SETUP, EINVAL, "bind mount: bad path");
         const char *rel = dst + 1;
         struct stat sst;
-        if (stat(src, &sst) != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "bind mount source ", src, ""));
+        if (fl & BK_MOUNT_TMPFS) {
+            memset(&sst, 0, sizeof sst);
+            sst.st_mode = S_IFDIR | 01777;
+        } else if (stat(src, &sst) != 0) {
+            bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "bind mount source ", src, ""));
+        }
         // Parent directories: real directories in the image, created if missing.
         char parent[PATH_MAX];
         size_t n = bk_strlen(rel);
@@ -243,6 +248,11 @@ static void bk_bind_mounts(int efd, const bk_spawn_config *c) {
         } else if (S_ISDIR(tst.st_mode) != S_ISDIR(sst.st_mode)) {
             bk_child_fail_msg(efd, BK_STAGE_SETUP, ENOTDIR,
                 msg3(m, sizeof m, "cannot mount on ", dst, ": a file and a directory do not mix"));
+        }
+        if (fl & BK_MOUNT_TMPFS) {
+            if (mount("tmpfs", rel, "tmpfs", MS_NOSUID | MS_NODEV | ((fl & BK_BIND_READONLY) ? MS_RDONLY : 0), "mode=1777") != 0)
+                bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "mount tmpfs on ", dst, ""));
+            continue;
         }
         if (mount(src, rel, NULL, MS_BIND | MS_REC, NULL) != 0)
             bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "bind-mount on ", dst, ""));
@@ -291,6 +301,46 @@ static void bk_setup_root(const struct bk_spawn_ctx *x) {
 
     bk_mask_paths(efd, c->masked_paths);
     bk_readonly_paths(efd, c->readonly_paths);
+}
+
+// --use-init: this process stays PID 1 and runs the command as its child. It forwards every
+// signal it gets to the command, reaps every zombie the namespace hands it, and exits with the
+// command's status (128+N for a signal). It never execs: it stays non-dumpable and keeps the
+// dropped capabilities (no CAP_SYS_PTRACE), so nothing in the container can open
+// /proc/1/exe (the host binary) or ptrace it.
+static _Noreturn void bk_run_init(const bk_final_config *f, const bk_spawn_config *c) {
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    sigprocmask(SIG_BLOCK, &all, NULL);
+    pid_t cmd = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (cmd < 0) bk_child_fail(f->error_fd, BK_STAGE_SETUP, errno, "fork the command under init");
+    if (cmd == 0) bk_setup_stdio_and_exec(f);   // unblocks signals itself
+    // The command holds the error pipe and the output pipes; init lets go of them so that
+    // EOF means what it should (exec done, output over).
+    close(f->error_fd);
+    int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (nul >= 0) { dup2(nul, 0); dup2(nul, 1); dup2(nul, 2); }
+    for (int fd = 3; fd < 1024; fd++) close(fd);
+    (void)c;
+    int status = 0;
+    for (;;) {
+        siginfo_t si;
+        int sig = sigwaitinfo(&all, &si);
+        if (sig < 0) continue;
+        if (sig == SIGCHLD) {
+            int st;
+            pid_t p;
+            while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+                if (p == cmd) {
+                    status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+                    _exit(status);
+                }
+            }
+            continue;
+        }
+        kill(cmd, sig);
+    }
 }
 
 static int bk_spawn_child(void *arg) {
@@ -355,6 +405,7 @@ released:
     f.null_for_missing = 1;
     f.error_fd = efd;
     bk_drop_privileges(&f);
+    if (c->use_init) bk_run_init(&f, c);
     bk_setup_stdio_and_exec(&f);
 }
 

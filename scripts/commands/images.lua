@@ -3,16 +3,22 @@ local cli = require "bocker.cli"
 
 return {
   summary = "List images",
-  usage = "bocker images [-q]",
+  usage = "bocker images [-q] [--format json]",
   run = function(args)
     local o = cli.parse(args, { ["-q"] = { name = "quiet", kind = "flag" },
-                                ["--quiet"] = { name = "quiet", kind = "flag" } }, "images")
+                                ["--quiet"] = { name = "quiet", kind = "flag" },
+                                ["--format"] = { name = "format", kind = "value" } }, "images")
+    if o.format and o.format ~= "json" then cli.fail("--format: only 'json' is supported") end
     local rows = {}
     for _, img in ipairs(bocker.image.list()) do
-      if o.quiet then print(img.id) else
+      if o.quiet then print(img.id)
+      elseif o.format == "json" then
+        print(bocker.json { ID = img.id, Source = img.source, Layers = #img.layers,
+                            CreatedAt = os.date("!%Y-%m-%d %H:%M:%S +0000 UTC", math.floor(img.created)) })
+      else
         rows[#rows + 1] = { img.id, img.source, cli.ago(img.created) }
       end
     end
-    if not o.quiet then cli.table({ "IMAGE_ID", "SOURCE", "CREATED" }, rows) end
+    if not o.quiet and o.format ~= "json" then cli.table({ "IMAGE_ID", "SOURCE", "CREATED" }, rows) end
   end,
 }

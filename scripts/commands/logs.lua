@@ -1,18 +1,35 @@
--- bocker logs CONTAINER: what the container printed, stdout and stderr kept apart.
+-- bocker logs [-f] [-n N] [-t] CONTAINER: what the container printed, stdout and stderr apart.
 local cli = require "bocker.cli"
+
+local function write(e, timestamps)
+  local out = e.stream == "stderr" and io.stderr or io.stdout
+  if timestamps then out:write(e.time, " ") end
+  out:write(e.text)
+  out:flush()
+end
 
 return {
   summary = "Show a container's output",
-  usage = "bocker logs [-t] <container_id>",
+  usage = "bocker logs [-f] [-n N] [-t] <container>",
+  help = [[
+  -f, --follow       keep printing new output until the container stops
+  -n, --tail N       only the last N lines
+  -t, --timestamps   prefix each line with its time (RFC 3339)]],
   run = function(args)
-    local o, rest = cli.parse(args, { ["-t"] = { name = "timestamps", kind = "flag" },
-                                      ["--timestamps"] = { name = "timestamps", kind = "flag" } }, "logs")
-    if #rest ~= 1 then cli.fail("usage: bocker logs <container_id>") end
+    local o, rest = cli.parse(args, {
+      ["-t"] = { name = "timestamps", kind = "flag" }, ["--timestamps"] = { name = "timestamps", kind = "flag" },
+      ["-f"] = { name = "follow", kind = "flag" }, ["--follow"] = { name = "follow", kind = "flag" },
+      ["-n"] = { name = "tail", kind = "value" }, ["--tail"] = { name = "tail", kind = "value" },
+    }, "logs", true)
+    if #rest ~= 1 then cli.fail("usage: bocker logs [-f] [-n N] [-t] <container>") end
     local c = bocker.container.get(rest[1])
-    for _, e in ipairs(c:logs()) do
-      local out = e.stream == "stderr" and io.stderr or io.stdout
-      if o.timestamps then out:write(e.time, " ") end
-      out:write(e.text)
+    local entries, offset, running = c:logs { offset = 0 }
+    local first = 1
+    if o.tail and o.tail ~= "all" then first = math.max(1, #entries - cli.integer(o.tail, "--tail", 0) + 1) end
+    for i = first, #entries do write(entries[i], o.timestamps) end
+    while o.follow and running do
+      entries, offset, running = c:logs { offset = offset, wait = true }
+      for _, e in ipairs(entries) do write(e, o.timestamps) end
     end
   end,
 }

@@ -16,7 +16,30 @@ local options = {
   ["--pids-limit"] = { name = "pids_limit", kind = "value" },
   ["-p"] = { name = "publish", kind = "list" }, ["--publish"] = { name = "publish", kind = "list" },
   ["--network"] = { name = "network", kind = "value" }, ["--net"] = { name = "network", kind = "value" },
+  ["-d"] = { name = "detach", kind = "flag" }, ["--detach"] = { name = "detach", kind = "flag" },
+  ["-h"] = { name = "hostname", kind = "value" }, ["--hostname"] = { name = "hostname", kind = "value" },
+  ["--env-file"] = { name = "env_file", kind = "list" },
+  ["-v"] = { name = "volume", kind = "list" }, ["--volume"] = { name = "volume", kind = "list" },
+  ["--volumes-from"] = { name = "volumes_from", kind = "list" },
+  ["--tmpfs"] = { name = "tmpfs", kind = "list" },
+  ["--restart"] = { name = "restart", kind = "value" },
+  ["--init"] = { name = "init", kind = "flag" },
 }
+
+-- KEY=VALUE lines of an --env-file; '#' comments and blank lines are skipped, KEY alone takes
+-- this shell's value (as Docker).
+local function read_env_file(path, env)
+  local f, err = io.open(path, "r")
+  if not f then cli.fail(("cannot read --env-file '%s': %s"):format(path, err)) end
+  for line in f:lines() do
+    line = line:gsub("^%s+", ""):gsub("%s+$", "")
+    if line ~= "" and line:sub(1, 1) ~= "#" then
+      if line:find("=", 1, true) then env[#env + 1] = line
+      elseif os.getenv(line) then env[#env + 1] = line .. "=" .. os.getenv(line) end
+    end
+  end
+  f:close()
+end
 
 -- The original ran its command line through /bin/sh -c; Docker execs argv directly. bocker
 -- does both: ONE argument with shell syntax or spaces goes to /bin/sh -c, several are exec'd.
@@ -42,6 +65,14 @@ Options:
   -m, --memory SIZE        memory limit: 64m, 1g (default: $BOCKER_MEM_LIMIT MB or 512 MB)
       --mem_limit=MB       memory limit in MB (x 1,000,000 bytes), the original's spelling
       --pids-limit N       most processes at once (default 4096; 0 or -1: unlimited)
+  -d, --detach             run in the background and print the container id
+  -h, --hostname NAME      the container's hostname (default: its id)
+      --env-file FILE      KEY=VALUE lines to add to the environment
+  -v, --volume SRC:DEST[:ro]   bind-mount a host path (SRC starts with /) or a named volume
+      --volumes-from C[:ro]    the mounts of container C too
+      --tmpfs DEST         a tmpfs on DEST
+      --restart POLICY     no (default), on-failure[:N], always or unless-stopped
+      --init               run bocker's init as PID 1 (reaps zombies, forwards signals)
   -p, --publish [IP:]HOSTPORT:PORT[/udp]   publish a container port on the host
       --network NAME       bridge (default: bridge0, 10.0.0.0/24), none (loopback only),
                            host (the host's network), or a network from 'bocker network create'
@@ -73,6 +104,7 @@ executed, 127 when it is not found.]],
     local pids = o.pids_limit and cli.integer(o.pids_limit, "--pids-limit", -1) or 4096
 
     local env = {}
+    for _, path in ipairs(o.env_file or {}) do read_env_file(path, env) end
     for _, kv in ipairs(o.env or {}) do
       if kv:find("=", 1, true) then env[#env + 1] = kv
       elseif kv ~= "" and os.getenv(kv) then env[#env + 1] = kv .. "=" .. os.getenv(kv) end
@@ -83,11 +115,15 @@ executed, 127 when it is not found.]],
       image = image, cmd = cmd, shell = shell, name = o.name, env = env, workdir = o.workdir,
       user = o.user, entrypoint = o.entrypoint and { o.entrypoint } or nil,
       cpu_shares = cpu, memory = memory, pids_limit = pids,
-      network = o.network, ports = o.publish,
+      network = o.network, ports = o.publish, hostname = o.hostname,
+      volumes = o.volume, volumes_from = o.volumes_from, tmpfs = o.tmpfs,
+      restart = o.restart, auto_remove = o.rm, init = o.init,
     }
-    local ok, code = pcall(c.run, c, { interactive = o.interactive })
-    if o.rm then pcall(c.remove, c, { force = true }) end
-    if not ok then error(code, 0) end
-    return code
+    if o.detach then
+      c:start()
+      print(c.id)
+      return 0
+    end
+    return c:run { interactive = o.interactive }
   end,
 }

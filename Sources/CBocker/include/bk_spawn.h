@@ -60,11 +60,16 @@ typedef struct {
     const char *const *bind_targets;
     const int *bind_flags;
     int n_binds;
+    // PID 1 is a tiny init (this code, non-dumpable, privileges dropped like the command):
+    // it forks the command, forwards signals to it, reaps every zombie, and exits with the
+    // command's status.
+    int use_init;
 } bk_spawn_config;
 
 enum {
     BK_BIND_READONLY = 1,
     BK_BIND_REPLACE_LINK = 2,
+    BK_MOUNT_TMPFS = 4,     // not a bind: a fresh tmpfs (mode 1777, nosuid, nodev) on the target
 };
 
 // A cloned child that is blocked until released.

@@ -9,4 +9,15 @@ int bk_pipe_cloexec(int fds[2]);
 // has exited or timeout_ms has passed. Returns how many are still alive afterwards.
 int bk_kill_and_wait(const int *pids, int n, int timeout_ms);
 
+// pidfd_open(pid, 0): an fd that becomes readable when pid exits. -1 with errno.
+int bk_pidfd_open(int pid);
+// pidfd_send_signal: signals exactly the process the pidfd names (no pid-reuse race).
+int bk_pidfd_send_signal(int pidfd, int sig);
+// Waits until the pidfd is readable (the process exited) or timeout_ms passes (-1: forever).
+// 1 exited, 0 timed out, -1 error.
+int bk_pidfd_wait(int pidfd, int timeout_ms);
+
+// An anonymous in-memory file (memfd_create, close-on-exec). -1 with errno.
+int bk_memfd(const char *name);
+
 #endif

@@ -1,0 +1,90 @@
+import Glibc
+import BockerCore
+import BockerNetwork
+
+/// Docker-shaped descriptions of containers and images (`inspect`, `--format json`).
+extension Runtime {
+    public func inspect(_ rec: ContainerRecord) -> JSONValue {
+        let live = rec.liveState
+        let net = rec.networkState
+        let policy = rec.restartPolicy ?? RestartPolicy()
+        func time(_ t: Double?) -> JSONValue { t.map { .string(rfc3339(seconds: $0)) } ?? .string("0001-01-01T00:00:00Z") }
+        let ports: [(String, JSONValue)] = (rec.ports ?? []).map {
+            ("\($0.containerPort)/\($0.proto)", .array([.object([("HostIp", .string($0.hostIP ?? "0.0.0.0")),
+                                                                  ("HostPort", .string(String($0.hostPort)))])]))
+        }
+        return .object([
+            ("Id", .string(rec.id)),
+            ("Name", .optional(rec.name)),
+            ("Created", time(rec.created)),
+            ("Path", .optional(rec.argv.first)),
+            ("Args", .array(rec.argv.dropFirst().map { .string($0) })),
+            ("State", .object([
+                ("Status", .string(live.rawValue)),
+                ("Running", .bool(live == .running)),
+                ("Pid", .int(live == .running ? Int(rec.pid ?? 0) : 0)),
+                ("ExitCode", .int(Int(live == .running ? 0 : rec.exitCode ?? (rec.state == .running ? 137 : 0)))),
+                ("OOMKilled", .bool(rec.oomKilled == true)),
+                ("Error", .string(rec.error ?? "")),
+                ("StartedAt", time(rec.startedAt)),
+                ("FinishedAt", time(rec.finishedAt)),
+                ("RestartCount", .int(rec.restartCount ?? 0)),
+            ])),
+            ("Image", .string(rec.image)),
+            ("Config", .object([
+                ("Hostname", .string(rec.hostname)),
+                ("User", .string(rec.user ?? "")),
+                ("Env", .array(rec.env.map { .string($0) })),
+                ("Cmd", .array(rec.command.map { .string($0) })),
+                ("Entrypoint", .null),
+                ("Image", .string(rec.imageSource)),
+                ("WorkingDir", .string(rec.workdir)),
+            ])),
+            ("HostConfig", .object([
+                ("RestartPolicy", .object([("Name", .string(policy.name)), ("MaximumRetryCount", .int(policy.maximumRetryCount))])),
+                ("AutoRemove", .bool(rec.autoRemove == true)),
+                ("Init", .bool(rec.useInit == true)),
+                ("Memory", .int(Int(rec.resources.memoryBytes ?? 0))),
+                ("CpuShares", .int(Int(rec.resources.cpuShares ?? 0))),
+                ("PidsLimit", .int(Int(rec.resources.pidsMax ?? 0))),
+                ("NetworkMode", .string(rec.networkMode ?? NetworkStore.defaultName)),
+                ("PortBindings", .object(ports)),
+            ])),
+            ("Mounts", .array((rec.mounts ?? []).map { m in
+                var f: [(String, JSONValue)] = [("Type", .string(m.type.rawValue))]
+                switch m.type {
+                case .volume:
+                    f.append(("Name", .string(m.source)))
+                    f.append(("Source", .string((try? volumes.get(m.source).mountpoint) ?? "")))
+                case .bind: f.append(("Source", .string(m.source)))
+                case .tmpfs: f.append(("Source", .string("")))
+                }
+                f.append(("Destination", .string(m.destination)))
+                f.append(("RW", .bool(!m.readOnly)))
+                return .object(f)
+            })),
+            ("NetworkSettings", .object([
+                ("Networks", .object(net.map { [($0.network, .object([("IPAddress", .string($0.ip)), ("Gateway", .string($0.gateway)),
+                                                                       ("MacAddress", .string($0.mac))]))] } ?? [])),
+                ("IPAddress", .string(net?.ip ?? "")),
+                ("Gateway", .string(net?.gateway ?? "")),
+                ("MacAddress", .string(net?.mac ?? "")),
+                ("Ports", .object(ports)),
+            ])),
+        ])
+    }
+}
+
+/// Seconds since the epoch as RFC 3339 (UTC, nanoseconds).
+public func rfc3339(seconds: Double) -> String {
+    var t = time_t(seconds.rounded(.down))
+    var tm = tm()
+    gmtime_r(&t, &tm)
+    let nanos = Int((seconds - Double(t)) * 1e9)
+    func pad(_ v: Int, _ w: Int) -> String {
+        let s = String(v)
+        return String(repeating: "0", count: max(0, w - s.count)) + s
+    }
+    return "\(pad(Int(tm.tm_year) + 1900, 4))-\(pad(Int(tm.tm_mon) + 1, 2))-\(pad(Int(tm.tm_mday), 2))T"
+        + "\(pad(Int(tm.tm_hour), 2)):\(pad(Int(tm.tm_min), 2)):\(pad(Int(tm.tm_sec), 2)).\(pad(max(0, nanos), 9))Z"
+}

@@ -1,0 +1,191 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Glibc
+import BockerCore
+import BockerStore
+import CBocker
+
+extension Runtime {
+    // MARK: Detached containers and their monitor
+
+    /// Starts a created or exited container in the background and returns once it runs (or
+    /// throws why it could not start). A monitor process — this binary again, re-executed as
+    /// `bocker __monitor ROOT ID` in a session of its own — collects its output into the log,
+    /// records its exit and carries out its restart policy after this process has gone.
+    /// Starting a running container does nothing.
+    public func startDetached(_ ref: String) throws -> ContainerRecord {
+        let rec = try container(ref)
+        if rec.liveState == .running { return rec }
+        var ready: [Int32] = [-1, -1]
+        guard bk_pipe_cloexec(&ready) == 0 else { throw BockerError.errno("cannot create a pipe") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDWR, 0)
+        posix_spawn_file_actions_adddup2(&actions, 0, 1)
+        posix_spawn_file_actions_adddup2(&actions, 0, 2)
+        posix_spawn_file_actions_adddup2(&actions, ready[1], 3)   // dup2 clears close-on-exec
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        posix_spawnattr_setflags(&attr, Int16(0x80))   // POSIX_SPAWN_SETSID: no terminal, own session
+        let argv = ["bocker", "__monitor", root.path, rec.id]
+        let cargs = argv.map { strdup($0) } + [nil]
+        defer { cargs.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, "/proc/self/exe", &actions, &attr, cargs, environ)
+        close(ready[1])
+        guard rc == 0 else {
+            close(ready[0])
+            throw BockerError.errno("cannot start the container's monitor", rc)
+        }
+        // The monitor says "ok", or the error's code and message; EOF without a word means it died.
+        var msg: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 1024)
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(ready[0], $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            msg += buf[0..<n]
+        }
+        close(ready[0])
+        let text = String(decoding: msg, as: UTF8.self)
+        if text == "ok" { return try container(rec.id) }
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)   // it exits after a failed first start
+        let parts = text.split(separator: "\t", maxSplits: 1).map(String.init)
+        if parts.count == 2, let code = BockerError.Code(rawValue: parts[0]) {
+            throw BockerError(code, parts[1])
+        }
+        throw BockerError(.internal, "the monitor of '\(rec.id)' ended before the container started")
+    }
+
+    /// The monitor process's whole life (`bocker __monitor ROOT ID`, ready pipe on fd 3).
+    public static func monitorMain(root: String, id: String) -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        signal(SIGHUP, SIG_IGN)
+        var readyFD: Int32 = 3
+        let rt: Runtime
+        do { rt = Runtime(store: try Store(root: StateRoot(path: root))) } catch {
+            report(&readyFD, error)
+            return 125
+        }
+        do {
+            let rec = try rt.supervise(id, attached: false, interactive: false) { err in
+                if let e = err { report(&readyFD, e) } else { tell(&readyFD, "ok") }
+            }
+            return rec.exitCode ?? 0
+        } catch {
+            report(&readyFD, error)
+            return 125
+        }
+    }
+
+    private static func report(_ fd: inout Int32, _ error: Error) {
+        let e = (error as? BockerError) ?? BockerError(.internal, "\(error)")
+        tell(&fd, e.code.rawValue + "\t" + e.message)
+    }
+
+    private static func tell(_ fd: inout Int32, _ s: String) {
+        guard fd >= 0 else { return }
+        _ = try? Array(s.utf8).withUnsafeBytes { try FS.writeAll(fd, $0, what: "the ready pipe") }
+        close(fd)
+        fd = -1
+    }
+
+    // MARK: stop, kill, wait
+
+    /// Signals the running container's first process through a pidfd (never a recycled pid).
+    public func kill(_ ref: String, signal sig: Int32, asStop: Bool = false) throws -> ContainerRecord {
+        var rec = try container(ref)
+        guard rec.liveState == .running, let pid = rec.pid else {
+            throw BockerError(.invalidState, "Container '\(rec.id)' is not running")
+        }
+        if asStop || sig == SIGKILL || sig == SIGTERM {
+            // The user ended it: its restart policy does not bring it back.
+            try store.withLock {
+                rec = try container(rec.id)
+                rec.stopRequested = true
+                try save(rec)
+            }
+        }
+        let fd = bk_pidfd_open(pid)
+        guard fd >= 0 else { return rec }   // it just went
+        defer { close(fd) }
+        guard ProcessTable.startTime(of: pid) == rec.pidStartTime else { return rec }
+        if bk_pidfd_send_signal(fd, sig) != 0 && errno != ESRCH {
+            throw BockerError.errno("cannot signal container '\(rec.id)'")
+        }
+        return rec
+    }
+
+    /// SIGTERM, then SIGKILL after `timeout` seconds; returns once the exit is recorded.
+    /// Stopping a container that is not running does nothing.
+    public func stop(_ ref: String, timeout: Int = 10) throws -> ContainerRecord {
+        let rec = try container(ref)
+        guard rec.liveState == .running, let pid = rec.pid else {
+            if rec.monitorPid != nil, rec.isMonitorAlive {   // between policy restarts
+                try store.withLock {
+                    var r = try container(rec.id)
+                    r.stopRequested = true
+                    try save(r)
+                }
+                return try waitForExit(rec.id)
+            }
+            return rec
+        }
+        let fd = bk_pidfd_open(pid)
+        _ = try kill(rec.id, signal: SIGTERM, asStop: true)
+        if fd >= 0 {
+            if bk_pidfd_wait(fd, Int32(max(0, timeout)) * 1000) == 0 {
+                bk_pidfd_send_signal(fd, SIGKILL)
+                _ = bk_pidfd_wait(fd, 10_000)
+            }
+            close(fd)
+        }
+        return try waitForExit(rec.id)
+    }
+
+    /// Blocks until the container has exited for good (no restart pending) and its monitor
+    /// has recorded it; returns that record. Woken by the kernel: a pidfd on the monitor and
+    /// inotify on the record, never a sleep loop.
+    public func waitForExit(_ ref: String) throws -> ContainerRecord {
+        let id = try container(ref).id
+        let dir = root.containerDir(id)
+        let ino = inotify_init1(Int32(IN_CLOEXEC))
+        defer { if ino >= 0 { close(ino) } }
+        if ino >= 0 { _ = inotify_add_watch(ino, dir, UInt32(IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE_SELF)) }
+        while true {
+            guard let rec = try? container(id) else {
+                throw BockerError(.notFound, "No container named '\(ref)' exists")
+            }
+            let monitorGone = rec.monitorPid == nil || !rec.isMonitorAlive
+            // Done once the exit is on record (or nobody is left to record it) and no policy
+            // restart is coming.
+            if (rec.state != .running || monitorGone) && !restartPending(rec) {
+                return rec
+            }
+            // Sleep until the record changes or the monitor exits.
+            var fds = [pollfd(fd: ino, events: Int16(POLLIN), revents: 0)]
+            var mfd: Int32 = -1
+            if let m = rec.monitorPid, !monitorGone { mfd = bk_pidfd_open(m) }
+            if mfd >= 0 { fds.append(pollfd(fd: mfd, events: Int16(POLLIN), revents: 0)) }
+            _ = poll(&fds, nfds_t(fds.count), 1000)
+            if mfd >= 0 { close(mfd) }
+            if ino >= 0 && fds[0].revents != 0 {
+                var buf = [UInt8](repeating: 0, count: 4096)
+                _ = buf.withUnsafeMutableBytes { read(ino, $0.baseAddress, $0.count) }
+            }
+        }
+    }
+
+    /// Whether the monitor will start this exited container again.
+    func restartPending(_ rec: ContainerRecord) -> Bool {
+        guard rec.isMonitorAlive, rec.monitorPid != nil, rec.stopRequested != true else { return false }
+        let policy = rec.restartPolicy ?? RestartPolicy()
+        return policy.shouldRestart(exitCode: rec.exitCode ?? 0, restarts: rec.restartCount ?? 0, stoppedByUser: false)
+    }
+}

@@ -1,0 +1,23 @@
+-- bocker restart [-t SECONDS] ID...: stop, then start again.
+local cli = require "bocker.cli"
+
+return {
+  summary = "Restart one or more containers",
+  usage = "bocker restart [-t SECONDS] <container>...",
+  run = function(args)
+    local o, ids = cli.parse(args, { ["-t"] = { name = "time", kind = "value" },
+                                     ["--time"] = { name = "time", kind = "value" } }, "restart", true)
+    if #ids == 0 then cli.fail("usage: bocker restart [-t SECONDS] <container>...") end
+    local timeout = o.time and cli.integer(o.time, "-t", 0) or 10
+    local failed = 0
+    for _, id in ipairs(ids) do
+      local ok, err = pcall(function()
+        local c = bocker.container.get(id)
+        c:stop { timeout = timeout }
+        c:start()
+      end)
+      if ok then print(id) else cli.warn(err); failed = failed + 1 end
+    end
+    return failed > 0 and 1 or 0
+  end,
+}
