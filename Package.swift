@@ -14,6 +14,10 @@ let package = Package(
         // C: everything that must run between clone() and execve(), plus kernel calls Swift's Glibc
         // module does not expose (btrfs ioctls, pivot_root, pidfd, close_range).
         .target(name: "CBocker"),
+        // C: SHA-256 from OpenSSL's libcrypto.
+        .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
+        // Streaming SHA-256 digests for blobs and layers.
+        .target(name: "BockerDigest", dependencies: ["CCrypto"]),
         // Errors, state root, ids, atomic files and the store lock.
         .target(name: "BockerCore"),
         // Layers, images, container root filesystems and the storage drivers (btrfs, overlay, copy).
