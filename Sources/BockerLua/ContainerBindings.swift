@@ -97,6 +97,7 @@ enum ContainerBindings {
             if let r = try lua.optString(t, "restart") { spec.restartPolicy = try RestartPolicy.parse(r) }
             spec.autoRemove = try lua.optBool(t, "auto_remove") ?? false
             spec.useInit = try lua.optBool(t, "init") ?? false
+            spec.tty = try lua.optBool(t, "tty") ?? false
             if spec.autoRemove && spec.restartPolicy.name != "no" {
                 throw BockerError(.invalidArgument, "conflicting options: --restart and --rm")
             }

@@ -150,6 +150,9 @@ public struct ProcessSpec {
     public var binds: [BindMount] = []
     /// PID 1 is bocker's small init (reaps zombies, forwards signals), the command its child.
     public var useInit = false
+    /// A socket over which the child sends the master of a pty it opens in the container's
+    /// /dev/pts; the slave becomes its stdio and controlling terminal.
+    public var ttySocket: Int32?
 
     public static let dockerMaskedPaths = [
         "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -315,6 +318,7 @@ public enum ContainerProcess {
         }
         cfg.n_binds = Int32(spec.binds.count)
         cfg.use_init = spec.useInit ? 1 : 0
+        cfg.tty_socket = spec.ttySocket ?? -1
         var handle = bk_spawn_handle()
         var msg = [CChar](repeating: 0, count: 512)
         let rc = cgroupFds.withUnsafeBufferPointer { fds -> Int32 in

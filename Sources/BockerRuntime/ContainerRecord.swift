@@ -87,6 +87,8 @@ public struct ContainerRecord: Codable, Sendable {
     public var autoRemove: Bool?
     /// Run bocker's init as PID 1 (reaps zombies, forwards signals).
     public var useInit: Bool?
+    /// Give the command a pseudo-terminal (`-t`).
+    public var tty: Bool?
     public var created: Double
     public var state: ContainerState
     public var pid: Int32?

@@ -17,7 +17,7 @@ extension Runtime {
     func prepareNetwork(_ rec: inout ContainerRecord) throws -> PreparedNetwork {
         let dir = root.containerDir(rec.id)
         let mode = rec.networkMode ?? NetworkStore.defaultName
-        var binds = [
+        let binds = [
             BindMount(source: dir + "/hosts", target: "/etc/hosts", replaceSymlink: true),
             BindMount(source: dir + "/resolv.conf", target: "/etc/resolv.conf", replaceSymlink: true),
         ]

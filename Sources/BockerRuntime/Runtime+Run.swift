@@ -100,6 +100,15 @@ extension Runtime {
         if !spec.useInit { spec.cgroupProcs = cg.procsFiles }
         let oomBefore = cg.oomKillCount()
         let volumeBinds = try mountBinds(rec)
+        // -t: the child opens a pty in the container's /dev/pts and hands us the master.
+        var ttyPair: [Int32] = [-1, -1]
+        if rec.tty == true {
+            guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ttyPair) == 0 else {
+                throw BockerError.errno("cannot create a socket pair")
+            }
+            spec.ttySocket = ttyPair[1]
+        }
+        defer { ttyPair.forEach { if $0 >= 0 { close($0) } } }
         let child: SpawnedProcess
         let net = try prepareNetwork(&rec)
         spec.newNetworkNamespace = net.newNamespace
@@ -132,6 +141,16 @@ extension Runtime {
             throw err
         }
         net.namespace?.close()   // the container holds its namespace from here on
+        var ttyMaster: Int32 = -1
+        if rec.tty == true {
+            close(ttyPair[1]); ttyPair[1] = -1
+            ttyMaster = bk_receive_fd(ttyPair[0])
+            if ttyMaster < 0 {
+                child.abort()
+                throw BockerError.errno("cannot receive the container's terminal")
+            }
+        }
+        defer { if ttyMaster >= 0 { close(ttyMaster) } }
         // It runs (its monitor's death kills it: PDEATHSIG); record that and where it is.
         try store.withLock {
             let latest = try? container(rec.id)
@@ -154,7 +173,11 @@ extension Runtime {
         onRunning()
 
         if attached { bk_forward_signals(child.pid) }
-        pump(out: outPipe[0], err: errPipe[0], log: log, toTerminal: attached)
+        if ttyMaster >= 0 {
+            Terminal.relay(master: ttyMaster, stdin: attached && interactive ? 0 : -1, log: log, toTerminal: attached)
+        } else {
+            pump(out: outPipe[0], err: errPipe[0], log: log, toTerminal: attached)
+        }
         let code = child.wait()
         if attached { bk_forward_signals(0) }
         log.flush()

@@ -33,6 +33,7 @@ public struct ContainerSpec: Sendable {
     public var restartPolicy = RestartPolicy()
     public var autoRemove = false
     public var useInit = false
+    public var tty = false
 
     public init(image: String, command: [String]? = nil) {
         self.image = image
@@ -129,7 +130,7 @@ public final class Runtime {
                 user: spec.user ?? image.config.user, resources: spec.resources,
                 networkMode: spec.network, ports: spec.ports, networkState: nil, mounts: mounts,
                 restartPolicy: spec.restartPolicy, restartCount: 0, stopRequested: nil, oomKilled: nil,
-                autoRemove: spec.autoRemove, useInit: spec.useInit, created: nowSeconds(), state: .created)
+                autoRemove: spec.autoRemove, useInit: spec.useInit, tty: spec.tty, created: nowSeconds(), state: .created)
             try store.beginPending("create", id)
             do {
                 let dir = root.containerDir(id)

@@ -52,7 +52,12 @@ typedef struct {
     int stdio[3];                 // sources for 0, 1, 2; -1 = see null_for_missing
     int null_for_missing;         // 1: -1 means /dev/null (opened in the current root); 0: inherit
     int error_fd;
+    int controlling_tty;          // 1: setsid() and make fd 0 (a pty slave) the controlling tty
 } bk_final_config;
+
+// Opens a pty in the current root's /dev/ptmx (the container's own devpts), sends the master
+// to the parent over `sock` (SCM_RIGHTS) and returns the slave fd.
+int bk_open_container_pty(int efd, int sock);
 
 // Drops privileges (bounding set, ambient, groups/gid/uid, capset, no_new_privs). Fails via
 // bk_child_fail on error.

@@ -10,7 +10,10 @@
 #include <limits.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/uio.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -263,6 +266,10 @@ _Noreturn void bk_setup_stdio_and_exec(const bk_final_config *c) {
         if (dups[i] >= 0 && dup2(dups[i], i) < 0)  // dup2 clears close-on-exec on 0..2
             bk_child_fail(efd, BK_STAGE_SETUP, errno, "dup2 stdio fd");
     }
+    if (c->controlling_tty) {
+        if (setsid() < 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "setsid");
+        if (ioctl(0, TIOCSCTTY, 0) != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "make the pty the controlling terminal");
+    }
     // Every inherited fd above 2 (the error pipe included) closes at execve. The fds were
     // already pruned right after clone/fork; CLOEXEC (not close) keeps the error pipe usable.
     if (close_range_raw(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
@@ -394,4 +401,29 @@ void bk_resolve_user(int efd, const char *user_name, const char *group_name, uin
             bk_child_fail_msg(efd, BK_STAGE_SECURITY, 0, what);
         }
     }
+}
+
+// --- pseudo-terminals --------------------------------------------------------------------------
+
+int bk_open_container_pty(int efd, int sock) {
+    int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "open /dev/ptmx");
+    int unlock = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "unlock the pty");
+    int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "open the pty's slave");
+    char byte = 't';
+    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &master, sizeof(int));
+    if (sendmsg(sock, &msg, MSG_NOSIGNAL) != 1) bk_child_fail(efd, BK_STAGE_SETUP, errno, "hand the pty to bocker");
+    close(master);
+    close(sock);
+    return slave;
 }

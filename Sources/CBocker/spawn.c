@@ -303,6 +303,38 @@ static void bk_setup_root(const struct bk_spawn_ctx *x) {
     bk_readonly_paths(efd, c->readonly_paths);
 }
 
+// Overwrites this process's argument area (our own private copy of the parent's memory) so
+// that /proc/self/cmdline reads `name`. Its bounds are fields 48 and 49 of /proc/self/stat.
+static void bk_rename_args(const char *name) {
+    char buf[2048];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');   // field 2 (comm) may hold spaces
+    if (!p) return;
+    unsigned long field[64];
+    int k = 2;
+    for (p++; *p && k < 52; ) {
+        while (*p == ' ') p++;
+        if (!*p) break;
+        k++;
+        unsigned long v = 0;
+        while (*p >= '0' && *p <= '9') v = v * 10 + (unsigned long)(*p++ - '0');
+        while (*p && *p != ' ') p++;
+        if (k < 64) field[k] = v;
+    }
+    if (k < 49) return;
+    char *start = (char *)field[48], *end = (char *)field[49];
+    if (!start || end <= start) return;
+    size_t cap = (size_t)(end - start);
+    size_t len = bk_strlen(name);
+    memset(start, 0, cap);
+    memcpy(start, name, len < cap ? len : cap - 1);
+}
+
 // --use-init: this process stays PID 1 and runs the command as its child. It forwards every
 // signal it gets to the command, reaps every zombie the namespace hands it, and exits with the
 // command's status (128+N for a signal). It never execs: it stays non-dumpable and keeps the
@@ -355,8 +387,8 @@ static int bk_spawn_child(void *arg) {
     bk_reset_signal_handlers();  // all signals are still blocked (by the parent, around clone)
     // Drop every fd inherited from the parent (other threads' pipes included) at once, so that
     // no one else's pipe is held open by this child while it waits for release.
-    int keep[6 + 24] = { sfd, efd, c->stdin_fd, c->stdout_fd, c->stderr_fd, c->join_netns ? c->netns_fd : -1 };
-    int nkeep = 6;
+    int keep[7 + 24] = { sfd, efd, c->stdin_fd, c->stdout_fd, c->stderr_fd, c->join_netns ? c->netns_fd : -1, c->tty_socket };
+    int nkeep = 7;
     for (int i = 0; i < c->n_cgroup_fds && i < 24; i++) keep[nkeep++] = c->cgroup_fds[i];
     bk_close_fds_except(keep, nkeep);
     if (c->die_with_parent) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -388,6 +420,8 @@ released:
     umask(0);
     bk_setup_root(x);
     bk_enter_workdir(efd, c->workdir, 1);
+    int tty_slave = -1;
+    if (c->tty_socket >= 0) tty_slave = bk_open_container_pty(efd, c->tty_socket);
 
     bk_final_config f;
     memset(&f, 0, sizeof f);
@@ -404,6 +438,16 @@ released:
     f.stdio[2] = c->stderr_fd;
     f.null_for_missing = 1;
     f.error_fd = efd;
+    if (tty_slave >= 0) {
+        f.stdio[0] = f.stdio[1] = f.stdio[2] = tty_slave;
+        f.controlling_tty = 1;
+    }
+    if (c->use_init) {
+        // Inside, PID 1 shows as "bocker-init", not as the host command line it was cloned
+        // from (PR_SET_MM needs CAP_SYS_RESOURCE: before the capabilities go).
+        prctl(PR_SET_NAME, (unsigned long)"bocker-init", 0, 0, 0);
+        bk_rename_args("bocker-init");
+    }
     bk_drop_privileges(&f);
     if (c->use_init) bk_run_init(&f, c);
     bk_setup_stdio_and_exec(&f);
@@ -618,4 +662,20 @@ int bk_cap_last_cap(void) {
     }
     cached = last;
     return last;
+}
+
+int bk_receive_fd(int sock) {
+    char byte;
+    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+    ssize_t n;
+    do { n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    if (n != 1) { if (n == 0) errno = EPIPE; return -1; }
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    if (!cm || cm->cmsg_type != SCM_RIGHTS) { errno = EPROTO; return -1; }
+    int fd;
+    memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+    return fd;
 }

@@ -24,6 +24,7 @@ local options = {
   ["--tmpfs"] = { name = "tmpfs", kind = "list" },
   ["--restart"] = { name = "restart", kind = "value" },
   ["--init"] = { name = "init", kind = "flag" },
+  ["-t"] = { name = "tty", kind = "flag" }, ["--tty"] = { name = "tty", kind = "flag" },
 }
 
 -- KEY=VALUE lines of an --env-file; '#' comments and blank lines are skipped, KEY alone takes
@@ -54,6 +55,7 @@ return {
   help = [[
 Options:
   -i, --interactive        keep stdin open (the container reads this terminal's input)
+  -t, --tty                give the command a pseudo-terminal (-it for an interactive shell)
       --rm                 remove the container when it exits
       --name NAME          name the container
   -e, --env KEY=VALUE      set an environment variable (KEY alone: take this shell's value)
@@ -117,7 +119,7 @@ executed, 127 when it is not found.]],
       cpu_shares = cpu, memory = memory, pids_limit = pids,
       network = o.network, ports = o.publish, hostname = o.hostname,
       volumes = o.volume, volumes_from = o.volumes_from, tmpfs = o.tmpfs,
-      restart = o.restart, auto_remove = o.rm, init = o.init,
+      restart = o.restart, auto_remove = o.rm, init = o.init, tty = o.tty,
     }
     if o.detach then
       c:start()

@@ -64,7 +64,14 @@ typedef struct {
     // it forks the command, forwards signals to it, reaps every zombie, and exits with the
     // command's status.
     int use_init;
+    // A pseudo-terminal: when tty_socket >= 0 the child opens a pty in the container's own
+    // /dev/pts, sends the master over this socket (SCM_RIGHTS), and uses the slave as stdin,
+    // stdout, stderr and controlling terminal (the stdio fds above are then ignored).
+    int tty_socket;
 } bk_spawn_config;
+
+// Receives the pty master the child sent over sock. The fd, or -1 with errno.
+int bk_receive_fd(int sock);
 
 enum {
     BK_BIND_READONLY = 1,
