@@ -86,7 +86,7 @@ extension Runtime {
         guard let leases = try? networks.leases(network) else { return }
         var entries: [(id: String, ip: String, names: [String])] = []
         for l in leases {
-            guard let r = try? JSONFile.read(ContainerRecord.self, from: recordPath(l.container)) else { continue }
+            guard let r = try? ContainerRecord.load(recordPath(l.container)) else { continue }
             entries.append((r.id, l.address, names(r)))
         }
         for e in entries {

@@ -76,14 +76,14 @@ public final class Runtime {
 
     public func listContainers() -> [ContainerRecord] {
         FS.list(root.containersDir).filter { !$0.hasPrefix(".") }
-            .compactMap { try? JSONFile.read(ContainerRecord.self, from: recordPath($0)) }
+            .compactMap { try? ContainerRecord.load(recordPath($0)) }
             .sorted { $0.created < $1.created }
     }
 
     /// Finds a container by id or name.
     public func container(_ ref: String) throws -> ContainerRecord {
         if Identifier.isSafeComponent(ref), FS.exists(recordPath(ref)) {
-            return try JSONFile.read(ContainerRecord.self, from: recordPath(ref))
+            return try ContainerRecord.load(recordPath(ref))
         }
         if !ref.isEmpty, let c = listContainers().first(where: { $0.name == ref }) { return c }
         throw BockerError(.notFound, "No container named '\(ref)' exists")
@@ -235,7 +235,7 @@ public final class Runtime {
         // The pending `remove` (or `create`) marker says what is under way; the record itself
         // goes last, with the directory.
         let dir = root.containerDir(id)
-        if var rec = try? JSONFile.read(ContainerRecord.self, from: recordPath(id)), rec.networkState != nil {
+        if var rec = try? ContainerRecord.load(recordPath(id)), rec.networkState != nil {
             releaseNetwork(&rec)
         }
         try cgroup(of: id).remove()
@@ -249,7 +249,7 @@ public final class Runtime {
     /// Repair of a `running` marker: settled once the container's process is gone (its
     /// network given back too, also when bocker died before the process started).
     func settleIfDead(_ id: String) throws -> Bool {
-        guard var rec = try? JSONFile.read(ContainerRecord.self, from: recordPath(id)) else { return true }
+        guard var rec = try? ContainerRecord.load(recordPath(id)) else { return true }
         if rec.state != .running {
             if rec.networkState != nil { releaseNetwork(&rec); try save(rec) }
             return true
