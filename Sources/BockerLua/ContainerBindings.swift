@@ -98,6 +98,7 @@ enum ContainerBindings {
             spec.autoRemove = try lua.optBool(t, "auto_remove") ?? false
             spec.useInit = try lua.optBool(t, "init") ?? false
             spec.tty = try lua.optBool(t, "tty") ?? false
+            spec.labels = try lua.optStringMap(t, "labels") ?? [:]
             if spec.autoRemove && spec.restartPolicy.name != "no" {
                 throw BockerError(.invalidArgument, "conflicting options: --restart and --rm")
             }
@@ -301,6 +302,7 @@ enum ContainerBindings {
         case "error": lua.push(.optional(c.error))
         case "network_mode": lua.push(c.networkMode ?? NetworkStore.defaultName)
         case "restart_count": lua.push(.int(c.restartCount ?? 0))
+        case "labels": lua.push(.table((c.labels ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
         case "oom_killed": lua.push(.bool(c.oomKilled == true))
         case "mounts":
             lua.push(.array((c.mounts ?? []).map {

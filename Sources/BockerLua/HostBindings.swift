@@ -17,6 +17,7 @@ enum HostBindings {
         ("now", now),
         ("version", versionFn),
         ("json", json),
+        ("sleep", sleep),
     ]
 
     /// bocker.error(code, message [, status]) → an error value to raise with error().
@@ -139,6 +140,19 @@ enum HostBindings {
             return .object(keys.sorted().map { ($0, values[$0]!) })
         default:
             throw BockerError(.invalidArgument, "bocker.json: cannot encode a \(lua.typeName(idx))")
+        }
+    }
+
+    /// bocker.sleep(seconds): waits (for scripts: health-check intervals, back-off).
+    static let sleep: clua_swift_function = { L in
+        binding(L) { lua in
+            var ok: Int32 = 0
+            let s = clua_tonumberx(lua.L, 1, &ok)
+            guard ok != 0, s >= 0, s < 86400 else { throw BockerError(.invalidArgument, "bocker.sleep needs seconds (0 to 86400)") }
+            var ts = timespec(tv_sec: Int(s), tv_nsec: Int((s - s.rounded(.down)) * 1e9))
+            var left = timespec()
+            while nanosleep(&ts, &left) != 0 && errno == EINTR { ts = left }
+            return 0
         }
     }
 

@@ -156,6 +156,28 @@ struct Lua {
         return v
     }
 
+    /// Field `key` as a table of string keys to string values.
+    func optStringMap(_ t: Int32, _ key: String) throws -> [String: String]? {
+        lua_getfield(L, t, key)
+        defer { clua_pop(L, 1) }
+        if isNil(-1) { return nil }
+        guard lua_type(L, -1) == LUA_TTABLE else {
+            throw BockerError(.invalidArgument, "option '\(key)' must be a table of strings, got \(typeName(-1))")
+        }
+        var out: [String: String] = [:]
+        let tbl = lua_absindex(L, -1)
+        lua_pushnil(L)
+        while lua_next(L, tbl) != 0 {
+            guard lua_type(L, -2) == LUA_TSTRING, let k = string(-2), let v = string(-1) else {
+                clua_pop(L, 2)
+                throw BockerError(.invalidArgument, "option '\(key)' must map strings to strings")
+            }
+            out[k] = v
+            clua_pop(L, 1)
+        }
+        return out
+    }
+
     func optStrings(_ t: Int32, _ key: String) throws -> [String]? {
         lua_getfield(L, t, key)
         defer { clua_pop(L, 1) }

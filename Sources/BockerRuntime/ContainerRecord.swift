@@ -89,6 +89,8 @@ public struct ContainerRecord: Codable, Sendable {
     public var useInit: Bool?
     /// Give the command a pseudo-terminal (`-t`).
     public var tty: Bool?
+    /// Free-form key/value labels (`--label`; projects mark their containers with them).
+    public var labels: [String: String]?
     public var created: Double
     public var state: ContainerState
     public var pid: Int32?
@@ -163,6 +165,11 @@ extension ContainerRecord {
         autoRemove = j["autoRemove"]?.bool
         useInit = j["useInit"]?.bool
         tty = j["tty"]?.bool
+        if case .object(let l)? = j["labels"] {
+            var d: [String: String] = [:]
+            for (k, v) in l { if let s = v.string { d[k] = s } }
+            labels = d
+        }
         self.created = created
         self.state = state
         pid = j["pid"]?.int.map(Int32.init)

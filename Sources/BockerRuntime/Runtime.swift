@@ -34,6 +34,7 @@ public struct ContainerSpec: Sendable {
     public var autoRemove = false
     public var useInit = false
     public var tty = false
+    public var labels: [String: String] = [:]
 
     public init(image: String, command: [String]? = nil) {
         self.image = image
@@ -130,7 +131,8 @@ public final class Runtime {
                 user: spec.user ?? image.config.user, resources: spec.resources,
                 networkMode: spec.network, ports: spec.ports, networkState: nil, mounts: mounts,
                 restartPolicy: spec.restartPolicy, restartCount: 0, stopRequested: nil, oomKilled: nil,
-                autoRemove: spec.autoRemove, useInit: spec.useInit, tty: spec.tty, created: nowSeconds(), state: .created)
+                autoRemove: spec.autoRemove, useInit: spec.useInit, tty: spec.tty,
+                labels: spec.labels.isEmpty ? nil : spec.labels, created: nowSeconds(), state: .created)
             try store.beginPending("create", id)
             do {
                 let dir = root.containerDir(id)

@@ -25,6 +25,7 @@ local options = {
   ["--restart"] = { name = "restart", kind = "value" },
   ["--init"] = { name = "init", kind = "flag" },
   ["-t"] = { name = "tty", kind = "flag" }, ["--tty"] = { name = "tty", kind = "flag" },
+  ["-l"] = { name = "label", kind = "list" }, ["--label"] = { name = "label", kind = "list" },
 }
 
 -- KEY=VALUE lines of an --env-file; '#' comments and blank lines are skipped, KEY alone takes
@@ -112,6 +113,11 @@ executed, 127 when it is not found.]],
       elseif kv ~= "" and os.getenv(kv) then env[#env + 1] = kv .. "=" .. os.getenv(kv) end
     end
 
+    local labels = {}
+    for _, l in ipairs(o.label or {}) do
+      local k, v = l:match("^([^=]+)=(.*)$")
+      labels[k or l] = v or ""
+    end
     local cmd, shell = command_of(rest)
     local c = bocker.container.create {
       image = image, cmd = cmd, shell = shell, name = o.name, env = env, workdir = o.workdir,
@@ -119,7 +125,7 @@ executed, 127 when it is not found.]],
       cpu_shares = cpu, memory = memory, pids_limit = pids,
       network = o.network, ports = o.publish, hostname = o.hostname,
       volumes = o.volume, volumes_from = o.volumes_from, tmpfs = o.tmpfs,
-      restart = o.restart, auto_remove = o.rm, init = o.init, tty = o.tty,
+      restart = o.restart, auto_remove = o.rm, init = o.init, tty = o.tty, labels = labels,
     }
     if o.detach then
       c:start()
