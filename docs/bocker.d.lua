@@ -173,6 +173,29 @@ local Container = {}
 ---@return bocker.Container
 function Container:refresh() end
 
+---Starts it detached; a monitor keeps its log, exit code and restart policy.
+---@return bocker.Container
+function Container:start() end
+
+---SIGTERM, then SIGKILL after timeout seconds; returns once the exit is recorded.
+---@param opts? {timeout?: integer}
+---@return bocker.Container
+function Container:stop(opts) end
+
+---Sends a signal ("KILL" default, "TERM", "SIGUSR1", 15, …). Raises invalid_state if not running.
+---@param signal? string|integer
+---@return bocker.Container
+function Container:kill(signal) end
+
+---Blocks until it has exited for good; returns the exit code.
+---@return integer
+function Container:wait() end
+
+---A table shaped like docker inspect's object, or its JSON text with {json = true}.
+---@param opts? {json?: boolean}
+---@return table|string
+function Container:inspect(opts) end
+
 ---Starts the container (created or exited) in the foreground and waits. Output goes live to
 ---stdout/stderr and into the log. Raises invalid_state, command_not_found, not_executable, kernel.
 ---@param opts? bocker.RunOptions
@@ -219,6 +242,35 @@ function Container:cgroup() end
 ---@field pids_limit? integer 0 or less: unlimited.
 ---@field network? string "bridge" (default), "none", "host" or a user network.
 ---@field ports? string[] "[HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|/udp]" entries.
+---@field volumes? string[] "/host:/dest[:ro]" or "name:/dest[:ro]".
+---@field volumes_from? string[] "CONTAINER[:ro]".
+---@field tmpfs? string[] Destinations for a tmpfs.
+---@field hostname? string
+---@field restart? string "no", "on-failure[:N]", "always", "unless-stopped".
+---@field auto_remove? boolean
+---@field init? boolean
+---@field tty? boolean
+---@field labels? table<string, string>
+
+---@class bocker.Volume
+---@field name string
+---@field mountpoint string
+---@field created number
+---@field users string[] Ids of containers that mount it.
+
+---@class bocker.volumelib
+local volumelib = {}
+---@param opts {name: string}
+---@return bocker.Volume
+function volumelib.create(opts) end
+---@return bocker.Volume[]
+function volumelib.list() end
+---@param name string
+---@return bocker.Volume
+function volumelib.get(name) end
+---@param name string
+---@return string
+function volumelib.remove(name) end
 
 ---@class bocker.Network
 ---@field name string
@@ -299,7 +351,18 @@ function containerlib.remove(ref, opts) end
 ---@field container bocker.containerlib
 ---@field cgroup bocker.cgrouplib
 ---@field network bocker.networklib
+---@field volume bocker.volumelib
 bocker = {}
+
+---JSON text for a Lua value (arrays: keys exactly 1..n; objects: sorted keys).
+---@param value any
+---@param indent? integer
+---@return string
+function bocker.json(value, indent) end
+
+---Waits.
+---@param seconds number
+function bocker.sleep(seconds) end
 
 ---Makes an error value (does not raise it): error(bocker.error("not_found", "…"), 0).
 ---@param code bocker.ErrorCode|string
