@@ -72,6 +72,9 @@ public enum NetworkSetup {
         let host = try NetlinkSession()
         let veth = hostVethName(container)
         do {
+            // A restart right after an exit can find the last run's veth still there (the
+            // kernel removes it with the old namespace, asynchronously): remove it first.
+            if try host.linkIndex(veth) != nil { _ = try host.deleteLink(veth) }
             try host.createVeth(veth, peer: "eth0", peerNamespaceFD: ns.fd)
             try host.setMaster(veth, bridge: net.bridge)
             try host.setUp(veth)

@@ -91,6 +91,10 @@ public struct ContainerRecord: Codable, Sendable {
     public var tty: Bool?
     /// Free-form key/value labels (`--label`; projects mark their containers with them).
     public var labels: [String: String]?
+    /// The entrypoint part of argv (what `inspect` shows as Entrypoint).
+    public var entrypoint: [String]?
+    /// The monitor has decided to start the container again (policy restart under way).
+    public var restartPending: Bool?
     public var created: Double
     public var state: ContainerState
     public var pid: Int32?
@@ -165,6 +169,8 @@ extension ContainerRecord {
         autoRemove = j["autoRemove"]?.bool
         useInit = j["useInit"]?.bool
         tty = j["tty"]?.bool
+        entrypoint = j["entrypoint"]?.strings
+        restartPending = j["restartPending"]?.bool
         if case .object(let l)? = j["labels"] {
             var d: [String: String] = [:]
             for (k, v) in l { if let s = v.string { d[k] = s } }

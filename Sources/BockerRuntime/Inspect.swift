@@ -13,6 +13,9 @@ extension Runtime {
             ("\($0.containerPort)/\($0.proto)", .array([.object([("HostIp", .string($0.hostIP ?? "0.0.0.0")),
                                                                   ("HostPort", .string(String($0.hostPort)))])]))
         }
+        let entrypoint: JSONValue = rec.entrypoint.map { e in JSONValue.array(e.map { JSONValue.string($0) }) } ?? .null
+        let cmdArgs: [String] = Array(rec.argv.dropFirst(rec.entrypoint?.count ?? 0))
+        let cmd: JSONValue = .array(cmdArgs.map { JSONValue.string($0) })
         return .object([
             ("Id", .string(rec.id)),
             ("Name", .optional(rec.name)),
@@ -35,8 +38,8 @@ extension Runtime {
                 ("Hostname", .string(rec.hostname)),
                 ("User", .string(rec.user ?? "")),
                 ("Env", .array(rec.env.map { .string($0) })),
-                ("Cmd", .array(rec.command.map { .string($0) })),
-                ("Entrypoint", .null),
+                ("Cmd", cmd),
+                ("Entrypoint", entrypoint),
                 ("Image", .string(rec.imageSource)),
                 ("WorkingDir", .string(rec.workdir)),
             ])),

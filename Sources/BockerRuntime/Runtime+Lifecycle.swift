@@ -184,8 +184,6 @@ extension Runtime {
 
     /// Whether the monitor will start this exited container again.
     func restartPending(_ rec: ContainerRecord) -> Bool {
-        guard rec.isMonitorAlive, rec.monitorPid != nil, rec.stopRequested != true else { return false }
-        let policy = rec.restartPolicy ?? RestartPolicy()
-        return policy.shouldRestart(exitCode: rec.exitCode ?? 0, restarts: rec.restartCount ?? 0, stoppedByUser: false)
+        rec.restartPending == true && rec.monitorPid != nil && rec.isMonitorAlive && rec.stopRequested != true
     }
 }

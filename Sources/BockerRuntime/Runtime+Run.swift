@@ -46,23 +46,24 @@ extension Runtime {
                 break   // a policy restart that cannot start: it stays exited with the error
             }
             first = false
-            let policy = rec.restartPolicy ?? RestartPolicy()
+            // runOnce recorded the exit with restartPending when the policy wants it again.
+            guard rec.restartPending == true else { break }
             let restarts = rec.restartCount ?? 0
-            var again = policy.shouldRestart(exitCode: rec.exitCode ?? 0, restarts: restarts,
-                                             stoppedByUser: (try? container(rec.id))?.stopRequested == true)
-            if again {
-                // Docker's back-off: 100 ms, doubling, at most 2 s; then ask again (a stop may
-                // have come meanwhile).
-                var ts = timespec(tv_sec: 0, tv_nsec: min(100_000_000 << min(restarts, 4), 1_600_000_000))
-                nanosleep(&ts, nil)
-                again = (try? container(rec.id))?.stopRequested != true
-            }
-            guard again else { break }
-            try store.withLock {
+            // Docker's back-off: 100 ms, doubling, at most 1.6 s; then ask again (a stop may
+            // have come meanwhile).
+            var ts = timespec(tv_sec: 0, tv_nsec: min(100_000_000 << min(restarts, 4), 1_600_000_000))
+            nanosleep(&ts, nil)
+            let stopped = try store.withLock { () -> Bool in
                 rec = try container(rec.id)
-                rec.restartCount = restarts + 1
+                if rec.stopRequested == true {
+                    rec.restartPending = nil
+                } else {
+                    rec.restartCount = restarts + 1
+                }
                 try save(rec)
+                return rec.stopRequested == true
             }
+            if stopped { break }
         }
         if rec.autoRemove == true { _ = try? remove(rec.id, force: true) }
         return rec
@@ -164,6 +165,7 @@ extension Runtime {
             rec.exitCode = nil
             rec.error = nil
             rec.oomKilled = nil
+            rec.restartPending = nil
             rec.restartCount = latest?.restartCount ?? rec.restartCount
             rec.stopRequested = manualStart ? nil : latest?.stopRequested
             try store.beginPending("running", rec.id)
@@ -192,6 +194,11 @@ extension Runtime {
             rec.oomKilled = cg.oomKillCount() > oomBefore
             rec.stopRequested = latest?.stopRequested
             rec.restartCount = latest?.restartCount ?? rec.restartCount
+            // Decide now, in the same record as the exit, whether the monitor starts it again:
+            // `wait` and `logs -f` then never see a gap between exit and restart.
+            let policy = rec.restartPolicy ?? RestartPolicy()
+            rec.restartPending = policy.shouldRestart(exitCode: code, restarts: rec.restartCount ?? 0,
+                                                      stoppedByUser: rec.stopRequested == true) ? true : nil
             try save(rec)
             store.endPending("running", rec.id)
         }

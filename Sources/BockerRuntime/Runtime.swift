@@ -132,7 +132,8 @@ public final class Runtime {
                 networkMode: spec.network, ports: spec.ports, networkState: nil, mounts: mounts,
                 restartPolicy: spec.restartPolicy, restartCount: 0, stopRequested: nil, oomKilled: nil,
                 autoRemove: spec.autoRemove, useInit: spec.useInit, tty: spec.tty,
-                labels: spec.labels.isEmpty ? nil : spec.labels, created: nowSeconds(), state: .created)
+                labels: spec.labels.isEmpty ? nil : spec.labels, entrypoint: entry.isEmpty ? nil : entry,
+                restartPending: nil, created: nowSeconds(), state: .created)
             try store.beginPending("create", id)
             do {
                 let dir = root.containerDir(id)
@@ -337,9 +338,11 @@ public final class Runtime {
             _ = inotify_add_watch(ino, root.containerDir(id), UInt32(IN_MODIFY | IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE_SELF))
         }
         while true {
+            // The monitor writes all output to the log before it records the exit: reading the
+            // state first and the log second never loses a last line.
             let rec = try container(id)
+            let active = (rec.state == .running && rec.isMonitorAlive) || restartPending(rec)
             let (entries, next) = try LogReader.read(path: logPath(id), from: offset)
-            let active = rec.liveState == .running || restartPending(rec)
             if !entries.isEmpty || !wait || !active { return (entries, next, active) }
             var fds = [pollfd(fd: ino, events: Int16(POLLIN), revents: 0)]
             var pfd: Int32 = -1
