@@ -18,6 +18,10 @@ let package = Package(
         .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
         // Streaming SHA-256 digests for blobs and layers.
         .target(name: "BockerDigest", dependencies: ["CCrypto"]),
+        // C: libarchive (tar parsing), zlib and zstd (streaming decompression) for layers.
+        .target(name: "CArchive", linkerSettings: [.linkedLibrary("archive"), .linkedLibrary("z"), .linkedLibrary("zstd")]),
+        // Safe extraction of image layers (whiteouts, links, no escape from the root).
+        .target(name: "BockerArchive", dependencies: ["CArchive", "BockerCore", "BockerDigest"]),
         // Errors, state root, ids, atomic files and the store lock.
         .target(name: "BockerCore"),
         // Layers, images, container root filesystems and the storage drivers (btrfs, overlay, copy).
@@ -38,6 +42,7 @@ let package = Package(
         .testTarget(name: "BockerCoreTests", dependencies: ["BockerCore", "BockerStore", "BockerCgroups", "BockerRuntime"]),
         .testTarget(name: "BockerLuaTests", dependencies: ["BockerLua"]),
         .testTarget(name: "BockerNetworkTests", dependencies: ["BockerNetwork"]),
+        .testTarget(name: "BockerArchiveTests", dependencies: ["BockerArchive", "BockerDigest", "BockerCore"]),
         .testTarget(name: "BockerEndToEndTests", dependencies: ["BockerCore"]),
     ],
     swiftLanguageModes: [.v5]

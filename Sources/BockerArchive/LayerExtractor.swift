@@ -45,28 +45,32 @@ public enum LayerExtractor {
         case .gzip: comp = Int32(BK_COMP_GZIP)
         case .zstd: comp = Int32(BK_COMP_ZSTD)
         }
-        guard let layer = bk_layer_open(fd, comp, bufferSize, hashChunk,
-                                        Unmanaged.passUnretained(hasher).toOpaque()) else {
-            throw BockerError(.io, "cannot read layer: out of memory")
-        }
-        defer { bk_layer_free(layer) }
+        // The reader's helper thread hashes through an unretained pointer: keep the hasher alive
+        // until bk_layer_free has joined that thread.
+        return try withExtendedLifetime(hasher) {
+            guard let layer = bk_layer_open(fd, comp, bufferSize, hashChunk,
+                                            Unmanaged.passUnretained(hasher).toOpaque()) else {
+                throw BockerError(.io, "cannot read layer: out of memory")
+            }
+            defer { bk_layer_free(layer) }
 
-        let writer = DiskWriter(rootFD: rootFD, mode: whiteouts, layer: layer)
-        defer { writer.closeAll() }
-        var entry = bk_entry()
-        var count = 0
-        while true {
-            let r = bk_layer_next(layer, &entry)
-            if r == 0 { break }
-            if r < 0 { throw ArchiveErrors.invalid(String(cString: bk_layer_error(layer))) }
-            count += 1
-            try writer.apply(entry)
+            let writer = DiskWriter(rootFD: rootFD, mode: whiteouts, layer: layer)
+            defer { writer.closeAll() }
+            var entry = bk_entry()
+            var count = 0
+            while true {
+                let r = bk_layer_next(layer, &entry)
+                if r == 0 { break }
+                if r < 0 { throw ArchiveErrors.invalid(String(cString: bk_layer_error(layer))) }
+                count += 1
+                try writer.apply(entry)
+            }
+            guard bk_layer_drain(layer) == 0 else {
+                throw ArchiveErrors.invalid(String(cString: bk_layer_error(layer)))
+            }
+            try writer.finish()
+            return ExtractResult(diffID: hasher.finalizeDigest(), entries: count, bytes: Int(bk_layer_bytes(layer)))
         }
-        guard bk_layer_drain(layer) == 0 else {
-            throw ArchiveErrors.invalid(String(cString: bk_layer_error(layer)))
-        }
-        try writer.finish()
-        return ExtractResult(diffID: hasher.finalizeDigest(), entries: count, bytes: Int(bk_layer_bytes(layer)))
     }
 }
 
@@ -117,7 +121,12 @@ private func bytesOf(_ s: UnsafePointer<CChar>) -> UnsafeBufferPointer<UInt8> {
     return c
 }
 
-private func show<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 { String(decoding: Array(bytes), as: UTF8.self) }
+/// A path for a message (long ones shortened).
+private func show<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
+    let b = Array(bytes)
+    if b.count > 160 { return String(decoding: b.prefix(80), as: UTF8.self) + "…" + String(decoding: b.suffix(60), as: UTF8.self) }
+    return String(decoding: b, as: UTF8.self)
+}
 
 private func hasPrefix(_ a: [UInt8], _ p: [UInt8]) -> Bool { a.count >= p.count && a[0..<p.count].elementsEqual(p) }
 
@@ -125,6 +134,16 @@ private func hasPrefix(_ a: [UInt8], _ p: [UInt8]) -> Bool { a.count >= p.count 
 private func splitParent(_ path: [UInt8]) -> ([UInt8], [UInt8]) {
     if let j = path.lastIndex(of: slash) { return (Array(path[..<j]), Array(path[(j + 1)...])) }
     return ([], path)
+}
+
+/// Drops empty and "." components (and so leading/trailing slashes); ".." stays for the kernel.
+private func tidy(_ path: [UInt8]) -> [UInt8] {
+    var out: [UInt8] = []
+    for comp in path.split(separator: slash) where !(comp.count == 1 && comp.first == dot) {
+        if !out.isEmpty { out.append(slash) }
+        out.append(contentsOf: comp)
+    }
+    return out
 }
 
 private func join(_ parent: [UInt8], _ name: [UInt8]) -> [UInt8] {
@@ -357,6 +376,10 @@ final class DiskWriter {
         }
         let pfd = try parentFD(parent, create: true)
         let c = cString(name)
+        var existing = stat()
+        if fstatat(pfd, c, &existing, AT_SYMLINK_NOFOLLOW) == 0 && existing.st_ino == st.st_ino && existing.st_dev == st.st_dev {
+            return  // already that file (a link to itself, or through a symlinked parent)
+        }
         // flags 0: a symlink target is linked itself, never followed; no metadata is applied.
         try create(pfd, c, path) { linkat(tpfd, tc, pfd, c, 0) }
     }
@@ -416,28 +439,53 @@ final class DiskWriter {
     // MARK: parents
 
     /// The directory at `path` (cleaned, relative), resolved inside the root. With `create`,
-    /// missing directories are made (0755, like tar).
+    /// missing directories are made (0755, like tar), following symlinks inside the root.
     private func parentFD(_ path: [UInt8], create: Bool) throws -> Int32 {
         if path.isEmpty { return rootFD }
         if let fd = dirs[path] { return fd }
-        let c = cString(path)
-        var fd = bk_open_dir_in_root(rootFD, c)
+        var fd = bk_open_dir_in_root(rootFD, cString(path))
         if fd < 0 && errno == ENOENT && create {
-            let (pp, last) = splitParent(path)
-            let pfd = try parentFD(pp, create: true)
-            let lc = cString(last)
-            if mkdirat(pfd, lc, 0o755) == 0 {
-                _ = bk_fchmodat_nofollow(pfd, lc, 0o755)
-            } else if errno != EEXIST {
-                throw BockerError.errno("cannot create directory '\(show(path))'", code: .io)
-            }
-            track(path)
-            fd = bk_open_dir_in_root(rootFD, c)
+            linkHops = 0
+            try makeDirectories(path)
+            fd = bk_open_dir_in_root(rootFD, cString(path))
         }
         guard fd >= 0 else { throw BockerError.errno("cannot open directory '\(show(path))'", code: .io) }
         if dirs.count >= 512 { invalidate() }
         dirs[path] = fd
         return fd
+    }
+
+    /// Symlinks followed by the current makeDirectories.
+    private var linkHops = 0
+
+    /// mkdir -p of `path` (relative to the root, may hold ".." and symlinks, all resolved inside
+    /// the root by the kernel): each directory is made with mkdirat under a parent opened in the
+    /// root; a dangling symlink in the way is followed (its target made, inside the root), as
+    /// containerd does.
+    private func makeDirectories(_ path: [UInt8]) throws {
+        let (pp, last) = splitParent(path)
+        var pfd = bk_open_dir_in_root(rootFD, cString(pp))
+        if pfd < 0 && errno == ENOENT {
+            try makeDirectories(pp)
+            pfd = bk_open_dir_in_root(rootFD, cString(pp))
+        }
+        guard pfd >= 0 else { throw BockerError.errno("cannot open directory '\(show(pp))'", code: .io) }
+        defer { close(pfd) }
+        if last.isEmpty || last == [dot, dot] { return }
+        let lc = cString(last)
+        if mkdirat(pfd, lc, 0o755) == 0 {
+            _ = bk_fchmodat_nofollow(pfd, lc, 0o755)
+            return
+        }
+        guard errno == EEXIST else { throw BockerError.errno("cannot create directory '\(show(path))'", code: .io) }
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX))
+        let n = readlinkat(pfd, lc, &buf, buf.count - 1)
+        guard n > 0 else { return }  // not a symlink: the caller's open reports what it is
+        linkHops += 1
+        guard linkHops <= 40 else { throw BockerError.errno("cannot create directory '\(show(path))'", ELOOP, code: .io) }
+        let target = buf[0..<n].map { UInt8(bitPattern: $0) }
+        let next = target.first == slash || pp.isEmpty ? target : pp + [slash] + target
+        try makeDirectories(tidy(next))
     }
 
     // MARK: whiteouts

@@ -65,6 +65,8 @@ enum ImageBindings {
         case "source": lua.push(img.source)
         case "created": lua.push(.number(img.created))
         case "layers": lua.push(.strings(img.layers))
+        case "digest": lua.push(.optional(img.digest))
+        case "reference": lua.push(.optional(img.reference))
         case "config":
             lua.push(.table([
                 ("env", img.config.env.map(LuaValue.strings) ?? .nil),

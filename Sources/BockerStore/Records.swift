@@ -30,6 +30,9 @@ public struct ImageRecord: Codable, Equatable, Sendable {
     public var created: Double
     public var layers: [String]
     public var config: ImageConfig
+    /// For pulled images: the digest the reference resolved to, and the registry reference.
+    public var digest: String?
+    public var reference: String?
 
     public init(id: String, source: String, created: Double, layers: [String], config: ImageConfig) {
         self.id = id

@@ -121,12 +121,14 @@ public final class Store {
             .sorted { $0.created < $1.created }
     }
 
-    /// Finds an image by id, or by source (`NAME:TAG` or the directory it was made from).
+    /// Finds an image by id, or by source (`NAME:TAG` or the directory it was made from;
+    /// `alpine` finds `alpine:latest`).
     public func image(_ ref: String) throws -> ImageRecord {
         if Identifier.isSafeComponent(ref), FS.exists(root.imageFile(ref)) {
             return try JSONFile.read(ImageRecord.self, from: root.imageFile(ref))
         }
-        if !ref.isEmpty, let match = listImages().last(where: { $0.source == ref }) { return match }
+        let all = ref.isEmpty ? [] : listImages()
+        if let match = all.last(where: { $0.source == ref || $0.source == ref + ":latest" }) { return match }
         throw BockerError(.notFound, "No image named '\(ref)' exists")
     }
 
@@ -176,9 +178,14 @@ public final class Store {
     /// For a cumulative driver the new layer starts as a copy of its parent. The marker stays
     /// until the caller has written the image that lists the layer and calls
     /// `endPending("layer", id)`: a kill in between leaves a layer that repair removes.
-    public func createLayer(parent: String?, origin: String, fill: (String) throws -> Void) throws -> String {
-        var id = Identifier.randomHex(bytes: 8)
-        while FS.exists(root.layerDir(id)) { id = Identifier.randomHex(bytes: 8) }
+    public func createLayer(parent: String?, origin: String, id fixedID: String? = nil,
+                            fill: (String) throws -> Void) throws -> String {
+        var id = fixedID ?? Identifier.randomHex(bytes: 8)
+        if fixedID == nil {
+            while FS.exists(root.layerDir(id)) { id = Identifier.randomHex(bytes: 8) }
+        } else if FS.exists(root.layerDir(id)) {
+            throw BockerError(.exists, "layer \(id) exists")
+        }
         try beginPending("layer", id)
         do {
             try FS.makeDirectories(root.layerDir(id), mode: 0o700)
@@ -193,6 +200,11 @@ public final class Store {
             throw error
         }
         return id
+    }
+
+    /// Whether a complete layer with this id is in the store (its record is written last).
+    public func hasLayer(_ id: String) -> Bool {
+        FS.exists(root.layerDir(id) + "/layer.json") && !FS.exists(pendingDir + "/layer-" + id)
     }
 
     func removeLayerFiles(_ id: String) throws {

@@ -50,6 +50,9 @@ struct bk_layer {
 
     // Pipeline between the producer and the consumer (libarchive's read callback).
     int threaded, th_started;
+    // Where the hash runs: on the producer for plain and zstd streams (cheap to produce, so the
+    // hash overlaps extraction), on the consumer for gzip (inflate is the bottleneck there).
+    int hash_in_producer;
     pthread_t th;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -204,6 +207,7 @@ static void *producer_main(void *arg) {
 
         size_t len = 0;
         int r = produce(l, l->slots[idx].data, l->bufsz, &len);
+        if (r != P_ERR && len > 0 && l->hash_in_producer && l->hash) l->hash(l->hash_ctx, l->slots[idx].data, len);
 
         pthread_mutex_lock(&l->mu);
         if (len > 0 && r != P_ERR) {
@@ -260,7 +264,7 @@ static ssize_t next_chunk(bk_layer *l, const void **out) {
         pthread_mutex_unlock(&l->mu);
     }
     if (len > 0) {
-        if (l->hash) l->hash(l->hash_ctx, data, len);
+        if (l->hash && !(l->threaded && l->hash_in_producer)) l->hash(l->hash_ctx, data, len);
         l->total += len;
     }
     *out = data;
@@ -291,8 +295,7 @@ bk_layer *bk_layer_open(int fd, int compression, size_t buf_size, bk_hash_fn has
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
 
-    int nslots = compression == BK_COMP_NONE ? 1 : NSLOTS;
-    for (int i = 0; i < nslots; i++) {
+    for (int i = 0; i < NSLOTS; i++) {
         if (!(l->slots[i].data = malloc(l->bufsz))) goto fail;
     }
     if (compression != BK_COMP_NONE && !(l->in = malloc(IN_SIZE))) goto fail;
@@ -306,13 +309,12 @@ bk_layer *bk_layer_open(int fd, int compression, size_t buf_size, bk_hash_fn has
     archive_read_support_format_tar(l->a);
     archive_read_support_format_empty(l->a);
 
-    if (compression != BK_COMP_NONE) {
-        l->threaded = 1;
-        if (pthread_create(&l->th, NULL, producer_main, l) == 0) {
-            l->th_started = 1;
-        } else {
-            l->threaded = 0;  // decompress on the caller's thread into slot 0
-        }
+    l->hash_in_producer = compression != BK_COMP_GZIP;
+    l->threaded = 1;
+    if (pthread_create(&l->th, NULL, producer_main, l) == 0) {
+        l->th_started = 1;
+    } else {
+        l->threaded = 0;  // read and decompress on the caller's thread, into slot 0
     }
     return l;
 fail:

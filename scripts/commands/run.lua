@@ -26,7 +26,25 @@ local options = {
   ["--init"] = { name = "init", kind = "flag" },
   ["-t"] = { name = "tty", kind = "flag" }, ["--tty"] = { name = "tty", kind = "flag" },
   ["-l"] = { name = "label", kind = "list" }, ["--label"] = { name = "label", kind = "list" },
+  ["--pull"] = { name = "pull", kind = "value" },
+  ["--platform"] = { name = "platform", kind = "value" },
 }
+
+-- Docker's --pull: "missing" (default) pulls a registry reference not in the store yet;
+-- "always" pulls first; "never" does not. Ids (img_…) and directories are never pulled.
+local function ensure_image(image, policy, platform)
+  policy = policy or "missing"
+  if policy ~= "missing" and policy ~= "always" and policy ~= "never" then
+    cli.fail(("invalid --pull '%s': use missing, always or never"):format(policy))
+  end
+  if image:match("^img_") or image:sub(1, 1) == "/" or policy == "never" then return image end
+  if policy == "missing" then
+    local ok, err = pcall(bocker.image.get, image)
+    if ok or type(err) ~= "table" or err.code ~= "not_found" then return image end
+    io.stderr:write(("Unable to find image '%s' locally\n"):format(image))
+  end
+  return bocker.image.pull(image, { platform = platform }).id
+end
 
 -- KEY=VALUE lines of an --env-file; '#' comments and blank lines are skipped, KEY alone takes
 -- this shell's value (as Docker).
@@ -118,6 +136,7 @@ executed, 127 when it is not found.]],
       local k, v = l:match("^([^=]+)=(.*)$")
       labels[k or l] = v or ""
     end
+    image = ensure_image(image, o.pull, o.platform)
     local cmd, shell = command_of(rest)
     local c = bocker.container.create {
       image = image, cmd = cmd, shell = shell, name = o.name, env = env, workdir = o.workdir,

@@ -1,7 +1,8 @@
-// Layer reading for BockerArchive: a (gzip | zstd | plain) blob decompressed by zlib or zstd
-// (on a helper thread when compressed), every uncompressed byte handed to a hash callback, and
-// the tar stream parsed by libarchive (tar formats only, no filters). Plus the few kernel calls
-// Swift's Glibc module does not expose (openat2, fchmodat2, makedev).
+// Layer reading for BockerArchive: a (gzip | zstd | plain) blob read and decompressed by zlib or
+// zstd on a helper thread (4 x buf_size buffers in flight), every uncompressed byte handed to a
+// hash callback, and the tar stream parsed by libarchive (tar formats only, no filters) on the
+// caller's thread. Plus the few kernel calls Swift's Glibc module does not expose (openat2,
+// fchmodat2, makedev).
 #ifndef CARCHIVE_H
 #define CARCHIVE_H
 #include <stddef.h>
@@ -18,7 +19,8 @@ enum {
     BK_KIND_CHAR = 5, BK_KIND_BLOCK = 6, BK_KIND_FIFO = 7, BK_KIND_SOCKET = 8
 };
 
-// Called with every uncompressed byte of the stream, in order, on the thread that reads entries.
+// Called with every uncompressed byte of the stream, in order, from one thread at a time (the
+// reader's helper thread or the caller's); done once bk_layer_drain has returned.
 typedef void (*bk_hash_fn)(void *ctx, const void *data, size_t len);
 
 typedef struct bk_layer bk_layer;
