@@ -109,9 +109,12 @@ public struct ContainerRecord: Codable, Sendable {
     public var error: String?
 
     /// The state as it really is: a record saying running whose process is gone is exited.
+    /// A record saying running is exited once its monitor is gone; while the monitor lives
+    /// it stays running until the monitor records the exit (so the exit code is never guessed).
     public var liveState: ContainerState {
-        if state == .running, !isProcessAlive || !isMonitorAlive { return .exited }
-        return state
+        guard state == .running else { return state }
+        if monitorPid != nil { return isMonitorAlive ? .running : .exited }
+        return isProcessAlive ? .running : .exited
     }
 
     public var isMonitorAlive: Bool {

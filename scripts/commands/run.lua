@@ -37,7 +37,10 @@ local function ensure_image(image, policy, platform)
   if policy ~= "missing" and policy ~= "always" and policy ~= "never" then
     cli.fail(("invalid --pull '%s': use missing, always or never"):format(policy))
   end
-  if image:match("^img_") or image:sub(1, 1) == "/" or policy == "never" then return image end
+  -- Only what looks like a registry reference is pulled (lowercase name, optional registry,
+  -- tag or digest); anything else is looked up locally and reported as missing.
+  local looks_remote = image:match("^[a-z0-9][a-z0-9._/:@-]*$") and not image:find("..", 1, true)
+  if image:match("^img_") or not looks_remote or policy == "never" or not bocker.image.pull then return image end
   if policy == "missing" then
     local ok, err = pcall(bocker.image.get, image)
     if ok or type(err) ~= "table" or err.code ~= "not_found" then return image end

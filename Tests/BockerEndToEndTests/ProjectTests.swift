@@ -1,0 +1,246 @@
+import Glibc
+import Testing
+
+/// `require "bocker.project"`: multi-container projects as Lua programs, driven through
+/// `bocker script FILE up|down|ps|logs|exec …` with the bundled examples.
+@Suite("project: orchestration in Lua")
+struct ProjectTests {
+    static let blog = BockerFixture.packageRoot + "/scripts/examples/blog.lua"
+    static let replicas = BockerFixture.packageRoot + "/scripts/examples/replicas.lua"
+
+    /// One `ps --format json` row.
+    struct Row: Equatable {
+        var id: String, name: String, service: String, state: String, exitCode: Int?
+    }
+
+    /// The project's containers by name, from `bocker script FILE ps --format json`.
+    private func ps(_ f: BockerFixture, _ script: String, env: [String: String] = [:],
+                    sourceLocation: SourceLocation = #_sourceLocation) -> [String: Row] {
+        let r = f.run(["script", script, "ps", "--format", "json"], env: env)
+        #expect(r.status == 0, "ps: \(r)", sourceLocation: sourceLocation)
+        var rows: [String: Row] = [:]
+        for line in r.stdoutLines {
+            func field(_ key: String) -> String? {
+                guard let m = line.firstMatch(of: try! Regex("\"\(key)\":\"?([^\",}]*)\"?")) else { return nil }
+                return String(m.output[1].substring ?? "")
+            }
+            guard let id = field("ID"), let name = field("Name") else { continue }
+            rows[name] = Row(id: id, name: name, service: field("Service") ?? "", state: field("State") ?? "",
+                             exitCode: field("ExitCode").flatMap { Int($0) })
+        }
+        return rows
+    }
+
+    /// Names of the store's networks and volumes (`network ls`, `volume ls`), sorted.
+    private func networks(_ f: BockerFixture) -> [String] {
+        f.run(["network", "ls"]).stdoutLines.dropFirst().compactMap { fields($0).first }.sorted()
+    }
+
+    private func volumes(_ f: BockerFixture) -> [String] {
+        f.run(["volume", "ls"]).stdoutLines.dropFirst().compactMap { fields($0).last }.sorted()
+    }
+
+    @Test("blog.lua: up reaches every condition, up again changes nothing, a changed env recreates one service, down removes exactly the project")
+    func blogLifecycle() throws {
+        try NetworkFixture.with { n, f in
+            let img = try f.initImage()
+            // Things that are not the project's: down must leave them alone.
+            #expect(f.run(["volume", "create", "blog_keep"]).status == 0)
+            #expect(f.run(["network", "create", "other"]).status == 0)
+            let (bystander, bystanderId) = f.runNew(["run", "-d", "--name", "blog-bystander", "--label", "bocker.project=other",
+                                                     "--network", "none", img, "sleep", "600"])
+            #expect(bystander.status == 0, "\(bystander)")
+
+            let up = f.run(["script", Self.blog, "up", img])
+            #expect(up.status == 0, "up: \(up)")
+            for line in ["Network blog_default  Created", "Volume blog_content  Created", "Container blog-seed-1  Exited (0)",
+                         "Container blog-web-1  Healthy", "Container blog-worker-1  Exited (0)"] {
+                #expect(up.stdoutLines.contains(line), "up did not say '\(line)': \(up)")
+            }
+            // seed ran before web started; worker only after web was healthy.
+            let order = up.stdoutLines
+            if let seedDone = order.firstIndex(of: "Container blog-seed-1  Exited (0)"),
+               let webStart = order.firstIndex(of: "Container blog-web-1  Started"),
+               let healthy = order.firstIndex(of: "Container blog-web-1  Healthy"),
+               let workerStart = order.firstIndex(of: "Container blog-worker-1  Started") {
+                #expect(seedDone < webStart && healthy < workerStart, "dependency order: \(up)")
+            } else {
+                Issue.record("missing progress lines: \(up)")
+            }
+            let first = ps(f, Self.blog)
+            #expect(Set(first.keys) == ["blog-seed-1", "blog-web-1", "blog-worker-1"], "\(first)")
+            #expect(first["blog-seed-1"]?.state == "exited" && first["blog-seed-1"]?.exitCode == 0, "\(first)")
+            #expect(first["blog-web-1"]?.state == "running", "\(first)")
+            #expect(first["blog-worker-1"]?.state == "exited" && first["blog-worker-1"]?.exitCode == 0, "\(first)")
+
+            // The job's content, through the published port, from the namespace's 127.0.0.1.
+            let page = n.httpGet("http://127.0.0.1:8080/")
+            #expect(page.status == 0 && page.stdout == "<h1>Hello from bocker</h1>\n", "\(page)")
+            // The worker reached web by its service name.
+            let logs = f.run(["script", Self.blog, "logs", "worker"])
+            #expect(logs.status == 0, "\(logs)")
+            #expect(logs.stdoutLines == ["worker-1 | worker: web says <h1>Hello from bocker</h1>"], "\(logs)")
+            let exec = f.run(["script", Self.blog, "exec", "web", "cat", "/data/index.html"])
+            #expect(exec.status == 0 && exec.stdout == "<h1>Hello from bocker</h1>\n", "\(exec)")
+
+            // Idempotent: nothing created, recreated or started; the same containers.
+            let again = f.run(["script", Self.blog, "up", img])
+            #expect(again.status == 0, "second up: \(again)")
+            #expect(!again.stdout.contains("Created") && !again.stdout.contains("Started") && !again.stdout.contains("Recreated"),
+                    "the second up changed something: \(again)")
+            #expect(ps(f, Self.blog) == first, "container ids or states changed")
+
+            // A changed env of seed: seed alone is recreated and rerun; web serves the new page.
+            let changed = f.run(["script", Self.blog, "up", img], env: ["BLOG_TITLE": "Second edition"])
+            #expect(changed.status == 0, "up with BLOG_TITLE: \(changed)")
+            #expect(changed.stdoutLines.contains("Container blog-seed-1  Recreated"), "\(changed)")
+            let after = ps(f, Self.blog)
+            #expect(after["blog-seed-1"]?.id != first["blog-seed-1"]?.id, "seed was not recreated")
+            #expect(after["blog-seed-1"]?.exitCode == 0, "\(after)")
+            #expect(after["blog-web-1"] == first["blog-web-1"], "web changed: \(after)")
+            #expect(after["blog-worker-1"] == first["blog-worker-1"], "worker changed: \(after)")
+            let page2 = n.httpGet("http://127.0.0.1:8080/")
+            #expect(page2.stdout == "<h1>Second edition</h1>\n", "\(page2)")
+
+            // What down must remove: the network's bridge, web's DNAT rules.
+            let probe = try f.writeFile("probe.lua", "print(bocker.network.get('blog_default').bridge)\n")
+            let bridge = trimmed(f.run(["script", probe]).stdout)
+            #expect(!bridge.isEmpty && n.links().contains(bridge), "bridge \(bridge) not in \(n.links())")
+            #expect(n.natRules().contains { $0.contains("8080") }, "no DNAT rule for 8080: \(n.natTable())")
+
+            let down = f.run(["script", Self.blog, "down", "--volumes"])
+            #expect(down.status == 0, "down: \(down)")
+            #expect(ps(f, Self.blog).isEmpty, "project containers left")
+            #expect(f.containerIds() == Set([bystanderId].compactMap { $0 }), "containers: \(f.containerIds())")
+            #expect(networks(f) == ["bridge", "other"], "networks: \(networks(f))")
+            #expect(volumes(f) == ["blog_keep"], "volumes: \(volumes(f))")
+            #expect(!n.links().contains(bridge), "bridge \(bridge) left: \(n.links())")
+            #expect(n.vethLinksAfterTeardown().isEmpty, "veths left: \(n.vethLinks())")
+            #expect(!n.natRules().contains { $0.contains("8080") }, "DNAT rule left: \(n.natTable())")
+            #expect(!Host.exists(f.root + "/projects/blog"), "the project's state folder is left")
+            let mounts = Host.mountPoints(under: f.root).filter { m in
+                !(bystanderId.map { m.contains($0) } ?? false)
+            }
+            #expect(mounts.isEmpty, "mounts left: \(mounts)")
+            // down again: nothing to do, still fine.
+            let down2 = f.run(["script", Self.blog, "down", "--volumes"])
+            #expect(down2.status == 0 && down2.stdout.isEmpty, "\(down2)")
+        }
+    }
+
+    @Test("a broken script: one line naming the file and line; nothing is created")
+    func brokenScript() throws {
+        try NetworkFixture.with { n, f in
+            let img = try f.initImage()
+            let typo = try f.writeFile("deploy.lua", """
+                local project = require "bocker.project"
+                local p = project.new { name = "broken" }
+                p:service "db" { image = "\(img)", command = "sleep 600" }
+                p:service "web" { image = "\(img)", comand = "httpd -f" }
+                return p:main(arg)
+
+                """)
+            let r = f.run(["script", typo, "up"])
+            #expect(r.status == 1, "\(r)")
+            #expect(r.allLines == [typo + ":4: service 'web': unknown key 'comand' (did you mean 'command'?)"], "\(r)")
+
+            let dep = try f.writeFile("dep.lua", """
+                local project = require "bocker.project"
+                local p = project.new { name = "broken" }
+                p:service "web" { image = "\(img)", command = "sleep 600",
+                                  depends_on = { dbb = "healthy" } }
+                p:service "db" { image = "\(img)", command = "sleep 600" }
+                return p:main(arg)
+
+                """)
+            let d = f.run(["script", dep, "up"])
+            #expect(d.status == 1, "\(d)")
+            #expect(d.allLines == [dep + ":3: service 'web' depends on 'dbb', which is not declared (did you mean 'db'?)"], "\(d)")
+
+            let lua = try f.writeFile("lua.lua", """
+                local project = require "bocker.project"
+                local p = project.new { name = "broken" }
+                p:service "web" { image = "\(img)", command = "sleep 600" }
+                local settings = nil
+                p:service "db" { image = settings.image }
+                return p:main(arg)
+
+                """)
+            let l = f.run(["script", lua, "up"])
+            #expect(l.status == 1, "\(l)")
+            #expect(l.allLines.count == 1 && l.allLines.first?.hasPrefix(lua + ":5: attempt to index a nil value") == true, "\(l)")
+
+            #expect(f.containerIds().isEmpty, "containers were created: \(f.containerIds())")
+            #expect(networks(f) == ["bridge"], "networks: \(networks(f))")
+            #expect(n.links() == ["lo"], "links: \(n.links())")
+        }
+    }
+
+    @Test("a failing healthcheck names the service and its line; dependents are not started; down cleans up")
+    func unhealthy() throws {
+        try NetworkFixture.with { n, f in
+            let img = try f.initImage()
+            let script = try f.writeFile("deploy.lua", """
+                local project = require "bocker.project"
+                local p = project.new { name = "sick" }
+                p:service "web" { image = "\(img)", command = "sleep 600", init = true, ports = { "8090:80" },
+                                  healthcheck = { test = "echo not yet >&2; exit 3", interval = 0.05, retries = 3 } }
+                p:service "client" { image = "\(img)", command = "sleep 600", depends_on = { web = "healthy" } }
+                return p:main(arg)
+
+                """)
+            let r = f.run(["script", script, "up"])
+            #expect(r.status == 1, "\(r)")
+            #expect(r.stderrLines == [script + ":3: service 'web' is unhealthy after 3 checks: exit code 3: not yet"], "\(r)")
+            let rows = ps(f, script)
+            #expect(Set(rows.keys) == ["sick-web-1"], "only web should exist: \(rows)")
+
+            let down = f.run(["script", script, "down"])
+            #expect(down.status == 0, "\(down)")
+            #expect(f.containerIds().isEmpty, "containers left: \(f.containerIds())")
+            #expect(networks(f) == ["bridge"], "networks: \(networks(f))")
+            #expect(n.vethLinksAfterTeardown().isEmpty, "veths left: \(n.vethLinks())")
+            #expect(!n.natRules().contains { $0.contains("8090") }, "DNAT rule left: \(n.natTable())")
+            #expect(!Host.exists(f.root + "/projects/sick"), "state folder left")
+        }
+    }
+
+    @Test("replicas.lua: N services with computed ports and env; a migration task whose exec output decides")
+    func replicasAndMigration() throws {
+        try NetworkFixture.with { n, f in
+            let img = try f.initImage()
+            let env = ["REPLICAS": "2", "BOCKER_EXAMPLE_IMAGE": img]
+            let up = f.run(["script", Self.replicas, "up"], env: env)
+            #expect(up.status == 0, "up: \(up)")
+            #expect(up.stdoutLines.contains("migrate: schema 2"), "\(up)")
+            #expect(n.httpGet("http://127.0.0.1:9001/").stdout == "app 1 (primary) schema 2\n")
+            #expect(n.httpGet("http://127.0.0.1:9002/").stdout == "app 2 (secondary) schema 2\n")
+            let before = ps(f, Self.replicas, env: env)
+            #expect(Set(before.keys) == ["replicas-db-1", "replicas-app1-1", "replicas-app2-1"], "\(before)")
+
+            // The migration reads schema 2 and refuses to go back to 1: up fails, nothing changes.
+            var older = env
+            older["SCHEMA_VERSION"] = "1"
+            let refused = f.run(["script", Self.replicas, "up"], env: older)
+            #expect(refused.status == 1, "\(refused)")
+            #expect(refused.stderr.contains("task 'migrate' failed: the database is at schema 2, newer than this deploy's 1"),
+                    "\(refused)")
+            #expect(ps(f, Self.replicas, env: env) == before, "containers changed after a refused migration")
+
+            // One replica fewer: app2 is an orphan now, removed with --remove-orphans.
+            var fewer = env
+            fewer["REPLICAS"] = "1"
+            let shrink = f.run(["script", Self.replicas, "up", "--remove-orphans"], env: fewer)
+            #expect(shrink.status == 0, "\(shrink)")
+            let now = ps(f, Self.replicas, env: fewer)
+            #expect(Set(now.keys) == ["replicas-db-1", "replicas-app1-1"], "\(now)")
+            #expect(now["replicas-app1-1"] == before["replicas-app1-1"], "app1 was touched")
+
+            let down = f.run(["script", Self.replicas, "down", "-v"], env: fewer)
+            #expect(down.status == 0, "\(down)")
+            #expect(f.containerIds().isEmpty && networks(f) == ["bridge"] && volumes(f).isEmpty,
+                    "left: \(f.containerIds()) \(networks(f)) \(volumes(f))")
+            #expect(n.vethLinksAfterTeardown().isEmpty, "veths left: \(n.vethLinks())")
+        }
+    }
+}
