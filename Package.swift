@@ -22,6 +22,10 @@ let package = Package(
         .target(name: "CArchive", linkerSettings: [.linkedLibrary("archive"), .linkedLibrary("z"), .linkedLibrary("zstd")]),
         // Safe extraction of image layers (whiteouts, links, no escape from the root).
         .target(name: "BockerArchive", dependencies: ["CArchive", "BockerCore", "BockerDigest"]),
+        // C: libcurl behind non-variadic functions, for registries.
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        // OCI distribution: references, auth, manifests, platform choice, verified blobs.
+        .target(name: "BockerRegistry", dependencies: ["CCurl", "BockerCore", "BockerDigest"]),
         // Errors, state root, ids, atomic files and the store lock.
         .target(name: "BockerCore"),
         // Layers, images, container root filesystems and the storage drivers (btrfs, overlay, copy).
@@ -31,11 +35,12 @@ let package = Package(
         // Bridge networks over rtnetlink: addresses, veths, NAT and published ports.
         .target(name: "BockerNetwork", dependencies: ["BockerCore", "CBocker"]),
         // Containers: records, the lifecycle, spawning, exec, logs, commit, repair.
-        .target(name: "BockerRuntime", dependencies: ["BockerCore", "BockerStore", "BockerCgroups", "BockerNetwork", "CBocker"]),
+        .target(name: "BockerRuntime", dependencies: ["BockerCore", "BockerStore", "BockerCgroups", "BockerNetwork", "CBocker",
+                                                     "BockerRegistry", "BockerArchive", "BockerDigest"]),
         // The bundled Lua scripts (scripts/), compiled into the binary.
         .target(name: "BockerScripts", plugins: ["EmbedScriptsPlugin"]),
         // The Lua host: script search, the bocker.* modules (thin bindings over the core), errors.
-        .target(name: "BockerLua", dependencies: ["CLua", "BockerCore", "BockerStore", "BockerCgroups", "BockerNetwork", "BockerRuntime", "BockerScripts"]),
+        .target(name: "BockerLua", dependencies: ["CLua", "BockerCore", "BockerStore", "BockerCgroups", "BockerNetwork", "BockerRuntime", "BockerScripts", "BockerRegistry"]),
         .executableTarget(name: "bocker", dependencies: ["BockerLua"]),
         .executableTarget(name: "embed-scripts"),
         .plugin(name: "EmbedScriptsPlugin", capability: .buildTool(), dependencies: ["embed-scripts"]),
@@ -43,6 +48,7 @@ let package = Package(
         .testTarget(name: "BockerLuaTests", dependencies: ["BockerLua"]),
         .testTarget(name: "BockerNetworkTests", dependencies: ["BockerNetwork"]),
         .testTarget(name: "BockerArchiveTests", dependencies: ["BockerArchive", "BockerDigest", "BockerCore"]),
+        .testTarget(name: "BockerRegistryTests", dependencies: ["BockerRegistry", "BockerDigest", "BockerCore"]),
         .testTarget(name: "BockerEndToEndTests", dependencies: ["BockerCore"]),
     ],
     swiftLanguageModes: [.v5]

@@ -8,6 +8,7 @@ import BockerRuntime
 enum ImageBindings {
     static let functions: Modules.Functions = [
         ("list", list), ("get", get), ("init", initFn), ("remove", remove),
+        ("pull", PullBindings.pull), ("login", PullBindings.login),
     ]
 
     static func runtime(_ lua: Lua) throws -> Runtime { try LuaHost.from(lua.L).runtime() }
