@@ -18,12 +18,14 @@ let package = Package(
         .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
         // Streaming SHA-256 digests for blobs and layers.
         .target(name: "BockerDigest", dependencies: ["CCrypto"]),
-        // C: libarchive (tar parsing), zlib and zstd (streaming decompression) for layers.
-        .target(name: "CArchive", linkerSettings: [.linkedLibrary("archive"), .linkedLibrary("z"), .linkedLibrary("zstd")]),
+        // C: libarchive (tar parsing; opened with dlopen on first use), zlib and zstd
+        // (streaming decompression) for layers.
+        .target(name: "CArchive", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("z"), .linkedLibrary("zstd")]),
         // Safe extraction of image layers (whiteouts, links, no escape from the root).
         .target(name: "BockerArchive", dependencies: ["CArchive", "BockerCore", "BockerDigest"]),
-        // C: libcurl behind non-variadic functions, for registries.
-        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        // C: libcurl behind non-variadic functions, for registries (opened with dlopen on first
+        // use, so that commands other than pull do not load its thirty libraries).
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("dl")]),
         // OCI distribution: references, auth, manifests, platform choice, verified blobs.
         .target(name: "BockerRegistry", dependencies: ["CCurl", "BockerCore", "BockerDigest"]),
         // Errors, state root, ids, atomic files and the store lock.

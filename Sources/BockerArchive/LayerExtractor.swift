@@ -50,6 +50,7 @@ public enum LayerExtractor {
         return try withExtendedLifetime(hasher) {
             guard let layer = bk_layer_open(fd, comp, bufferSize, hashChunk,
                                             Unmanaged.passUnretained(hasher).toOpaque()) else {
+                if let why = bk_archive_load_error() { throw BockerError(.io, String(cString: why)) }
                 throw BockerError(.io, "cannot read layer: out of memory")
             }
             defer { bk_layer_free(layer) }

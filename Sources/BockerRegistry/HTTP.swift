@@ -203,7 +203,7 @@ final class CurlSession: @unchecked Sendable {
         var result = HTTPResult()
         guard let h = checkout() else {
             result.curlCode = CURLE_FAILED_INIT
-            result.curlMessage = "cannot create a libcurl handle"
+            result.curlMessage = bk_curl_load_error().map { String(cString: $0) } ?? "cannot create a libcurl handle"
             return result
         }
         defer { checkin(h) }

@@ -17,6 +17,118 @@
 #include <zlib.h>
 #include <zstd.h>
 
+// libarchive is opened on first use (dlopen), not linked: it and its libraries would
+// otherwise load at every bocker start although only `pull` extracts layers.
+#include <dlfcn.h>
+static __typeof__(&archive_entry_atime) bk_p_archive_entry_atime;
+static __typeof__(&archive_entry_atime_is_set) bk_p_archive_entry_atime_is_set;
+static __typeof__(&archive_entry_atime_nsec) bk_p_archive_entry_atime_nsec;
+static __typeof__(&archive_entry_filetype) bk_p_archive_entry_filetype;
+static __typeof__(&archive_entry_gid) bk_p_archive_entry_gid;
+static __typeof__(&archive_entry_hardlink) bk_p_archive_entry_hardlink;
+static __typeof__(&archive_entry_hardlink_utf8) bk_p_archive_entry_hardlink_utf8;
+static __typeof__(&archive_entry_mtime) bk_p_archive_entry_mtime;
+static __typeof__(&archive_entry_mtime_nsec) bk_p_archive_entry_mtime_nsec;
+static __typeof__(&archive_entry_pathname) bk_p_archive_entry_pathname;
+static __typeof__(&archive_entry_pathname_utf8) bk_p_archive_entry_pathname_utf8;
+static __typeof__(&archive_entry_perm) bk_p_archive_entry_perm;
+static __typeof__(&archive_entry_rdevmajor) bk_p_archive_entry_rdevmajor;
+static __typeof__(&archive_entry_rdevminor) bk_p_archive_entry_rdevminor;
+static __typeof__(&archive_entry_size) bk_p_archive_entry_size;
+static __typeof__(&archive_entry_size_is_set) bk_p_archive_entry_size_is_set;
+static __typeof__(&archive_entry_symlink) bk_p_archive_entry_symlink;
+static __typeof__(&archive_entry_symlink_utf8) bk_p_archive_entry_symlink_utf8;
+static __typeof__(&archive_entry_uid) bk_p_archive_entry_uid;
+static __typeof__(&archive_entry_xattr_count) bk_p_archive_entry_xattr_count;
+static __typeof__(&archive_entry_xattr_next) bk_p_archive_entry_xattr_next;
+static __typeof__(&archive_entry_xattr_reset) bk_p_archive_entry_xattr_reset;
+static __typeof__(&archive_error_string) bk_p_archive_error_string;
+static __typeof__(&archive_read_data_block) bk_p_archive_read_data_block;
+static __typeof__(&archive_read_free) bk_p_archive_read_free;
+static __typeof__(&archive_read_new) bk_p_archive_read_new;
+static __typeof__(&archive_read_next_header) bk_p_archive_read_next_header;
+static __typeof__(&archive_read_open) bk_p_archive_read_open;
+static __typeof__(&archive_read_support_format_empty) bk_p_archive_read_support_format_empty;
+static __typeof__(&archive_read_support_format_tar) bk_p_archive_read_support_format_tar;
+static __typeof__(&archive_set_error) bk_p_archive_set_error;
+static int bk_archive_loaded;
+static char bk_archive_error[256] = "libarchive was not loaded";
+static pthread_once_t bk_archive_once = PTHREAD_ONCE_INIT;
+
+static void bk_archive_load(void) {
+    void *h = dlopen("libarchive.so.13", RTLD_NOW | RTLD_LOCAL);
+    if (!h) { snprintf(bk_archive_error, sizeof bk_archive_error, "cannot load libarchive: %s", dlerror()); return; }
+    if (!(*(void **)&bk_p_archive_entry_atime = dlsym(h, "archive_entry_atime"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_entry_atime"); return; }
+    if (!(*(void **)&bk_p_archive_entry_atime_is_set = dlsym(h, "archive_entry_atime_is_set"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_entry_atime_is_set"); return; }
+    if (!(*(void **)&bk_p_archive_entry_atime_nsec = dlsym(h, "archive_entry_atime_nsec"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_entry_atime_nsec"); return; }
+    if (!(*(void **)&bk_p_archive_entry_filetype = dlsym(h, "archive_entry_filetype"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_entry_filetype"); return; }
+    if (!(*(void **)&bk_p_archive_entry_gid = dlsym(h, "archive_entry_gid"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_entry_gid"); return; }
+    if (!(*(void **)&bk_p_archive_entry_hardlink = dlsym(h, "archive_entry_hardlink"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_entry_hardlink"); return; }
+    if (!(*(void **)&bk_p_archive_entry_hardlink_utf8 = dlsym(h, "archive_entry_hardlink_utf8"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_entry_hardlink_utf8"); return; }
+    if (!(*(void **)&bk_p_archive_entry_mtime = dlsym(h, "archive_entry_mtime"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_entry_mtime"); return; }
+    if (!(*(void **)&bk_p_archive_entry_mtime_nsec = dlsym(h, "archive_entry_mtime_nsec"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_entry_mtime_nsec"); return; }
+    if (!(*(void **)&bk_p_archive_entry_pathname = dlsym(h, "archive_entry_pathname"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_entry_pathname"); return; }
+    if (!(*(void **)&bk_p_archive_entry_pathname_utf8 = dlsym(h, "archive_entry_pathname_utf8"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_entry_pathname_utf8"); return; }
+    if (!(*(void **)&bk_p_archive_entry_perm = dlsym(h, "archive_entry_perm"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_entry_perm"); return; }
+    if (!(*(void **)&bk_p_archive_entry_rdevmajor = dlsym(h, "archive_entry_rdevmajor"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_entry_rdevmajor"); return; }
+    if (!(*(void **)&bk_p_archive_entry_rdevminor = dlsym(h, "archive_entry_rdevminor"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_entry_rdevminor"); return; }
+    if (!(*(void **)&bk_p_archive_entry_size = dlsym(h, "archive_entry_size"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_entry_size"); return; }
+    if (!(*(void **)&bk_p_archive_entry_size_is_set = dlsym(h, "archive_entry_size_is_set"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_entry_size_is_set"); return; }
+    if (!(*(void **)&bk_p_archive_entry_symlink = dlsym(h, "archive_entry_symlink"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_entry_symlink"); return; }
+    if (!(*(void **)&bk_p_archive_entry_symlink_utf8 = dlsym(h, "archive_entry_symlink_utf8"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_entry_symlink_utf8"); return; }
+    if (!(*(void **)&bk_p_archive_entry_uid = dlsym(h, "archive_entry_uid"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_entry_uid"); return; }
+    if (!(*(void **)&bk_p_archive_entry_xattr_count = dlsym(h, "archive_entry_xattr_count"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_entry_xattr_count"); return; }
+    if (!(*(void **)&bk_p_archive_entry_xattr_next = dlsym(h, "archive_entry_xattr_next"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_entry_xattr_next"); return; }
+    if (!(*(void **)&bk_p_archive_entry_xattr_reset = dlsym(h, "archive_entry_xattr_reset"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_entry_xattr_reset"); return; }
+    if (!(*(void **)&bk_p_archive_error_string = dlsym(h, "archive_error_string"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_error_string"); return; }
+    if (!(*(void **)&bk_p_archive_read_data_block = dlsym(h, "archive_read_data_block"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_read_data_block"); return; }
+    if (!(*(void **)&bk_p_archive_read_free = dlsym(h, "archive_read_free"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_read_free"); return; }
+    if (!(*(void **)&bk_p_archive_read_new = dlsym(h, "archive_read_new"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_read_new"); return; }
+    if (!(*(void **)&bk_p_archive_read_next_header = dlsym(h, "archive_read_next_header"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_read_next_header"); return; }
+    if (!(*(void **)&bk_p_archive_read_open = dlsym(h, "archive_read_open"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_read_open"); return; }
+    if (!(*(void **)&bk_p_archive_read_support_format_empty = dlsym(h, "archive_read_support_format_empty"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_read_support_format_empty"); return; }
+    if (!(*(void **)&bk_p_archive_read_support_format_tar = dlsym(h, "archive_read_support_format_tar"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_read_support_format_tar"); return; }
+    if (!(*(void **)&bk_p_archive_set_error = dlsym(h, "archive_set_error"))) { snprintf(bk_archive_error, sizeof bk_archive_error, "libarchive lacks archive_set_error"); return; }
+    bk_archive_loaded = 1;
+}
+
+const char *bk_archive_load_error(void) {
+    pthread_once(&bk_archive_once, bk_archive_load);
+    return bk_archive_loaded ? NULL : bk_archive_error;
+}
+
+#define archive_entry_atime bk_p_archive_entry_atime
+#define archive_entry_atime_is_set bk_p_archive_entry_atime_is_set
+#define archive_entry_atime_nsec bk_p_archive_entry_atime_nsec
+#define archive_entry_filetype bk_p_archive_entry_filetype
+#define archive_entry_gid bk_p_archive_entry_gid
+#define archive_entry_hardlink bk_p_archive_entry_hardlink
+#define archive_entry_hardlink_utf8 bk_p_archive_entry_hardlink_utf8
+#define archive_entry_mtime bk_p_archive_entry_mtime
+#define archive_entry_mtime_nsec bk_p_archive_entry_mtime_nsec
+#define archive_entry_pathname bk_p_archive_entry_pathname
+#define archive_entry_pathname_utf8 bk_p_archive_entry_pathname_utf8
+#define archive_entry_perm bk_p_archive_entry_perm
+#define archive_entry_rdevmajor bk_p_archive_entry_rdevmajor
+#define archive_entry_rdevminor bk_p_archive_entry_rdevminor
+#define archive_entry_size bk_p_archive_entry_size
+#define archive_entry_size_is_set bk_p_archive_entry_size_is_set
+#define archive_entry_symlink bk_p_archive_entry_symlink
+#define archive_entry_symlink_utf8 bk_p_archive_entry_symlink_utf8
+#define archive_entry_uid bk_p_archive_entry_uid
+#define archive_entry_xattr_count bk_p_archive_entry_xattr_count
+#define archive_entry_xattr_next bk_p_archive_entry_xattr_next
+#define archive_entry_xattr_reset bk_p_archive_entry_xattr_reset
+#define archive_error_string bk_p_archive_error_string
+#define archive_read_data_block bk_p_archive_read_data_block
+#define archive_read_free bk_p_archive_read_free
+#define archive_read_new bk_p_archive_read_new
+#define archive_read_next_header bk_p_archive_read_next_header
+#define archive_read_open bk_p_archive_read_open
+#define archive_read_support_format_empty bk_p_archive_read_support_format_empty
+#define archive_read_support_format_tar bk_p_archive_read_support_format_tar
+#define archive_set_error bk_p_archive_set_error
+
 #define NSLOTS 4
 #define IN_SIZE (256 * 1024)
 
@@ -284,6 +396,7 @@ static la_ssize_t read_cb(struct archive *a, void *ctx, const void **buf) {
 // ---- public ----
 
 bk_layer *bk_layer_open(int fd, int compression, size_t buf_size, bk_hash_fn hash, void *hash_ctx) {
+    if (bk_archive_load_error()) { errno = ELIBACC; return NULL; }
     bk_layer *l = calloc(1, sizeof *l);
     if (!l) return NULL;
     l->fd = fd;

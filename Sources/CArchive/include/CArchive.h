@@ -43,6 +43,9 @@ typedef struct {
 
 // Starts reading the blob on fd (which the reader does not close). buf_size is the size of each
 // uncompressed buffer handed to libarchive (>= 64 KiB). NULL only when out of memory.
+// Why libarchive (opened with dlopen on first use) is unavailable, or NULL once it is loaded.
+const char *bk_archive_load_error(void);
+
 bk_layer *bk_layer_open(int fd, int compression, size_t buf_size, bk_hash_fn hash, void *hash_ctx);
 
 // Next header: 1 with *out filled, 0 at the end of the archive, -1 on error (bk_layer_error).

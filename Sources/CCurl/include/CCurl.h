@@ -4,11 +4,15 @@
 // Swift through plain C function pointers plus a context pointer (CURLOPT_WRITEDATA/HEADERDATA).
 #ifndef CCURL_H
 #define CCURL_H
+#define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
 #include <stddef.h>
 
 // Same shape as curl_write_callback: (data, 1, length, context) -> bytes consumed.
 typedef size_t (*bk_curl_data_callback)(char *data, size_t size, size_t nmemb, void *context);
+
+// Why libcurl (opened with dlopen on first use) is unavailable, or NULL once it is loaded.
+const char *bk_curl_load_error(void);
 
 // curl_global_init(CURL_GLOBAL_DEFAULT); safe to call more than once (Swift calls it once).
 CURLcode bk_curl_global_init(void);

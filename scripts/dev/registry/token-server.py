@@ -109,6 +109,10 @@ def main():
 
         def reply(self, status, obj, entry):
             body = json.dumps(obj).encode()
+            # Log first: a client that reads the log after its answer must find the line.
+            entry["status"] = status
+            with log_lock, open(log_path, "a") as f:
+                f.write(json.dumps(entry) + "\n")
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -116,9 +120,6 @@ def main():
                 self.send_header("WWW-Authenticate", 'Basic realm="bocker-test-token"')
             self.end_headers()
             self.wfile.write(body)
-            entry["status"] = status
-            with log_lock, open(log_path, "a") as f:
-                f.write(json.dumps(entry) + "\n")
 
         def do_GET(self):
             u = urlparse(self.path)
