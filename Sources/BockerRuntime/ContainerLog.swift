@@ -126,23 +126,6 @@ enum LogReader {
     }
 
     static func read(path: String) throws -> [LogEntry] {
-        // O_NOFOLLOW: a log replaced by a symlink is refused, never followed.
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        if fd < 0 {
-            if errno == ENOENT { return [] }
-            throw BockerError.errno("cannot read log '\(path)'", code: .io)
-        }
-        close(fd)
-        let bytes = try FS.read(path)
-        let decoder = JSONDecoder()
-        var entries: [LogEntry] = []
-        var start = 0
-        for (i, b) in bytes.enumerated() where b == 0x0a {
-            if i > start, let e = try? decoder.decode(LogEntry.self, from: Data(bytes[start..<i])) {
-                entries.append(e)
-            }
-            start = i + 1
-        }
-        return entries
+        try read(path: path, from: 0).0
     }
 }

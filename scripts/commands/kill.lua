@@ -9,11 +9,6 @@ return {
     local o, ids = cli.parse(args, { ["-s"] = { name = "signal", kind = "value" },
                                      ["--signal"] = { name = "signal", kind = "value" } }, "kill", true)
     if #ids == 0 then cli.fail("usage: bocker kill [-s SIGNAL] <container>...") end
-    local failed = 0
-    for _, id in ipairs(ids) do
-      local ok, err = pcall(function() bocker.container.get(id):kill(o.signal or "KILL") end)
-      if ok then print(id) else cli.warn(err); failed = failed + 1 end
-    end
-    return failed > 0 and 1 or 0
+    return cli.each(ids, function(id) bocker.container.get(id):kill(o.signal or "KILL") end)
   end,
 }

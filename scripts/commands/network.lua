@@ -24,12 +24,7 @@ sub.list = sub.ls
 
 function sub.rm(args)
   if #args == 0 then cli.fail("usage: bocker network rm NAME...") end
-  local failed = 0
-  for _, name in ipairs(args) do
-    local ok, err = pcall(bocker.network.remove, name)
-    if ok then print(name) else cli.warn(err); failed = failed + 1 end
-  end
-  return failed > 0 and 1 or 0
+  return cli.each(args, function(name) bocker.network.remove(name) end)
 end
 sub.remove = sub.rm
 

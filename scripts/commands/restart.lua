@@ -9,15 +9,10 @@ return {
                                      ["--time"] = { name = "time", kind = "value" } }, "restart", true)
     if #ids == 0 then cli.fail("usage: bocker restart [-t SECONDS] <container>...") end
     local timeout = o.time and cli.integer(o.time, "-t", 0) or 10
-    local failed = 0
-    for _, id in ipairs(ids) do
-      local ok, err = pcall(function()
-        local c = bocker.container.get(id)
-        c:stop { timeout = timeout }
-        c:start()
-      end)
-      if ok then print(id) else cli.warn(err); failed = failed + 1 end
-    end
-    return failed > 0 and 1 or 0
+    return cli.each(ids, function(id)
+      local c = bocker.container.get(id)
+      c:stop { timeout = timeout }
+      c:start()
+    end)
   end,
 }

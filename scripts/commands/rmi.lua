@@ -9,11 +9,6 @@ return {
     local o, ids = cli.parse(args, { ["-f"] = { name = "force", kind = "flag" },
                                      ["--force"] = { name = "force", kind = "flag" } }, "rmi")
     if #ids == 0 then cli.fail("usage: bocker rmi [-f] <image_id>...") end
-    local failed = 0
-    for _, id in ipairs(ids) do
-      local ok, err = pcall(bocker.image.remove, id, { force = o.force })
-      if ok then print("Removed: " .. id) else cli.warn(err); failed = failed + 1 end
-    end
-    return failed > 0 and 1 or 0
+    return cli.each(ids, function(id) bocker.image.remove(id, { force = o.force }); return "Removed: " .. id end)
   end,
 }

@@ -49,19 +49,10 @@ local function ensure_image(image, policy, platform)
   return bocker.image.pull(image, { platform = platform }).id
 end
 
--- KEY=VALUE lines of an --env-file; '#' comments and blank lines are skipped, KEY alone takes
--- this shell's value (as Docker).
 local function read_env_file(path, env)
-  local f, err = io.open(path, "r")
-  if not f then cli.fail(("cannot read --env-file '%s': %s"):format(path, err)) end
-  for line in f:lines() do
-    line = line:gsub("^%s+", ""):gsub("%s+$", "")
-    if line ~= "" and line:sub(1, 1) ~= "#" then
-      if line:find("=", 1, true) then env[#env + 1] = line
-      elseif os.getenv(line) then env[#env + 1] = line .. "=" .. os.getenv(line) end
-    end
-  end
-  f:close()
+  local lines, err = cli.read_env_file(path)
+  if not lines then cli.fail(("cannot read --env-file '%s': %s"):format(path, err)) end
+  for _, kv in ipairs(lines) do env[#env + 1] = kv end
 end
 
 -- The original ran its command line through /bin/sh -c; Docker execs argv directly. bocker

@@ -6,11 +6,6 @@ return {
   usage = "bocker start <container>...",
   run = function(args)
     if #args == 0 then cli.fail("usage: bocker start <container>...") end
-    local failed = 0
-    for _, id in ipairs(args) do
-      local ok, err = pcall(function() bocker.container.get(id):start() end)
-      if ok then print(id) else cli.warn(err); failed = failed + 1 end
-    end
-    return failed > 0 and 1 or 0
+    return cli.each(args, function(id) bocker.container.get(id):start() end)
   end,
 }

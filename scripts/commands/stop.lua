@@ -10,11 +10,6 @@ return {
                                      ["--time"] = { name = "time", kind = "value" } }, "stop", true)
     if #ids == 0 then cli.fail("usage: bocker stop [-t SECONDS] <container>...") end
     local timeout = o.time and cli.integer(o.time, "-t", 0) or 10
-    local failed = 0
-    for _, id in ipairs(ids) do
-      local ok, err = pcall(function() bocker.container.get(id):stop { timeout = timeout } end)
-      if ok then print(id) else cli.warn(err); failed = failed + 1 end
-    end
-    return failed > 0 and 1 or 0
+    return cli.each(ids, function(id) bocker.container.get(id):stop { timeout = timeout } end)
   end,
 }

@@ -114,20 +114,21 @@ def main():
             if mode == "fail-once" and (BLOB_RE.match(path) or MANIFEST_RE.match(path)) \
                     and first_time((self.command, path)):
                 body = json.dumps({"errors": [{"code": "UNAVAILABLE", "message": "injected 503"}]}).encode()
-                self.send_body(503, [("Content-Type", "application/json")], body, self.command == "HEAD")
-                return log(self.entry(503))
+                log(self.entry(503))   # logged before the answer: a client reading the log after it finds the line
+                return self.send_body(503, [("Content-Type", "application/json")], body, self.command == "HEAD")
             if mode == "huge-manifest" and MANIFEST_RE.match(path):
                 pad = b" " * (5 << 20)
                 body = b'{"schemaVersion":2,' + pad + b'"layers":[]}'
-                self.send_body(200, [("Content-Type", "application/vnd.oci.image.manifest.v1+json")], body,
-                               self.command == "HEAD")
-                return log(self.entry(200))
+                log(self.entry(200))
+                return self.send_body(200, [("Content-Type", "application/vnd.oci.image.manifest.v1+json")], body,
+                                      self.command == "HEAD")
             if blob and mode == "redirect":
                 digest = blob.group(2)
-                self.send_body(307, [("Location", f"http://localhost:{cdn_port[0]}/cdn/{digest}?sig=presigned")], b"")
-                return log(self.entry(307))
+                log(self.entry(307))
+                return self.send_body(307, [("Location", f"http://localhost:{cdn_port[0]}/cdn/{digest}?sig=presigned")], b"")
             status, headers, body = self.forward()
             if blob and status == 200 and mode == "truncate-once" and first_time(path):
+                log(self.entry(200) | {"truncated": True})
                 self.send_response(200)
                 for k, v in headers:
                     self.send_header(k, v)
@@ -136,7 +137,6 @@ def main():
                 self.wfile.write(body[: len(body) // 2])
                 self.wfile.flush()
                 self.close_connection = True
-                log(self.entry(200) | {"truncated": True})
                 return
             manifest_get = self.command == "GET" and MANIFEST_RE.match(path)
             if (blob or manifest_get) and status == 200 and mode == "corrupt" and body:
@@ -145,8 +145,8 @@ def main():
                 body = bytes(b)
             if blob and status == 200 and mode == "short" and body:
                 body = body[:-1]
-            self.send_body(status, headers, body, self.command == "HEAD")
             log(self.entry(status))
+            self.send_body(status, headers, body, self.command == "HEAD")
 
         do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
 
@@ -164,25 +164,27 @@ def main():
                     f.write(f"Authorization sent to the CDN host for {self.path}: "
                             f"{self.headers['Authorization'][:16]}…\n")
                 body = b'<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed</Message></Error>'
+                log(entry | {"status": 400})
                 self.send_response(400)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
-                return log(entry | {"status": 400})
+                return
             m = re.match(r"^/cdn/sha256:([0-9a-f]{64})(\?.*)?$", self.path)
             f = m and os.path.join(storage, "docker/registry/v2/blobs/sha256", m.group(1)[:2], m.group(1), "data")
             if not f or not os.path.exists(f):
+                log(entry | {"status": 404})
                 self.send_response(404)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
-                return log(entry | {"status": 404})
+                return
             body = open(f, "rb").read()
+            log(entry | {"status": 200})
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
-            log(entry | {"status": 200})
 
     def serve(handler, port_file):
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)

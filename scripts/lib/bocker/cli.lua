@@ -182,4 +182,33 @@ function cli.warn(err)
   io.stderr:write(type(err) == "table" and err.message or tostring(err), "\n")
 end
 
+--- Runs fn(item) for each item: prints what it returns (or the item itself when it returns
+--- nil), a one-line error for each failure, and goes on. Returns the exit status: 1 if any
+--- failed. The shape of `rm a b c`, `stop a b`, `network rm x y`.
+function cli.each(items, fn)
+  local failed = 0
+  for _, item in ipairs(items) do
+    local ok, result = pcall(fn, item)
+    if ok then print(result == nil and item or result) else cli.warn(result); failed = failed + 1 end
+  end
+  return failed > 0 and 1 or 0
+end
+
+--- KEY=VALUE lines of an env file ('#' comments and blank lines skipped; KEY alone takes this
+--- shell's value, as Docker). Returns the list, or nil and the error.
+function cli.read_env_file(path)
+  local f, err = io.open(path, "r")
+  if not f then return nil, err end
+  local out = {}
+  for line in f:lines() do
+    line = line:gsub("^%s+", ""):gsub("%s+$", "")
+    if line ~= "" and line:sub(1, 1) ~= "#" then
+      if line:find("=", 1, true) then out[#out + 1] = line
+      elseif os.getenv(line) then out[#out + 1] = line .. "=" .. os.getenv(line) end
+    end
+  end
+  f:close()
+  return out
+end
+
 return cli

@@ -401,20 +401,11 @@ local function ensure_dir(path)
 end
 
 local function read_env_file(s, path, required)
-  local f, err = io.open(path, "r")
-  if not f then
+  local out, err = require("bocker.cli").read_env_file(path)
+  if not out then
     if required == false then return {} end
     raise(s.where, "not_found", "service '%s': cannot read env_file '%s': %s", s.name, path, err)
   end
-  local out = {}
-  for line in f:lines() do
-    line = line:gsub("^%s+", ""):gsub("%s+$", "")
-    if line ~= "" and line:sub(1, 1) ~= "#" then
-      if line:find("=", 1, true) then out[#out + 1] = line
-      elseif os.getenv(line) then out[#out + 1] = line .. "=" .. os.getenv(line) end
-    end
-  end
-  f:close()
   return out
 end
 
