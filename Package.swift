@@ -14,8 +14,8 @@ let package = Package(
         // C: everything that must run between clone() and execve(), plus kernel calls Swift's Glibc
         // module does not expose (btrfs ioctls, pivot_root, pidfd, close_range).
         .target(name: "CBocker"),
-        // C: SHA-256 from OpenSSL's libcrypto.
-        .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
+        // C: SHA-256 from OpenSSL's libcrypto (opened with dlopen on first use).
+        .target(name: "CCrypto", linkerSettings: [.linkedLibrary("dl")]),
         // Streaming SHA-256 digests for blobs and layers.
         .target(name: "BockerDigest", dependencies: ["CCrypto"]),
         // C: libarchive (tar parsing; opened with dlopen on first use), zlib and zstd

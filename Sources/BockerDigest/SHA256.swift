@@ -7,7 +7,7 @@ public final class SHA256 {
 
     public init() {
         handle = bk_sha256_new()
-        precondition(handle != nil, "OpenSSL could not make a SHA-256 context")
+        precondition(handle != nil, "cannot load OpenSSL's libcrypto.so.3 for SHA-256 (install libssl3)")
     }
 
     deinit { if let h = handle { bk_sha256_free(h) } }

@@ -205,3 +205,48 @@ extension PortMapping {
         self.init(hostIP: p["hostIP"]?.string, hostPort: hp, containerPort: cp, proto: p["proto"]?.string ?? "tcp")
     }
 }
+
+extension ContainerRecord {
+    /// The record as JSON, written without Codable (faster on every run's three state
+    /// writes); `init(json:)` reads exactly this, and Codable can read it too.
+    var json: JSONValue {
+        func s(_ v: String?) -> JSONValue? { v.map { .string($0) } }
+        func a(_ v: [String]?) -> JSONValue? { v.map { .array($0.map { .string($0) }) } }
+        func i<T: BinaryInteger>(_ v: T?) -> JSONValue? { v.map { .int(Int($0)) } }
+        func d(_ v: Double?) -> JSONValue? { v.map { .number($0) } }
+        func b(_ v: Bool?) -> JSONValue? { v.map { .bool($0) } }
+        func port(_ p: PortMapping) -> JSONValue {
+            .object([("containerPort", .int(p.containerPort))] + (p.hostIP.map { [("hostIP", .string($0))] } ?? [])
+                    + [("hostPort", .int(p.hostPort)), ("proto", .string(p.proto))])
+        }
+        var f: [(String, JSONValue?)] = [
+            ("argv", a(argv)), ("autoRemove", b(autoRemove)), ("command", a(command)), ("created", d(created)),
+            ("entrypoint", a(entrypoint)), ("env", a(env)), ("error", s(error)), ("exitCode", i(exitCode)),
+            ("finishedAt", d(finishedAt)), ("hostname", s(hostname)), ("id", s(id)), ("image", s(image)),
+            ("imageSource", s(imageSource)),
+            ("labels", labels.map { l in .object(l.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }) }),
+            ("layers", a(layers)), ("monitorPid", i(monitorPid)), ("monitorStartTime", i(monitorStartTime)),
+        ]
+        f.append(("mounts", mounts.map { ms in .array(ms.map { m in .object([
+            ("destination", .string(m.destination)), ("readOnly", .bool(m.readOnly)), ("source", .string(m.source)),
+            ("type", .string(m.type.rawValue))]) }) }))
+        f.append(("name", s(name)))
+        f.append(("networkMode", s(networkMode)))
+        f.append(("networkState", networkState.map { n in .object([
+            ("gateway", .string(n.gateway)), ("hostVeth", .string(n.hostVeth)), ("ip", .string(n.ip)), ("mac", .string(n.mac)),
+            ("network", .string(n.network)), ("ports", .array(n.ports.map(port))), ("prefixLength", .int(n.prefixLength)),
+            ("rules", .array(n.rules.map { r in .array(r.map { .string($0) }) }))]) }))
+        f += [("oomKilled", b(oomKilled)), ("pid", i(pid)), ("pidStartTime", i(pidStartTime)),
+              ("ports", ports.map { .array($0.map(port)) })]
+        var res: [(String, JSONValue)] = []
+        if let c = resources.cpuShares { res.append(("cpuShares", .int(Int(c)))) }
+        if let m = resources.memoryBytes { res.append(("memoryBytes", .int(Int(m)))) }
+        if let p = resources.pidsMax { res.append(("pidsMax", .int(Int(p)))) }
+        f.append(("resources", .object(res)))
+        f += [("restartCount", i(restartCount)), ("restartPending", b(restartPending)),
+              ("restartPolicy", restartPolicy.map { .object([("maximumRetryCount", .int($0.maximumRetryCount)), ("name", .string($0.name))]) }),
+              ("startedAt", d(startedAt)), ("state", .string(state.rawValue)), ("stopRequested", b(stopRequested)),
+              ("tty", b(tty)), ("useInit", b(useInit)), ("user", s(user)), ("workdir", s(workdir))]
+        return .object(f.compactMap { k, v in v.map { (k, $0) } })
+    }
+}

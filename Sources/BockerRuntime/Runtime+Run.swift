@@ -153,8 +153,10 @@ extension Runtime {
         }
         defer { if ttyMaster >= 0 { close(ttyMaster) } }
         // It runs (its monitor's death kills it: PDEATHSIG); record that and where it is.
+        // Only a restart policy needs what other bockers wrote meanwhile (a stop request).
+        let merges = (rec.restartPolicy?.name ?? "no") != "no"
         try store.withLock {
-            let latest = try? container(rec.id)
+            let latest = merges ? try? container(rec.id) : nil
             rec.state = .running
             rec.pid = child.pid
             rec.pidStartTime = ProcessTable.startTime(of: child.pid)
@@ -167,7 +169,7 @@ extension Runtime {
             rec.oomKilled = nil
             rec.restartPending = nil
             rec.restartCount = latest?.restartCount ?? rec.restartCount
-            rec.stopRequested = manualStart ? nil : latest?.stopRequested
+            rec.stopRequested = manualStart ? nil : latest?.stopRequested ?? rec.stopRequested
             try store.beginPending("running", rec.id)
             try save(rec)
         }
@@ -185,14 +187,14 @@ extension Runtime {
         log.flush()
 
         try store.withLock {
-            let latest = try? container(rec.id)
+            let latest = merges ? try? container(rec.id) : nil
             releaseNetwork(&rec, exited: true)
             rec.state = .exited
             rec.exitCode = code
             rec.finishedAt = nowSeconds()
             rec.pid = nil
             rec.oomKilled = cg.oomKillCount() > oomBefore
-            rec.stopRequested = latest?.stopRequested
+            rec.stopRequested = latest?.stopRequested ?? rec.stopRequested
             rec.restartCount = latest?.restartCount ?? rec.restartCount
             // Decide now, in the same record as the exit, whether the monitor starts it again:
             // `wait` and `logs -f` then never see a gap between exit and restart.

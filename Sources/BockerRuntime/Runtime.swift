@@ -72,7 +72,7 @@ public final class Runtime {
     func recordPath(_ id: String) -> String { root.containerDir(id) + "/container.json" }
 
     public func save(_ rec: ContainerRecord, durable: Bool = false) throws {
-        try JSONFile.write(rec, to: recordPath(rec.id), durable: durable)
+        try FS.writeAtomically(recordPath(rec.id), Array(rec.json.render().utf8), durable: durable)
     }
 
     public func listContainers() -> [ContainerRecord] {
