@@ -63,8 +63,42 @@ public struct Cgroups: Sendable {
 
     public var version: String { v2Root != nil ? "v2" : "v1" }
 
-    /// Reads /proc/self/mountinfo. `parent` defaults to `$BOCKER_CGROUP_PARENT` or "bocker".
+    /// The usual layouts first (a few statfs calls: this runs at every start), then
+    /// /proc/self/mountinfo. `parent` defaults to `$BOCKER_CGROUP_PARENT` or "bocker".
     public static func detect(parent: String? = nil) -> Cgroups {
+        let p = parent ?? (getenv("BOCKER_CGROUP_PARENT").flatMap { String(validatingCString: $0) } ?? "bocker")
+        if let fast = standardLayout(parent: p) { return fast }
+        return fromMountinfo(parent: p)
+    }
+
+    /// /sys/fs/cgroup as cgroup2 with the memory controller, or the v1 hierarchies each
+    /// mounted at /sys/fs/cgroup/<controller>.
+    static func standardLayout(parent: String) -> Cgroups? {
+        func fsType(_ path: String) -> Int { Int(bk_fs_type(path)) }
+        let cgroup2Magic = 0x63677270, cgroupMagic = 0x27e0eb
+        if fsType("/sys/fs/cgroup") == cgroup2Magic {
+            let controllers = (try? FS.readString("/sys/fs/cgroup/cgroup.controllers")) ?? ""
+            return controllers.contains("memory") ? Cgroups(v1Mounts: [:], v2Root: "/sys/fs/cgroup", parent: cleaned(parent)) : nil
+        }
+        var v1: [String: String] = [:]
+        for c in ["cpu", "cpuacct", "memory", "pids", "devices", "freezer"] {
+            let path = "/sys/fs/cgroup/" + c
+            var st = stat()
+            // A co-mounted "cpu,cpuacct" shows as symlinks to the joint mount: not the usual layout.
+            guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, fsType(path) == cgroupMagic else { return nil }
+            v1[c] = path
+        }
+        return Cgroups(v1Mounts: v1, v2Root: nil, parent: cleaned(parent))
+    }
+
+    static func cleaned(_ parent: String) -> String {
+        var p = parent
+        while p.hasPrefix("/") { p.removeFirst() }
+        while p.hasSuffix("/") { p.removeLast() }
+        return p
+    }
+
+    static func fromMountinfo(parent: String) -> Cgroups {
         var v1: [String: String] = [:]
         var v2: String? = nil
         let info = (try? FS.readString("/proc/self/mountinfo")) ?? ""
@@ -88,10 +122,7 @@ public struct Cgroups: Sendable {
                 }
             }
         }
-        var p = parent ?? (getenv("BOCKER_CGROUP_PARENT").flatMap { String(validatingCString: $0) } ?? "bocker")
-        while p.hasPrefix("/") { p.removeFirst() }
-        while p.hasSuffix("/") { p.removeLast() }
-        return Cgroups(v1Mounts: v1, v2Root: v1["memory"] == nil ? v2 : nil, parent: p)
+        return Cgroups(v1Mounts: v1, v2Root: v1["memory"] == nil ? v2 : nil, parent: cleaned(parent))
     }
 
     public init(v1Mounts: [String: String], v2Root: String?, parent: String) {

@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import Glibc
+import BockerCore
 
 /// What `run` takes from an image when the user gives no value (OCI image config fields).
 public struct ImageConfig: Codable, Equatable, Sendable {
@@ -63,4 +64,24 @@ public func nowSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_REALTIME, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+extension ImageRecord {
+    /// Reads a record from parsed JSON without Codable (every `run` reads one).
+    public init?(json j: JSONValue) {
+        guard let id = j["id"]?.string, let source = j["source"]?.string, let created = j["created"]?.double else { return nil }
+        let c = j["config"]
+        self.init(id: id, source: source, created: created, layers: j["layers"]?.strings ?? [],
+                  config: ImageConfig(env: c?["env"]?.strings, entrypoint: c?["entrypoint"]?.strings, cmd: c?["cmd"]?.strings,
+                                      workingDir: c?["workingDir"]?.string, user: c?["user"]?.string))
+        digest = j["digest"]?.string
+        reference = j["reference"]?.string
+    }
+
+    /// A record from its file: the fast reader, Codable if that cannot.
+    public static func load(_ path: String) throws -> ImageRecord {
+        let bytes = try FS.read(path)
+        if let j = try? JSONValue.parse(bytes), let r = ImageRecord(json: j) { return r }
+        return try JSONFile.read(ImageRecord.self, from: path)
+    }
 }

@@ -117,7 +117,7 @@ public final class Store {
 
     public func listImages() -> [ImageRecord] {
         FS.list(root.imagesDir).filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }
-            .compactMap { try? JSONFile.read(ImageRecord.self, from: root.imagesDir + "/" + $0) }
+            .compactMap { try? ImageRecord.load(root.imagesDir + "/" + $0) }
             .sorted { $0.created < $1.created }
     }
 
@@ -125,7 +125,7 @@ public final class Store {
     /// `alpine` finds `alpine:latest`).
     public func image(_ ref: String) throws -> ImageRecord {
         if Identifier.isSafeComponent(ref), FS.exists(root.imageFile(ref)) {
-            return try JSONFile.read(ImageRecord.self, from: root.imageFile(ref))
+            return try ImageRecord.load(root.imageFile(ref))
         }
         let all = ref.isEmpty ? [] : listImages()
         if let match = all.last(where: { $0.source == ref || $0.source == ref + ":latest" }) { return match }
