@@ -1,7 +1,6 @@
 import Testing
 
-// `pull` arrives with the registry issue; until then it is not listed.
-let builtinCommands = ["init", "images", "ps", "run", "exec", "logs", "commit", "rm", "rmi", "help"]
+let builtinCommands = ["pull", "init", "images", "ps", "run", "exec", "logs", "commit", "rm", "rmi", "help"]
 
 @Suite("help and bad input")
 struct BadInputTests {
