@@ -8,7 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/dev/common.sh"
 
 need_root scripts/test.sh
 use_swift
-"$BOCKER_REPO/scripts/dev/install-packages.sh" -q
+"$BOCKER_REPO/scripts/dev/install-packages.sh" -q --tests
 cd "$BOCKER_REPO"
 
 # What tests can leak: mounts and loop devices of test roots (/tmp/bocker-*), network

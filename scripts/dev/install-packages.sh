@@ -1,14 +1,27 @@
 #!/usr/bin/env bash
 # Installs the Debian packages in scripts/dev/packages.txt that are missing.
 # Fast when everything is installed (dpkg-query only; no apt-get update).
-# Usage: scripts/dev/install-packages.sh [-q]     (-q: say nothing when nothing is missing)
+# Usage: scripts/dev/install-packages.sh [-q] [--tests]
+#   -q        say nothing when nothing is missing
+#   --tests   also the packages only the test suite needs (the part of packages.txt after the
+#             line "# tests"): a local registry and its tools, which a user does not want
 set -euo pipefail
 
 list="$(dirname "${BASH_SOURCE[0]}")/packages.txt"
-quiet=0
-[[ "${1:-}" == "-q" ]] && quiet=1
+quiet=0 tests=0
+for a in "$@"; do
+    case $a in
+        -q) quiet=1 ;;
+        --tests) tests=1 ;;
+        *) echo "install-packages.sh: unknown option $a" >&2; exit 2 ;;
+    esac
+done
 
-mapfile -t wanted < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$list")
+if ((tests)); then
+    mapfile -t wanted < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$list")
+else
+    mapfile -t wanted < <(sed -e '/^# tests/,$d' -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$list")
+fi
 
 missing=()
 for pkg in "${wanted[@]}"; do
