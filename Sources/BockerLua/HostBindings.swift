@@ -93,9 +93,7 @@ enum HostBindings {
     /// bocker.now() → seconds since the epoch (float).
     static let now: clua_swift_function = { L in
         binding(L) { lua in
-            var ts = timespec()
-            clock_gettime(CLOCK_REALTIME, &ts)
-            lua.push(.number(Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9))
+            lua.push(.number(WallClock.now()))
             return 1
         }
     }

@@ -94,7 +94,7 @@ public struct NetworkStore {
             net = f
         }
         let rec = NetworkRecord(name: name, subnet: net.description, gateway: net.gateway.description,
-                                bridge: NetworkStore.bridgeName(for: name), created: nowSecondsNet(), resolvesNames: true)
+                                bridge: NetworkStore.bridgeName(for: name), created: WallClock.now(), resolvesNames: true)
         try FS.makeDirectories(dir, mode: 0o700)
         try JSONFile.write(rec, to: recordPath(name))
         return rec
@@ -194,12 +194,6 @@ public struct NetworkStore {
     public func releasePorts(_ ports: [PortMapping]) {
         for p in ports { unlink(portPath(p)) }
     }
-}
-
-func nowSecondsNet() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
 /// Whether a host port is free, tested by binding it (in the current network namespace).

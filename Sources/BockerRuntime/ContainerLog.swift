@@ -55,7 +55,7 @@ final class LogWriter {
         var out: [UInt8] = Array(#"{"log":""#.utf8)
         jsonEscape(text, into: &out)
         out += Array(#"","stream":""#.utf8) + Array(stream.utf8)
-        out += Array(#"","time":""#.utf8) + Array(rfc3339Now().utf8) + Array("\"}\n".utf8)
+        out += Array(#"","time":""#.utf8) + Array(WallClock.rfc3339Now().utf8) + Array("\"}\n".utf8)
         _ = try? out.withUnsafeBytes { try FS.writeAll(fd, $0, what: "log") }
     }
 }
@@ -75,23 +75,6 @@ func jsonEscape(_ bytes: [UInt8], into out: inout [UInt8]) {
         default: out.append(b)
         }
     }
-}
-
-/// Now as RFC 3339 with nanoseconds in UTC, like Docker's log timestamps.
-func rfc3339Now() -> String {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    var t = ts.tv_sec
-    var tm = tm()
-    gmtime_r(&t, &tm)
-    func pad(_ v: Int32, _ w: Int) -> String {
-        let s = String(v)
-        return String(repeating: "0", count: max(0, w - s.count)) + s
-    }
-    let nanos = String(ts.tv_nsec)
-    return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T"
-        + "\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2))."
-        + String(repeating: "0", count: 9 - nanos.count) + nanos + "Z"
 }
 
 /// Reads a container log back.

@@ -8,7 +8,7 @@ extension Runtime {
         let live = rec.liveState
         let net = rec.networkState
         let policy = rec.restartPolicy ?? RestartPolicy()
-        func time(_ t: Double?) -> JSONValue { t.map { .string(rfc3339(seconds: $0)) } ?? .string("0001-01-01T00:00:00Z") }
+        func time(_ t: Double?) -> JSONValue { t.map { .string(WallClock.rfc3339(seconds: $0)) } ?? .string("0001-01-01T00:00:00Z") }
         let ports: [(String, JSONValue)] = (rec.ports ?? []).map {
             ("\($0.containerPort)/\($0.proto)", .array([.object([("HostIp", .string($0.hostIP ?? "0.0.0.0")),
                                                                   ("HostPort", .string(String($0.hostPort)))])]))
@@ -76,18 +76,4 @@ extension Runtime {
             ])),
         ])
     }
-}
-
-/// Seconds since the epoch as RFC 3339 (UTC, nanoseconds).
-public func rfc3339(seconds: Double) -> String {
-    var t = time_t(seconds.rounded(.down))
-    var tm = tm()
-    gmtime_r(&t, &tm)
-    let nanos = Int((seconds - Double(t)) * 1e9)
-    func pad(_ v: Int, _ w: Int) -> String {
-        let s = String(v)
-        return String(repeating: "0", count: max(0, w - s.count)) + s
-    }
-    return "\(pad(Int(tm.tm_year) + 1900, 4))-\(pad(Int(tm.tm_mon) + 1, 2))-\(pad(Int(tm.tm_mday), 2))T"
-        + "\(pad(Int(tm.tm_hour), 2)):\(pad(Int(tm.tm_min), 2)):\(pad(Int(tm.tm_sec), 2)).\(pad(max(0, nanos), 9))Z"
 }

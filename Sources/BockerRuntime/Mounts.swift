@@ -112,7 +112,7 @@ public struct VolumeStore {
         guard Identifier.isSafeComponent(name) else { throw BockerError(.invalidArgument, "invalid volume name '\(name)'") }
         let vdir = volumeDir(name)
         try FS.makeDirectories(vdir + "/_data", mode: 0o755)
-        let rec = VolumeRecord(name: name, created: nowSeconds(), mountpoint: vdir + "/_data")
+        let rec = VolumeRecord(name: name, created: WallClock.now(), mountpoint: vdir + "/_data")
         try JSONFile.write(rec, to: vdir + "/volume.json")
         return rec
     }

@@ -108,7 +108,7 @@ extension Runtime {
             if var old = try? store.image(name), old.source == name {
                 old.layers = chain
                 old.config = imageConfig
-                old.created = nowSeconds()
+                old.created = WallClock.now()
                 old.digest = manifest.referenceDigest
                 old.reference = ref.description
                 try store.beginPending("collect", old.id)

@@ -134,7 +134,7 @@ extension Runtime {
                 rec.state = .exited
                 rec.exitCode = code
                 rec.error = err.message
-                rec.finishedAt = nowSeconds()
+                rec.finishedAt = WallClock.now()
                 rec.pid = nil
                 try save(rec)
                 store.endPending("running", rec.id)
@@ -162,7 +162,7 @@ extension Runtime {
             rec.pidStartTime = ProcessTable.startTime(of: child.pid)
             rec.monitorPid = getpid()
             rec.monitorStartTime = ProcessTable.selfStartTime
-            rec.startedAt = nowSeconds()
+            rec.startedAt = WallClock.now()
             rec.finishedAt = nil
             rec.exitCode = nil
             rec.error = nil
@@ -191,7 +191,7 @@ extension Runtime {
             releaseNetwork(&rec, exited: true)
             rec.state = .exited
             rec.exitCode = code
-            rec.finishedAt = nowSeconds()
+            rec.finishedAt = WallClock.now()
             rec.pid = nil
             rec.oomKilled = cg.oomKillCount() > oomBefore
             rec.stopRequested = latest?.stopRequested ?? rec.stopRequested

@@ -133,7 +133,7 @@ public final class Runtime {
                 restartPolicy: spec.restartPolicy, restartCount: 0, stopRequested: nil, oomKilled: nil,
                 autoRemove: spec.autoRemove, useInit: spec.useInit, tty: spec.tty,
                 labels: spec.labels.isEmpty ? nil : spec.labels, entrypoint: entry.isEmpty ? nil : entry,
-                restartPending: nil, created: nowSeconds(), state: .created)
+                restartPending: nil, created: WallClock.now(), state: .created)
             try store.beginPending("create", id)
             do {
                 let dir = root.containerDir(id)
@@ -264,7 +264,7 @@ public final class Runtime {
         releaseNetwork(&rec)
         rec.state = .exited
         rec.exitCode = rec.exitCode ?? 137
-        rec.finishedAt = nowSeconds()
+        rec.finishedAt = WallClock.now()
         rec.pid = nil
         try save(rec)
         return true
@@ -304,7 +304,7 @@ public final class Runtime {
             if var img = existing {
                 img.layers = layers
                 img.config = baseConfig
-                img.created = nowSeconds()
+                img.created = WallClock.now()
                 try store.beginPending("collect", img.id)
                 try store.replaceImage(img)
                 store.endPending("layer", layer)

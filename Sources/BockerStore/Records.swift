@@ -59,13 +59,6 @@ public struct LayerRecord: Codable, Equatable, Sendable {
     }
 }
 
-/// Seconds since the epoch, with sub-second precision.
-public func nowSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
-
 extension ImageRecord {
     /// Reads a record from parsed JSON without Codable (every `run` reads one).
     public init?(json j: JSONValue) {

@@ -153,7 +153,7 @@ public final class Store {
     public func saveNewImage(source: String, layers: [String], config: ImageConfig) throws -> ImageRecord {
         var id = Identifier.random(prefix: "img_")
         while FS.exists(root.imageFile(id)) { id = Identifier.random(prefix: "img_") }
-        let rec = ImageRecord(id: id, source: source, created: nowSeconds(), layers: layers, config: config)
+        let rec = ImageRecord(id: id, source: source, created: WallClock.now(), layers: layers, config: config)
         try JSONFile.write(rec, to: root.imageFile(id))
         return rec
     }
@@ -192,7 +192,7 @@ public final class Store {
             let fs = layerFS(id)
             try driver.createLayerFS(at: fs, parentFS: driver.cumulative ? parent.map(layerFS) : nil)
             try fill(fs)
-            try JSONFile.write(LayerRecord(id: id, parent: parent, created: nowSeconds(), origin: origin),
+            try JSONFile.write(LayerRecord(id: id, parent: parent, created: WallClock.now(), origin: origin),
                                to: root.layerDir(id) + "/layer.json")
         } catch {
             try? removeLayerFiles(id)

@@ -40,8 +40,10 @@ struct PureLogicTests {
         var out: [UInt8] = []
         jsonEscape(Array("a\"b\\c\n\t\u{01}é".utf8), into: &out)
         #expect(String(decoding: out, as: UTF8.self) == #"a\"b\\c\n\t\u0001é"#)
-        let t = rfc3339Now()
+        let t = WallClock.rfc3339Now()
         #expect(t.count == 30 && t.hasSuffix("Z") && t.contains("T"))
+        #expect(WallClock.rfc3339(seconds: 0, nanoseconds: 5) == "1970-01-01T00:00:00.000000005Z")
+        #expect(WallClock.rfc3339(seconds: 1_700_000_000.5) == "2023-11-14T22:13:20.500000000Z")
     }
 
     @Test func processStartTimeTellsLiveFromDead() {
