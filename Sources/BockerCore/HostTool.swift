@@ -1,9 +1,10 @@
 import Glibc
 
 /// Runs a host program by absolute path (never one found in a container), optionally feeding
-/// it stdin, and turns a failure into an error carrying the tool's own first line of stderr.
+/// it stdin, and turns a failure into an error (code `failure`) carrying the tool's own first
+/// line of stderr.
 public enum HostTool {
-    public static func run(_ argv: [String], stdin input: String? = nil) throws {
+    public static func run(_ argv: [String], stdin input: String? = nil, failure: BockerError.Code = .kernel) throws {
         var inPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
         guard pipe(&inPipe) == 0, pipe(&errPipe) == 0 else { throw BockerError.errno("pipe") }
         var actions = posix_spawn_file_actions_t()
@@ -39,7 +40,7 @@ public enum HostTool {
         let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         guard code == 0 else {
             let first = String(decoding: err, as: UTF8.self).split(byte: 0x0a).first ?? ""
-            throw BockerError(.kernel, "\(FS.basename(argv[0])) failed (status \(code))\(first.isEmpty ? "" : ": " + first)")
+            throw BockerError(failure, "\(FS.basename(argv[0])) failed (status \(code))\(first.isEmpty ? "" : ": " + first)")
         }
     }
 }

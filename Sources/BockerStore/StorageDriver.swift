@@ -51,25 +51,10 @@ public enum StorageDrivers {
     }
 }
 
-/// Runs a host program (by absolute path, never one from a container) and waits for it.
-func runHostTool(_ argv: [String]) throws {
-    var pid: pid_t = 0
-    let cargs = argv.map { strdup($0) } + [nil]
-    defer { cargs.forEach { free($0) } }
-    let rc = posix_spawn(&pid, argv[0], nil, nil, cargs, environ)
-    guard rc == 0 else { throw BockerError.errno("cannot run \(argv[0])", rc, code: .io) }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    guard code == 0 else {
-        throw BockerError(.io, "\(argv.joined(separator: " ")) failed with status \(code)")
-    }
-}
-
 /// Copies the contents of src into the existing directory dst, keeping owners, modes, links,
 /// device nodes, xattrs and times; reflinks where the filesystem can.
 public func copyTree(from src: String, to dst: String) throws {
-    try runHostTool(["/bin/cp", "-a", "--reflink=auto", "--no-target-directory", src + "/.", dst])
+    try HostTool.run(["/bin/cp", "-a", "--reflink=auto", "--no-target-directory", src + "/.", dst], failure: .io)
 }
 
 /// btrfs: each layer is a subvolume snapshotted from its parent; a container is a snapshot of
