@@ -196,7 +196,7 @@ enum ContainerBindings {
         binding(L) { lua in
             let rec = try runtime(lua).waitForExit(try ref(lua, 1, "wait"))
             lua.object(1, .container, as: ContainerObject.self)?.rec = rec
-            lua.push(.int(Int(rec.exitCode ?? (rec.liveState == .exited ? 137 : 0))))
+            lua.push(.int(Int(rec.reportedExitCode(live: rec.liveState) ?? 0)))
             return 1
         }
     }
@@ -290,7 +290,7 @@ enum ContainerBindings {
         case "command": lua.push(.strings(c.command))
         case "argv": lua.push(.strings(c.argv))
         case "status": lua.push(obj.live.rawValue)
-        case "exit_code": lua.push(.optional(obj.live == .running ? nil : c.exitCode ?? (c.state == .running ? 137 : nil)))
+        case "exit_code": lua.push(.optional(c.reportedExitCode(live: obj.live)))
         case "pid": lua.push(.optional(obj.live == .running ? c.pid : nil))
         case "created": lua.push(.number(c.created))
         case "started_at": lua.push(.optional(c.startedAt))

@@ -118,13 +118,21 @@ public struct ContainerRecord: Codable, Sendable {
     }
 
     public var isMonitorAlive: Bool {
-        guard let pid = monitorPid, let start = monitorStartTime else { return true }
-        return ProcessTable.startTime(of: pid) == start
+        guard let pid = monitorPid, monitorStartTime != nil else { return true }
+        return ProcessTable.isAlive(pid, startedAt: monitorStartTime)
     }
 
     public var isProcessAlive: Bool {
-        guard let pid = pid, let start = pidStartTime else { return false }
-        return ProcessTable.startTime(of: pid) == start
+        guard let pid = pid else { return false }
+        return ProcessTable.isAlive(pid, startedAt: pidStartTime)
+    }
+
+    /// The exit code to report for a container whose live state is `live`: nil while it runs
+    /// (or before it ever ran), the recorded code once it exited, and 137 (killed) when the
+    /// record still says running but nobody is left to record the exit.
+    public func reportedExitCode(live: ContainerState) -> Int32? {
+        guard live != .running else { return nil }
+        return exitCode ?? (state == .running ? 137 : nil)
     }
 }
 

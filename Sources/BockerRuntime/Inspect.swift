@@ -26,7 +26,7 @@ extension Runtime {
                 ("Status", .string(live.rawValue)),
                 ("Running", .bool(live == .running)),
                 ("Pid", .int(live == .running ? Int(rec.pid ?? 0) : 0)),
-                ("ExitCode", .int(Int(live == .running ? 0 : rec.exitCode ?? (rec.state == .running ? 137 : 0)))),
+                ("ExitCode", .int(Int(rec.reportedExitCode(live: live) ?? 0))),
                 ("OOMKilled", .bool(rec.oomKilled == true)),
                 ("Error", .string(rec.error ?? "")),
                 ("StartedAt", time(rec.startedAt)),
