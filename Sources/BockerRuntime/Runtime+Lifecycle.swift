@@ -154,10 +154,7 @@ extension Runtime {
     /// inotify on the record, never a sleep loop.
     public func waitForExit(_ ref: String) throws -> ContainerRecord {
         let id = try container(ref).id
-        let dir = root.containerDir(id)
-        let ino = inotify_init1(Int32(IN_CLOEXEC))
-        defer { if ino >= 0 { close(ino) } }
-        if ino >= 0 { _ = inotify_add_watch(ino, dir, UInt32(IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE_SELF)) }
+        let watch = ContainerDirWatch(directory: root.containerDir(id), events: IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE_SELF)
         while true {
             guard let rec = try? container(id) else {
                 throw BockerError(.notFound, "No container named '\(ref)' exists")
@@ -169,16 +166,7 @@ extension Runtime {
                 return rec
             }
             // Sleep until the record changes or the monitor exits.
-            var fds = [pollfd(fd: ino, events: Int16(POLLIN), revents: 0)]
-            var mfd: Int32 = -1
-            if let m = rec.monitorPid, !monitorGone { mfd = bk_pidfd_open(m) }
-            if mfd >= 0 { fds.append(pollfd(fd: mfd, events: Int16(POLLIN), revents: 0)) }
-            _ = poll(&fds, nfds_t(fds.count), 1000)
-            if mfd >= 0 { close(mfd) }
-            if ino >= 0 && fds[0].revents != 0 {
-                var buf = [UInt8](repeating: 0, count: 4096)
-                _ = buf.withUnsafeMutableBytes { read(ino, $0.baseAddress, $0.count) }
-            }
+            watch.sleep(untilExitOf: monitorGone ? nil : rec.monitorPid)
         }
     }
 

@@ -332,28 +332,16 @@ public final class Runtime {
     /// on the monitor) until there is something new or the container has stopped for good.
     public func logs(_ ref: String, from offset: Int, wait: Bool) throws -> ([LogEntry], Int, Bool) {
         let id = try container(ref).id
-        let ino = wait ? inotify_init1(Int32(IN_CLOEXEC)) : -1
-        defer { if ino >= 0 { close(ino) } }
-        if ino >= 0 {
-            _ = inotify_add_watch(ino, root.containerDir(id), UInt32(IN_MODIFY | IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE_SELF))
-        }
+        let watch = wait ? ContainerDirWatch(directory: root.containerDir(id),
+                                             events: IN_MODIFY | IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE_SELF) : nil
         while true {
             // The monitor writes all output to the log before it records the exit: reading the
             // state first and the log second never loses a last line.
             let rec = try container(id)
             let active = (rec.state == .running && rec.isMonitorAlive) || restartPending(rec)
             let (entries, next) = try LogReader.read(path: logPath(id), from: offset)
-            if !entries.isEmpty || !wait || !active { return (entries, next, active) }
-            var fds = [pollfd(fd: ino, events: Int16(POLLIN), revents: 0)]
-            var pfd: Int32 = -1
-            if let p = rec.pid, rec.liveState == .running { pfd = bk_pidfd_open(p) }
-            if pfd >= 0 { fds.append(pollfd(fd: pfd, events: Int16(POLLIN), revents: 0)) }
-            _ = poll(&fds, nfds_t(fds.count), 1000)
-            if pfd >= 0 { close(pfd) }
-            if fds[0].revents != 0 {
-                var buf = [UInt8](repeating: 0, count: 4096)
-                _ = buf.withUnsafeMutableBytes { read(ino, $0.baseAddress, $0.count) }
-            }
+            guard let watch = watch, active, entries.isEmpty else { return (entries, next, active) }
+            watch.sleep(untilExitOf: rec.liveState == .running ? rec.pid : nil)
         }
     }
 }
