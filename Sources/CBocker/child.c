@@ -381,26 +381,25 @@ static int lookup_id(const char *file, const char *name, uint32_t *id, uint32_t 
     return -1;
 }
 
-void bk_resolve_user(int efd, const char *user_name, const char *group_name, uint32_t *uid, uint32_t *gid) {
+/* Ends the child with Docker's message for a user or group the image does not name. */
+static _Noreturn void fail_unknown_id(int efd, const char *kind, const char *name, const char *file) {
     char what[512];
-    if (user_name && *user_name) {
-        if (lookup_id("/etc/passwd", user_name, uid, gid) != 0) {
-            what[0] = 0;
-            bk_append(what, sizeof what, "unable to find user ");
-            bk_append(what, sizeof what, user_name);
-            bk_append(what, sizeof what, ": no matching entries in passwd file");
-            bk_child_fail_msg(efd, BK_STAGE_SECURITY, 0, what);
-        }
-    }
-    if (group_name && *group_name) {
-        if (lookup_id("/etc/group", group_name, gid, NULL) != 0) {
-            what[0] = 0;
-            bk_append(what, sizeof what, "unable to find group ");
-            bk_append(what, sizeof what, group_name);
-            bk_append(what, sizeof what, ": no matching entries in group file");
-            bk_child_fail_msg(efd, BK_STAGE_SECURITY, 0, what);
-        }
-    }
+    what[0] = 0;
+    bk_append(what, sizeof what, "unable to find ");
+    bk_append(what, sizeof what, kind);
+    bk_append(what, sizeof what, " ");
+    bk_append(what, sizeof what, name);
+    bk_append(what, sizeof what, ": no matching entries in ");
+    bk_append(what, sizeof what, file);
+    bk_append(what, sizeof what, " file");
+    bk_child_fail_msg(efd, BK_STAGE_SECURITY, 0, what);
+}
+
+void bk_resolve_user(int efd, const char *user_name, const char *group_name, uint32_t *uid, uint32_t *gid) {
+    if (user_name && *user_name && lookup_id("/etc/passwd", user_name, uid, gid) != 0)
+        fail_unknown_id(efd, "user", user_name, "passwd");
+    if (group_name && *group_name && lookup_id("/etc/group", group_name, gid, NULL) != 0)
+        fail_unknown_id(efd, "group", group_name, "group");
 }
 
 // --- pseudo-terminals --------------------------------------------------------------------------

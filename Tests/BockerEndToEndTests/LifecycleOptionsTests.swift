@@ -43,6 +43,12 @@ struct LifecycleOptionsTests {
             #expect(lcString(try f.inspectOne(id1), "Config", "User") == "nobody")
             let numeric = f.run(["run", "-u", "1000:1001", img, "sh", "-c", "id -u; id -g"])
             #expect(numeric.stdoutLines == ["1000", "1001"], "\(numeric)")
+            let noUser = f.run(["run", "-u", "nosuchuser", img, "true"])
+            #expect(noUser.status != 0, "\(noUser)")
+            #expect(noUser.stderr.contains("unable to find user nosuchuser: no matching entries in passwd file"), "\(noUser)")
+            let noGroup = f.run(["run", "-u", "nobody:nosuchgroup", img, "true"])
+            #expect(noGroup.status != 0, "\(noGroup)")
+            #expect(noGroup.stderr.contains("unable to find group nosuchgroup: no matching entries in group file"), "\(noGroup)")
 
             let (ep, eid) = f.runNew(["run", "--entrypoint", "echo", img, "hello", "world"])
             #expect(ep.status == 0, "\(ep)")
