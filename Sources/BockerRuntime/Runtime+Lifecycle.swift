@@ -99,23 +99,17 @@ extension Runtime {
     // MARK: stop, kill, wait
 
     /// Signals the running container's first process through a pidfd (never a recycled pid).
-    public func kill(_ ref: String, signal sig: Int32, asStop: Bool = false) throws -> ContainerRecord {
+    /// TERM and KILL also ask its monitor not to restart it (the user ended it).
+    public func kill(_ ref: String, signal sig: Int32) throws -> ContainerRecord {
         var rec = try container(ref)
         guard rec.liveState == .running, let pid = rec.pid else {
             throw BockerError(.invalidState, "Container '\(rec.id)' is not running")
         }
-        if asStop || sig == SIGKILL || sig == SIGTERM {
-            // The user ended it: its restart policy does not bring it back.
-            try store.withLock {
-                rec = try container(rec.id)
-                rec.stopRequested = true
-                try save(rec)
-            }
-        }
+        if sig == SIGKILL || sig == SIGTERM { rec = try requestStop(rec.id) }
         let fd = bk_pidfd_open(pid)
         guard fd >= 0 else { return rec }   // it just went
         defer { close(fd) }
-        guard ProcessTable.startTime(of: pid) == rec.pidStartTime else { return rec }
+        guard ProcessTable.isAlive(pid, startedAt: rec.pidStartTime) else { return rec }
         if bk_pidfd_send_signal(fd, sig) != 0 && errno != ESRCH {
             throw BockerError.errno("cannot signal container '\(rec.id)'")
         }
@@ -123,30 +117,38 @@ extension Runtime {
     }
 
     /// SIGTERM, then SIGKILL after `timeout` seconds; returns once the exit is recorded.
-    /// Stopping a container that is not running does nothing.
+    /// Stopping a container that is not running (and that no monitor will restart) does nothing.
     public func stop(_ ref: String, timeout: Int = 10) throws -> ContainerRecord {
-        let rec = try container(ref)
-        guard rec.liveState == .running, let pid = rec.pid else {
-            if rec.monitorPid != nil, rec.isMonitorAlive {   // between policy restarts
-                try store.withLock {
-                    var r = try container(rec.id)
-                    r.stopRequested = true
-                    try save(r)
+        var rec = try container(ref)
+        guard rec.liveState == .running || (rec.monitorPid != nil && rec.isMonitorAlive) else { return rec }
+        // The request is on record before anything is signalled: a container that exits by
+        // itself meanwhile, or is between policy restarts, is not started again.
+        rec = try requestStop(rec.id)
+        if rec.liveState == .running, let pid = rec.pid {
+            let fd = bk_pidfd_open(pid)
+            if fd >= 0 {
+                defer { close(fd) }
+                guard ProcessTable.isAlive(pid, startedAt: rec.pidStartTime) else { return try waitForExit(rec.id) }
+                if bk_pidfd_send_signal(fd, SIGTERM) != 0 && errno != ESRCH {
+                    throw BockerError.errno("cannot signal container '\(rec.id)'")
                 }
-                return try waitForExit(rec.id)
+                if bk_pidfd_wait(fd, Int32(max(0, timeout)) * 1000) == 0 {
+                    bk_pidfd_send_signal(fd, SIGKILL)
+                    _ = bk_pidfd_wait(fd, 10_000)
+                }
             }
-            return rec
-        }
-        let fd = bk_pidfd_open(pid)
-        _ = try kill(rec.id, signal: SIGTERM, asStop: true)
-        if fd >= 0 {
-            if bk_pidfd_wait(fd, Int32(max(0, timeout)) * 1000) == 0 {
-                bk_pidfd_send_signal(fd, SIGKILL)
-                _ = bk_pidfd_wait(fd, 10_000)
-            }
-            close(fd)
         }
         return try waitForExit(rec.id)
+    }
+
+    /// Records that the user ended the container, so its restart policy does not bring it back.
+    private func requestStop(_ id: String) throws -> ContainerRecord {
+        try store.withLock {
+            var rec = try container(id)
+            rec.stopRequested = true
+            try save(rec)
+            return rec
+        }
     }
 
     /// Blocks until the container has exited for good (no restart pending) and its monitor
