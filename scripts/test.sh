@@ -38,6 +38,9 @@ indent() {
 }
 
 before=$(leftovers | sort)
+# The shared parent cgroups (bocker/ in each hierarchy) the tests' containers live under: the
+# ones this run creates are removed again at the end, once empty.
+parents_before=$(ls -d /sys/fs/cgroup/bocker /sys/fs/cgroup/*/bocker 2>/dev/null || true)
 if [[ -n "$before" ]]; then
     echo "warning: leftovers from before this run (not counted against it; clean them up by hand):" >&2
     indent <<<"$before" >&2
@@ -50,6 +53,12 @@ export BOCKER_BIN
 echo "==> swift test $* (BOCKER_BIN=$BOCKER_BIN)"
 rc=0
 swift test "$@" || rc=$?
+
+for parent in /sys/fs/cgroup/bocker /sys/fs/cgroup/*/bocker; do
+    if [[ -d "$parent" ]] && ! grep -qxF "$parent" <<<"$parents_before"; then
+        rmdir "$parent" 2>/dev/null || true   # not empty: a container of another run lives there
+    fi
+done
 
 # Only what appeared during this run counts: the tests' own roots, not someone's earlier mess.
 leaked=$(comm -13 <(echo "$before") <(leftovers | sort) | sed '/^$/d')
