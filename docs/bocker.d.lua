@@ -251,6 +251,13 @@ function Container:cgroup() end
 ---@field init? boolean
 ---@field tty? boolean
 ---@field labels? table<string, string>
+---@field privileged? boolean Every capability, no seccomp, every device, writable /sys (dangerous).
+---@field cap_add? string[] Capabilities to add ("NET_ADMIN", "CAP_SYS_TIME", "ALL").
+---@field cap_drop? string[] Capabilities to drop (applied before cap_add; "ALL" drops every one).
+---@field read_only? boolean Mount the root filesystem read-only.
+---@field security_opt? string[] "seccomp=unconfined", "seccomp=PROFILE.json", "no-new-privileges[=false]", "systempaths=unconfined".
+---@field devices? string[] "HOST[:CONTAINER][:rwm]" host devices to make available.
+---@field userns? "host"|"auto" The user namespace: the host's (default) or a private id range.
 
 ---@class bocker.Volume
 ---@field name string

@@ -46,7 +46,9 @@ enum ContainerBindings {
 
     /// bocker.container.create{image=, cmd={…}, shell=bool, entrypoint={…}, env={"K=V"…}, workdir=,
     /// name=, user=, cpu_shares=, memory=bytes, pids_limit=, network="bridge"|"none"|"host"|name,
-    /// ports={"8080:80", "127.0.0.1:53:53/udp"…}} → Container (state "created").
+    /// ports={"8080:80", "127.0.0.1:53:53/udp"…}, privileged=bool, cap_add={…}, cap_drop={…},
+    /// read_only=bool, security_opt={"seccomp=unconfined"…}, devices={"/dev/x[:/dev/y][:rwm]"…},
+    /// userns="host"|"auto"} → Container (state "created").
     static let create: clua_swift_function = { L in
         binding(L) { lua in
             guard let t = try lua.optionsTable(1, "bocker.container.create") else {
@@ -99,6 +101,13 @@ enum ContainerBindings {
             spec.useInit = try lua.optBool(t, "init") ?? false
             spec.tty = try lua.optBool(t, "tty") ?? false
             spec.labels = try lua.optStringMap(t, "labels") ?? [:]
+            spec.security.privileged = try lua.optBool(t, "privileged") ?? false
+            spec.security.capAdd = try lua.optStrings(t, "cap_add") ?? []
+            spec.security.capDrop = try lua.optStrings(t, "cap_drop") ?? []
+            spec.security.readOnlyRootfs = try lua.optBool(t, "read_only") ?? false
+            for opt in try lua.optStrings(t, "security_opt") ?? [] { try spec.security.apply(securityOpt: opt) }
+            spec.security.devices = try (lua.optStrings(t, "devices") ?? []).map(DeviceMapping.parse)
+            spec.security.userns = try lua.optString(t, "userns")
             if spec.autoRemove && spec.restartPolicy.name != "no" {
                 throw BockerError(.invalidArgument, "conflicting options: --restart and --rm")
             }

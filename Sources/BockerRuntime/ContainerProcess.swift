@@ -32,10 +32,17 @@ public struct CapabilitySet: Equatable, Sendable, CustomStringConvertible {
     /// Docker's default 14 (0xa80425fb).
     public static let dockerDefault = try! CapabilitySet(names: dockerDefaultNames)
     public static let none = CapabilitySet(bits: 0)
-    /// Every capability this kernel knows.
+    /// Every capability this kernel knows that this process may hand on (its bounding set:
+    /// bocker started from a confined root cannot give what it lacks itself).
     public static var all: CapabilitySet {
         let last = Int(bk_cap_last_cap())
-        return CapabilitySet(bits: last >= 63 ? ~0 : (UInt64(1) << UInt64(last + 1)) - 1)
+        let known: UInt64 = last >= 63 ? ~0 : (UInt64(1) << UInt64(last + 1)) - 1
+        return CapabilitySet(bits: known & available.bits)
+    }
+
+    /// This process's bounding set.
+    public static var available: CapabilitySet {
+        CapabilitySet(bits: bk_cap_bounding_set())
     }
 
     /// Bit i set = capability i kept.
@@ -153,6 +160,12 @@ public struct ProcessSpec {
     /// A socket over which the child sends the master of a pty it opens in the container's
     /// /dev/pts; the slave becomes its stdio and controlling terminal.
     public var ttySocket: Int32?
+    /// Leave PR_SET_NO_NEW_PRIVS unset (`--security-opt no-new-privileges=false`).
+    public var allowNewPrivileges = false
+    /// Remount "/" read-only after pivot_root (`--read-only`).
+    public var readOnlyRootfs = false
+    /// Mount /sys read-write (`--privileged`).
+    public var sysWritable = false
 
     public static let dockerMaskedPaths = [
         "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -319,6 +332,9 @@ public enum ContainerProcess {
         cfg.n_binds = Int32(spec.binds.count)
         cfg.use_init = spec.useInit ? 1 : 0
         cfg.tty_socket = spec.ttySocket ?? -1
+        cfg.allow_new_privs = spec.allowNewPrivileges ? 1 : 0
+        cfg.readonly_rootfs = spec.readOnlyRootfs ? 1 : 0
+        cfg.sys_writable = spec.sysWritable ? 1 : 0
         var handle = bk_spawn_handle()
         var msg = [CChar](repeating: 0, count: 512)
         let rc = cgroupFds.withUnsafeBufferPointer { fds -> Int32 in
@@ -342,7 +358,8 @@ public enum ContainerProcess {
     /// `.commandNotFound` / `.notExecutable` / `.kernel` when it could not start.
     public static func exec(pid: Int32, argv: [String], env: [String], workdir: String = "/",
                             uid: UInt32 = 0, gid: UInt32 = 0, userName: String? = nil, groupName: String? = nil,
-                            capabilities: CapabilitySet = .dockerDefault, cgroupProcs: [String] = [],
+                            capabilities: CapabilitySet = .dockerDefault, allowNewPrivileges: Bool = false,
+                            cgroupProcs: [String] = [],
                             stdin: Int32, stdout: Int32, stderr: Int32) throws -> Int32 {
         guard !argv.isEmpty else { throw BockerError(.invalidArgument, "no command given") }
         let s = CStringStorage()
@@ -361,6 +378,7 @@ public enum ContainerProcess {
         cfg.stderr_fd = stderr
         cfg.cap_keep = capabilities.bits
         cfg.cgroup_procs = s.array(cgroupProcs)
+        cfg.allow_new_privs = allowNewPrivileges ? 1 : 0
         var code: Int32 = 0
         var err = bk_child_error()
         let r = withExtendedLifetime(s) { bk_exec_run(&cfg, &code, &err) }

@@ -95,6 +95,8 @@ public struct ContainerRecord: Codable, Sendable {
     public var entrypoint: [String]?
     /// The monitor has decided to start the container again (policy restart under way).
     public var restartPending: Bool?
+    /// Confinement settings that differ from the defaults (nil: all defaults).
+    public var security: SecurityOptions? = nil
     public var created: Double
     public var state: ContainerState
     public var pid: Int32?
@@ -182,6 +184,7 @@ extension ContainerRecord {
         tty = j["tty"]?.bool
         entrypoint = j["entrypoint"]?.strings
         restartPending = j["restartPending"]?.bool
+        security = j["security"].map(SecurityOptions.init(json:))
         if case .object(let l)? = j["labels"] {
             var d: [String: String] = [:]
             for (k, v) in l { if let s = v.string { d[k] = s } }
@@ -253,6 +256,7 @@ extension ContainerRecord {
         f.append(("resources", .object(res)))
         f += [("restartCount", i(restartCount)), ("restartPending", b(restartPending)),
               ("restartPolicy", restartPolicy.map { .object([("maximumRetryCount", .int($0.maximumRetryCount)), ("name", .string($0.name))]) }),
+              ("security", security?.json),
               ("startedAt", d(startedAt)), ("state", .string(state.rawValue)), ("stopRequested", b(stopRequested)),
               ("tty", b(tty)), ("useInit", b(useInit)), ("user", s(user)), ("workdir", s(workdir))]
         return .object(f.compactMap { k, v in v.map { (k, $0) } })

@@ -8,6 +8,7 @@ extension Runtime {
         let live = rec.liveState
         let net = rec.networkState
         let policy = rec.restartPolicy ?? RestartPolicy()
+        let sec = rec.security ?? SecurityOptions()
         func time(_ t: Double?) -> JSONValue { t.map { .string(WallClock.rfc3339(seconds: $0)) } ?? .string("0001-01-01T00:00:00Z") }
         let ports: [(String, JSONValue)] = (rec.ports ?? []).map {
             ("\($0.containerPort)/\($0.proto)", .array([.object([("HostIp", .string($0.hostIP ?? "0.0.0.0")),
@@ -52,6 +53,15 @@ extension Runtime {
                 ("PidsLimit", .int(Int(rec.resources.pidsMax ?? 0))),
                 ("NetworkMode", .string(rec.networkMode ?? NetworkStore.defaultName)),
                 ("PortBindings", .object(ports)),
+                ("Privileged", .bool(sec.privileged)),
+                ("CapAdd", .array(sec.capAdd.map { .string($0) })),
+                ("CapDrop", .array(sec.capDrop.map { .string($0) })),
+                ("ReadonlyRootfs", .bool(sec.readOnlyRootfs)),
+                ("SecurityOpt", .array(sec.securityOptStrings.map { .string($0) })),
+                ("Devices", .array(sec.devices.map { d in .object([
+                    ("PathOnHost", .string(d.hostPath)), ("PathInContainer", .string(d.containerPath)),
+                    ("CgroupPermissions", .string(d.permissions))]) })),
+                ("UsernsMode", .string(sec.userns ?? "")),
             ])),
             ("Mounts", .array((rec.mounts ?? []).map { m in
                 var f: [(String, JSONValue)] = [("Type", .string(m.type.rawValue))]

@@ -94,6 +94,7 @@ extension Runtime {
         spec.userName = user.userName
         spec.groupName = user.groupName
         spec.useInit = rec.useInit == true
+        try applySecurity(rec.security ?? SecurityOptions(), to: &spec)
 
         // The child joins the container's cgroups itself and runs straight to execve (with an
         // init it cannot: init forks, so it is cloned normally and put in its cgroups by us).
@@ -206,6 +207,19 @@ extension Runtime {
         }
     }
 
+    /// The container's security options in its first process's spec: capabilities, no_new_privs,
+    /// a read-only root, and for `--privileged` a writable /sys without masked paths.
+    func applySecurity(_ sec: SecurityOptions, to spec: inout ProcessSpec) throws {
+        spec.capabilities = try sec.capabilities()
+        spec.allowNewPrivileges = !sec.noNewPrivileges
+        spec.readOnlyRootfs = sec.readOnlyRootfs
+        spec.sysWritable = sec.privileged
+        if sec.privileged || sec.unmaskedPaths {
+            spec.maskedPaths = []
+            spec.readonlyPaths = []
+        }
+    }
+
     /// What the container's mounts become in the child: binds of host paths and volume data,
     /// tmpfs mounts. Bind sources are checked again now (they may have changed since create).
     func mountBinds(_ rec: ContainerRecord) throws -> [BindMount] {
@@ -265,7 +279,9 @@ extension Runtime {
         return try ContainerProcess.exec(
             pid: pid, argv: argv, env: mergeEnv(rec.env, env, hostname: rec.hostname),
             workdir: workdir ?? rec.workdir, uid: u.uid, gid: u.gid, userName: u.userName, groupName: u.groupName,
-            capabilities: .dockerDefault, cgroupProcs: cgroup(of: rec.id).procsFiles,
+            capabilities: try (rec.security ?? SecurityOptions()).capabilities(),
+            allowNewPrivileges: rec.security?.noNewPrivileges == false,
+            cgroupProcs: cgroup(of: rec.id).procsFiles,
             stdin: stdio.0, stdout: stdio.1, stderr: stdio.2)
     }
 

@@ -35,6 +35,8 @@ public struct ContainerSpec: Sendable {
     public var useInit = false
     public var tty = false
     public var labels: [String: String] = [:]
+    /// Privileges, capabilities, seccomp, devices, read-only root, user namespace.
+    public var security = SecurityOptions()
 
     public init(image: String, command: [String]? = nil) {
         self.image = image
@@ -106,6 +108,7 @@ public final class Runtime {
         if let n = spec.name, !Identifier.isSafeComponent(n) {
             throw BockerError(.invalidArgument, "invalid container name '\(n)': use letters, digits, '_', '.' and '-'")
         }
+        try spec.security.validate()
         return try store.withLock {
             try checkNetwork(spec)
             let image = try store.image(spec.image)
@@ -124,7 +127,7 @@ public final class Runtime {
             let hostname = spec.hostname ?? id
             let env = mergeEnv(image.config.env ?? [], spec.env, hostname: hostname)
             let mounts = try resolveMounts(spec)
-            let rec = ContainerRecord(
+            var rec = ContainerRecord(
                 id: id, name: spec.name, image: image.id, imageSource: image.source, layers: image.layers,
                 command: spec.command?.isEmpty == false ? spec.command! : argv, argv: argv, env: env,
                 workdir: spec.workdir ?? image.config.workingDir ?? "/", hostname: hostname,
@@ -134,6 +137,7 @@ public final class Runtime {
                 autoRemove: spec.autoRemove, useInit: spec.useInit, tty: spec.tty,
                 labels: spec.labels.isEmpty ? nil : spec.labels, entrypoint: entry.isEmpty ? nil : entry,
                 restartPending: nil, created: WallClock.now(), state: .created)
+            rec.security = spec.security.isDefault ? nil : spec.security
             try store.beginPending("create", id)
             do {
                 let dir = root.containerDir(id)

@@ -53,6 +53,7 @@ typedef struct {
     int null_for_missing;         // 1: -1 means /dev/null (opened in the current root); 0: inherit
     int error_fd;
     int controlling_tty;          // 1: setsid() and make fd 0 (a pty slave) the controlling tty
+    int allow_new_privs;          // 1: leave PR_SET_NO_NEW_PRIVS unset (--security-opt no-new-privileges=false)
 } bk_final_config;
 
 // Opens a pty in the current root's /dev/ptmx (the container's own devpts), sends the master

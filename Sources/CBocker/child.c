@@ -186,7 +186,7 @@ void bk_drop_privileges(const bk_final_config *c) {
     if (syscall(SYS_capset, &hdr, data) != 0)
         bk_child_fail(efd, BK_STAGE_SECURITY, errno, "capset");
     // 5. No privilege gain through setuid binaries or file capabilities.
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+    if (!c->allow_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         bk_child_fail(efd, BK_STAGE_SECURITY, errno, "prctl(PR_SET_NO_NEW_PRIVS)");
 }
 

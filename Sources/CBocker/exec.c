@@ -81,6 +81,7 @@ static _Noreturn void bk_exec_command(const struct bk_exec_ctx *x) {
     f.stdio[2] = c->stderr_fd;
     f.null_for_missing = 0;  // -1 = inherit
     f.error_fd = x->error_fd;
+    f.allow_new_privs = c->allow_new_privs;
     bk_drop_privileges(&f);
     bk_setup_stdio_and_exec(&f);
 }

@@ -152,14 +152,14 @@ static void bk_setup_dev(const struct bk_spawn_ctx *x) {
     }
 }
 
-static void bk_setup_sys(int efd) {
-    const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NOEXEC | MS_NODEV;
+static void bk_setup_sys(int efd, int writable) {
+    const unsigned long ro = (writable ? 0 : MS_RDONLY) | MS_NOSUID | MS_NOEXEC | MS_NODEV;
     bk_safe_mkdirs(efd, "sys");
     if (mount("sysfs", "sys", "sysfs", ro, NULL) == 0) return;
     // sysfs refuses a mount it cannot scope to our network namespace: fall back to a
     // read-only recursive bind of the host's /sys.
     bk_mount_or_fail(efd, "/sys", "sys", NULL, MS_BIND | MS_REC, NULL, "bind-mount /sys");
-    bk_mount_or_fail(efd, "/sys", "sys", NULL, MS_BIND | MS_REMOUNT | ro, NULL, "remount /sys read-only");
+    bk_mount_or_fail(efd, "/sys", "sys", NULL, MS_BIND | MS_REMOUNT | ro, NULL, "remount /sys");
 }
 
 static void bk_loopback_up(int efd) {
@@ -286,7 +286,7 @@ static void bk_setup_root(const struct bk_spawn_ctx *x) {
     bk_safe_mkdirs(efd, "proc");
     bk_mount_or_fail(efd, "proc", "proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL, "mount proc on /proc");
     bk_setup_dev(x);
-    bk_setup_sys(efd);
+    bk_setup_sys(efd, c->sys_writable);
     bk_bind_mounts(efd, c);
 
     if (c->hostname && sethostname(c->hostname, bk_strlen(c->hostname)) != 0)
@@ -301,6 +301,17 @@ static void bk_setup_root(const struct bk_spawn_ctx *x) {
 
     bk_mask_paths(efd, c->masked_paths);
     bk_readonly_paths(efd, c->readonly_paths);
+    // --read-only: the root mount itself (not /proc, /dev, /sys or the container's volumes and
+    // tmpfs mounts, which are mounts of their own) refuses writes.
+    if (c->readonly_rootfs) {
+        // A bind remount replaces the mount's flags: keep the ones it has (nosuid, nodev, …).
+        const unsigned long keep = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME;
+        struct statfs sf;
+        unsigned long flags = 0;
+        if (statfs("/", &sf) == 0) flags = (unsigned long)sf.f_flags & keep;
+        if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | flags, NULL) != 0)
+            bk_child_fail(efd, BK_STAGE_SETUP, errno, "remount / read-only");
+    }
 }
 
 // Overwrites this process's argument area (our own private copy of the parent's memory) so
@@ -438,6 +449,7 @@ released:
     f.stdio[2] = c->stderr_fd;
     f.null_for_missing = 1;
     f.error_fd = efd;
+    f.allow_new_privs = c->allow_new_privs;
     if (tty_slave >= 0) {
         f.stdio[0] = f.stdio[1] = f.stdio[2] = tty_slave;
         f.controlling_tty = 1;
@@ -678,4 +690,11 @@ int bk_receive_fd(int sock) {
     int fd;
     memcpy(&fd, CMSG_DATA(cm), sizeof(int));
     return fd;
+}
+
+uint64_t bk_cap_bounding_set(void) {
+    uint64_t bits = 0;
+    for (int cap = 0; cap < 64; cap++)
+        if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1) bits |= 1ULL << cap;
+    return bits;
 }

@@ -28,6 +28,14 @@ local options = {
   ["-l"] = { name = "label", kind = "list" }, ["--label"] = { name = "label", kind = "list" },
   ["--pull"] = { name = "pull", kind = "value" },
   ["--platform"] = { name = "platform", kind = "value" },
+  -- security (docs/security.md)
+  ["--privileged"] = { name = "privileged", kind = "flag" },
+  ["--cap-add"] = { name = "cap_add", kind = "list" },
+  ["--cap-drop"] = { name = "cap_drop", kind = "list" },
+  ["--read-only"] = { name = "read_only", kind = "flag" },
+  ["--security-opt"] = { name = "security_opt", kind = "list" },
+  ["--device"] = { name = "device", kind = "list" },
+  ["--userns"] = { name = "userns", kind = "value" },
 }
 
 -- Docker's --pull: "missing" (default) pulls a registry reference not in the store yet;
@@ -92,6 +100,17 @@ Options:
       --network NAME       bridge (default: bridge0, 10.0.0.0/24), none (loopback only),
                            host (the host's network), or a network from 'bocker network create'
 
+Security (see docs/security.md):
+      --privileged         all capabilities, no seccomp filter, every device, writable /sys:
+                           the container can take over the host. Dangerous.
+      --cap-add CAP        add a capability (NET_ADMIN, SYS_TIME, ..., ALL)
+      --cap-drop CAP       drop a capability (ALL drops every one; drops apply before adds)
+      --read-only          mount the root filesystem read-only (volumes and --tmpfs stay writable)
+      --security-opt OPT   seccomp=unconfined, seccomp=PROFILE.json (Docker's format),
+                           no-new-privileges[=true|false], systempaths=unconfined
+      --device HOST[:CONTAINER][:rwm]   make a host device available in the container
+      --userns MODE        host (default) or auto (root in the container is an unused host id)
+
 One command argument containing shell syntax or spaces runs as /bin/sh -c '<it>', as the
 original did ('sleep 5 && ps aux'); several arguments are executed directly, as Docker does.
 Exit status: the command's; 125 when bocker itself fails, 126 when the command cannot be
@@ -139,6 +158,8 @@ executed, 127 when it is not found.]],
       network = o.network, ports = o.publish, hostname = o.hostname,
       volumes = o.volume, volumes_from = o.volumes_from, tmpfs = o.tmpfs,
       restart = o.restart, auto_remove = o.rm, init = o.init, tty = o.tty, labels = labels,
+      privileged = o.privileged, cap_add = o.cap_add, cap_drop = o.cap_drop, read_only = o.read_only,
+      security_opt = o.security_opt, devices = o.device, userns = o.userns,
     }
     if o.detach then
       c:start()

@@ -68,6 +68,10 @@ typedef struct {
     // /dev/pts, sends the master over this socket (SCM_RIGHTS), and uses the slave as stdin,
     // stdout, stderr and controlling terminal (the stdio fds above are then ignored).
     int tty_socket;
+    // Security options (all 0 = bocker's defaults).
+    int allow_new_privs;          // 1: no PR_SET_NO_NEW_PRIVS (--security-opt no-new-privileges=false)
+    int readonly_rootfs;          // 1: "/" is remounted read-only after pivot_root (--read-only)
+    int sys_writable;             // 1: /sys is mounted read-write (--privileged)
 } bk_spawn_config;
 
 // Receives the pty master the child sent over sock. The fd, or -1 with errno.
@@ -112,6 +116,7 @@ typedef struct {
     int stdin_fd, stdout_fd, stderr_fd;  // -1 = inherit this process's fd
     uint64_t cap_keep;
     const char *const *cgroup_procs;  // NULL-terminated cgroup.procs files to join first (at most 24)
+    int allow_new_privs;          // as in bk_spawn_config
 } bk_exec_config;
 
 // Runs the command to completion. On success returns 0 and sets *exit_code (128+n for a
@@ -128,5 +133,8 @@ int bk_wait_exit_code(pid_t pid);
 
 // Highest capability number the kernel knows (/proc/sys/kernel/cap_last_cap).
 int bk_cap_last_cap(void);
+
+// This process's capability bounding set (bit i = capability i).
+uint64_t bk_cap_bounding_set(void);
 
 #endif
