@@ -8,7 +8,7 @@
 set -euo pipefail
 # shellcheck source=scripts/dev/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/dev/common.sh"
-need_root scripts/bench-pull.sh
+need_root "$0" "$@"
 
 runs=5
 [[ "${1:-}" == "-n" ]] && runs=${2:?-n needs a number}

@@ -27,7 +27,7 @@ while (($#)); do
     esac
 done
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: RUNS must be a positive number" >&2; exit 2; }
-need_root scripts/bench.sh
+need_root "$0" "$@"
 warmup=3
 hyperfine=${HYPERFINE-$(command -v hyperfine || true)}
 

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Newcomer setup: installs what bocker needs, builds and installs it, and runs a first container.
-# Usage: sudo scripts/setup.sh     (safe to re-run)
+# Usage: scripts/setup.sh     (safe to re-run)
 #   BOCKER_ROOT   state root (default /var/bocker)
 #   BOCKER_PREFIX install prefix (default /usr/local): bin/bocker and share/bocker/busybox-rootfs
 set -euo pipefail
 # shellcheck source=scripts/dev/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/dev/common.sh"
 
-need_root scripts/setup.sh
+need_root "$0" "$@"
+give_back_checkout
 use_swift
 export BOCKER_ROOT=${BOCKER_ROOT:-/var/bocker}
 prefix=${BOCKER_PREFIX:-/usr/local}

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds bocker and runs its whole test suite (debug), then checks that the tests left nothing behind.
-# Usage: sudo scripts/test.sh [swift test args...]     e.g. sudo scripts/test.sh --filter EndToEnd
+# Usage: scripts/test.sh [swift test args...]     e.g. scripts/test.sh --filter EndToEnd
 # Exit status: swift test's; 1 if the tests passed but leaked mounts, loop devices or cgroups.
 set -euo pipefail
 # shellcheck source=scripts/dev/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/dev/common.sh"
 
-need_root scripts/test.sh
+need_root "$0" "$@"
+give_back_checkout
 use_swift
 "$BOCKER_REPO/scripts/dev/install-packages.sh" -q --tests
 cd "$BOCKER_REPO"

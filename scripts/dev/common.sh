@@ -17,12 +17,31 @@ use_swift() {
     }
 }
 
-# Fails with a message unless running as root.
+# Runs the calling script as root: as it is when root already (a root-only machine has no sudo),
+# else again through sudo with this PATH (so a Swift toolchain on the user's PATH is found) and
+# bocker's variables. Usage: need_root "$0" "$@"
 need_root() {
-    ((EUID == 0)) || {
-        echo "error: $1 must run as root (try: sudo $1): bocker needs namespaces, mounts and cgroups." >&2
+    local script=$1
+    shift
+    ((EUID == 0)) && return 0
+    command -v sudo >/dev/null 2>&1 || {
+        echo "error: $script must run as root (bocker needs namespaces, mounts and cgroups), and there is no sudo." >&2
         exit 1
     }
+    local keep=("PATH=$PATH") v
+    for v in BOCKER_ROOT BOCKER_PREFIX BOCKER_DRIVER BOCKER_BIN CI; do
+        [[ -n "${!v:-}" ]] && keep+=("$v=${!v}")
+    done
+    exec sudo env "${keep[@]}" "$script" "$@"
+}
+
+# Under sudo, gives the files root made in the checkout (.build, caches) back to the user who
+# ran sudo, so that their own builds keep working. Call once; it runs at exit.
+give_back_checkout() {
+    [[ -n "${SUDO_UID:-}" && "${SUDO_UID}" != 0 ]] || return 0
+    # Only a checkout that user owns.
+    [[ "$(stat -c %u "$BOCKER_REPO")" == "$SUDO_UID" ]] || return 0
+    trap 'find "$BOCKER_REPO" -xdev -user 0 -exec chown -h "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" {} + 2>/dev/null || true' EXIT
 }
 
 # True when `BIN run` accepts --rm (its help or usage mentions it).
