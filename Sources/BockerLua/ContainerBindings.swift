@@ -49,9 +49,12 @@ enum ContainerBindings {
     /// ports={"8080:80", "127.0.0.1:53:53/udp"…}, privileged=bool, cap_add={…}, cap_drop={…},
     /// read_only=bool, security_opt={"seccomp=unconfined"…}, devices={"/dev/x[:/dev/y][:rwm]"…},
     /// userns="host"|"auto"} → Container (state "created").
+    /// The options `bocker.container.create` takes (any other key is an error).
+    static let createOptions = ["image", "cmd", "entrypoint", "shell", "env", "workdir", "name", "user", "cpu_shares", "memory", "pids_limit", "network", "ports", "volumes", "tmpfs", "volumes_from", "hostname", "restart", "auto_remove", "init", "tty", "labels", "privileged", "cap_add", "cap_drop", "read_only", "security_opt", "devices", "userns"]
+
     static let create: clua_swift_function = { L in
         binding(L) { lua in
-            guard let t = try lua.optionsTable(1, "bocker.container.create") else {
+            guard let t = try lua.optionsTable(1, "bocker.container.create", keys: ContainerBindings.createOptions) else {
                 throw BockerError(.invalidArgument, "bocker.container.create needs an options table")
             }
             guard let image = try lua.optString(t, "image") else {
@@ -121,7 +124,7 @@ enum ContainerBindings {
     static let remove: clua_swift_function = { L in
         binding(L) { lua in
             let id = try ref(lua, 1, "remove")
-            let opts = try lua.optionsTable(2, "remove")
+            let opts = try lua.optionsTable(2, "remove", keys: ["force"])
             let force = try opts.flatMap { try lua.optBool($0, "force") } ?? false
             lua.push(try runtime(lua).remove(id, force: force).id)
             return 1
@@ -132,7 +135,7 @@ enum ContainerBindings {
     static let run: clua_swift_function = { L in
         binding(L) { lua in
             let id = try ref(lua, 1, "run")
-            let opts = try lua.optionsTable(2, "run")
+            let opts = try lua.optionsTable(2, "run", keys: ["interactive"])
             let interactive = try opts.flatMap { try lua.optBool($0, "interactive") } ?? false
             fflush(nil)
             let rec = try runtime(lua).runAttachedRecord(id, interactive: interactive)
@@ -150,7 +153,7 @@ enum ContainerBindings {
             guard let argv = try lua.stringArray(2, "exec command"), !argv.isEmpty else {
                 throw BockerError(.invalidArgument, "exec needs a command")
             }
-            let opts = try lua.optionsTable(3, "exec")
+            let opts = try lua.optionsTable(3, "exec", keys: ["env", "workdir", "user", "capture"])
             let env = try opts.flatMap { try lua.optStrings($0, "env") } ?? []
             let workdir = try opts.flatMap { try lua.optString($0, "workdir") }
             let user = try opts.flatMap { try lua.optString($0, "user") }
@@ -181,7 +184,7 @@ enum ContainerBindings {
     static let stop: clua_swift_function = { L in
         binding(L) { lua in
             let id = try ref(lua, 1, "stop")
-            let t = try lua.optionsTable(2, "stop").flatMap { try lua.optInt($0, "timeout") } ?? 10
+            let t = try lua.optionsTable(2, "stop", keys: ["timeout"]).flatMap { try lua.optInt($0, "timeout") } ?? 10
             let rec = try runtime(lua).stop(id, timeout: t)
             lua.object(1, .container, as: ContainerObject.self)?.rec = rec
             lua_pushvalue(L, 1)
@@ -215,7 +218,7 @@ enum ContainerBindings {
         binding(L) { lua in
             let rt = try runtime(lua)
             let value = rt.inspect(try rt.container(try ref(lua, 1, "inspect")))
-            if try lua.optionsTable(2, "inspect").flatMap({ try lua.optBool($0, "json") }) == true {
+            if try lua.optionsTable(2, "inspect", keys: ["json"]).flatMap({ try lua.optBool($0, "json") }) == true {
                 lua.push(value.render(indent: 4))
             } else {
                 lua.push(LuaValue(value))
@@ -236,7 +239,7 @@ enum ContainerBindings {
                     .table([("stream", .string($0.stream)), ("text", .string($0.log)), ("time", .string($0.time))])
                 }))
             }
-            if let t = try lua.optionsTable(2, "logs") {
+            if let t = try lua.optionsTable(2, "logs", keys: ["offset", "wait"]) {
                 let offset = try lua.optInt(t, "offset") ?? 0
                 let wait = try lua.optBool(t, "wait") ?? false
                 let (entries, next, running) = try runtime(lua).logs(id, from: offset, wait: wait)

@@ -39,7 +39,7 @@ enum ImageBindings {
     static let initFn: clua_swift_function = { L in
         binding(L) { lua in
             let dir = try lua.checkString(1, "bocker.image.init")
-            let opts = try lua.optionsTable(2, "bocker.image.init")
+            let opts = try lua.optionsTable(2, "bocker.image.init", keys: ["source"])
             let source = try opts.flatMap { try lua.optString($0, "source") } ?? FS.absolute(dir)
             let img = try runtime(lua).store.createImage(fromDirectory: dir, source: source)
             lua.pushObject(ImageObject(img), .image)
@@ -53,7 +53,7 @@ enum ImageBindings {
             let ref: String
             if let obj = lua.object(1, .image, as: ImageObject.self) { ref = obj.rec.id }
             else { ref = try lua.checkString(1, "bocker.image.remove") }
-            let opts = try lua.optionsTable(2, "bocker.image.remove")
+            let opts = try lua.optionsTable(2, "bocker.image.remove", keys: ["force"])
             let force = try opts.flatMap { try lua.optBool($0, "force") } ?? false
             lua.push(try runtime(lua).removeImage(ref, force: force).id)
             return 1

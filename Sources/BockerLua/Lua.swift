@@ -90,9 +90,18 @@ struct Lua {
 
     func typeName(_ i: Int32) -> String { String(cString: lua_typename(L, lua_type(L, i))) }
 
-    /// Reads field `key` of the table at index t (absolute index), leaving the stack as it was.
+    /// Pushes field `key` of the table at index t without metamethods: a script's `__index`
+    /// that raises must never longjmp across this Swift frame. Returns the value's type.
+    @discardableResult
+    func pushRawField(_ t: Int32, _ key: String) -> Int32 {
+        let abs = lua_absindex(L, t)
+        lua_pushstring(L, key)
+        return lua_rawget(L, abs)
+    }
+
+    /// Reads field `key` of the table at index t (raw), leaving the stack as it was.
     func field<T>(_ t: Int32, _ key: String, _ read: (Int32) -> T?) -> T? {
-        lua_getfield(L, t, key)
+        pushRawField(t, key)
         defer { clua_pop(L, 1) }
         return read(-1)
     }
@@ -133,7 +142,7 @@ struct Lua {
     /// Field `key` of an options table as a string / integer / bool / string list, with
     /// clear errors when present but of the wrong type.
     func optString(_ t: Int32, _ key: String) throws -> String? {
-        lua_getfield(L, t, key)
+        pushRawField(t, key)
         defer { clua_pop(L, 1) }
         if isNil(-1) { return nil }
         guard let s = string(-1) else { throw BockerError(.invalidArgument, "option '\(key)' must be a string, got \(typeName(-1))") }
@@ -141,7 +150,7 @@ struct Lua {
     }
 
     func optInt(_ t: Int32, _ key: String) throws -> Int? {
-        lua_getfield(L, t, key)
+        pushRawField(t, key)
         defer { clua_pop(L, 1) }
         if isNil(-1) { return nil }
         guard let v = integer(-1) else { throw BockerError(.invalidArgument, "option '\(key)' must be an integer, got \(typeName(-1))") }
@@ -149,7 +158,7 @@ struct Lua {
     }
 
     func optBool(_ t: Int32, _ key: String) throws -> Bool? {
-        lua_getfield(L, t, key)
+        pushRawField(t, key)
         defer { clua_pop(L, 1) }
         if isNil(-1) { return nil }
         guard let v = bool(-1) else { throw BockerError(.invalidArgument, "option '\(key)' must be a boolean, got \(typeName(-1))") }
@@ -158,7 +167,7 @@ struct Lua {
 
     /// Field `key` as a table of string keys to string values.
     func optStringMap(_ t: Int32, _ key: String) throws -> [String: String]? {
-        lua_getfield(L, t, key)
+        pushRawField(t, key)
         defer { clua_pop(L, 1) }
         if isNil(-1) { return nil }
         guard lua_type(L, -1) == LUA_TTABLE else {
@@ -179,18 +188,34 @@ struct Lua {
     }
 
     func optStrings(_ t: Int32, _ key: String) throws -> [String]? {
-        lua_getfield(L, t, key)
+        pushRawField(t, key)
         defer { clua_pop(L, 1) }
         return try stringArray(-1, "option '\(key)'")
     }
 
-    /// Index i if it is a table (or nil/none → nil); anything else is an error.
-    func optionsTable(_ i: Int32, _ fn: String) throws -> Int32? {
+    /// Index i if it is a table (or nil/none → nil); anything else is an error. Every key of the
+    /// table must be one of `keys`: a misspelled option is an error naming it (and the key
+    /// meant, when one is close), never silently ignored. Read without metamethods.
+    func optionsTable(_ i: Int32, _ fn: String, keys: [String]) throws -> Int32? {
         if isNil(i) { return nil }
         guard lua_type(L, i) == LUA_TTABLE else {
             throw BockerError(.invalidArgument, "bad argument #\(i) to '\(fn)' (table expected, got \(typeName(i)))")
         }
-        return lua_absindex(L, i)
+        let t = lua_absindex(L, i)
+        lua_pushnil(L)
+        while lua_next(L, t) != 0 {
+            defer { clua_pop(L, 1) }
+            guard lua_type(L, -2) == LUA_TSTRING, let k = string(-2) else {
+                let type = typeName(-2)
+                clua_pop(L, 2)   // value and key: the traversal ends here
+                throw BockerError(.invalidArgument, "\(fn): option names must be strings, got a \(type) key")
+            }
+            if !keys.contains(k) {
+                clua_pop(L, 2)
+                throw BockerError(.invalidArgument, "\(fn): \(OptionNames.unknown(k, known: keys))")
+            }
+        }
+        return t
     }
 
     /// Pushes a function implemented in Swift (called through the C trampoline).

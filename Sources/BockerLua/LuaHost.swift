@@ -181,7 +181,7 @@ public final class LuaHost {
         let cmd = lua_absindex(L, -1)
         let lua = Lua(L)
         let failStatus = lua.field(cmd, "error_status") { lua.integer($0) }.map(Int32.init) ?? 1
-        lua_getfield(L, cmd, "run")
+        lua.pushRawField(cmd, "run")
         guard lua_type(L, -1) == LUA_TFUNCTION else {
             clua_pop(L, 2)
             printError("bocker: command script '\(src.path)' has no run function")

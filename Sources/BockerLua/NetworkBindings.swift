@@ -15,7 +15,7 @@ enum NetworkBindings {
     /// bocker.network.create{name = , subnet = "10.89.3.0/24"?} → Network
     static let create: clua_swift_function = { L in
         binding(L) { lua in
-            guard let t = try lua.optionsTable(1, "bocker.network.create"),
+            guard let t = try lua.optionsTable(1, "bocker.network.create", keys: ["name", "subnet"]),
                   let name = try lua.optString(t, "name") else {
                 throw BockerError(.invalidArgument, "bocker.network.create needs {name = …}")
             }

@@ -10,11 +10,11 @@ enum PullBindings {
     static let pull: clua_swift_function = { L in
         binding(L) { lua in
             let ref = try lua.checkString(1, "bocker.image.pull")
-            let opts = try lua.optionsTable(2, "bocker.image.pull")
+            let opts = try lua.optionsTable(2, "bocker.image.pull", keys: ["platform", "progress"])
             let platform = try opts.flatMap { try lua.optString($0, "platform") }
             var hasCallback = false
             if let t = opts {
-                lua_getfield(L, t, "progress")
+                lua.pushRawField(t, "progress")
                 hasCallback = lua_type(L, -1) == LUA_TFUNCTION
                 if !hasCallback { clua_pop(L, 1) }
             }

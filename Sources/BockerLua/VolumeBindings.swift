@@ -20,7 +20,7 @@ enum VolumeBindings {
     static let create: clua_swift_function = { L in
         binding(L) { lua in
             let name: String
-            if let t = try lua.optionsTable(1, "bocker.volume.create"), let n = try lua.optString(t, "name") { name = n }
+            if let t = try lua.optionsTable(1, "bocker.volume.create", keys: ["name"]), let n = try lua.optString(t, "name") { name = n }
             else { name = try lua.checkString(1, "bocker.volume.create") }
             let rt = try runtime(lua)
             let v = try rt.store.withLock { try rt.volumes.ensure(name) }
