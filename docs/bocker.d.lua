@@ -187,9 +187,29 @@ function Container:stop(opts) end
 ---@return bocker.Container
 function Container:kill(signal) end
 
----Blocks until it has exited for good; returns the exit code.
+---Blocks until it has exited for good; returns the exit code. Raises `timeout` when
+---`timeout` (seconds or "1m30s") passes first.
+---@param opts? {timeout?: number|string}
 ---@return integer
-function Container:wait() end
+function Container:wait(opts) end
+
+---Blocks until every condition holds: a log line matching the regular expression `log`
+---(`times` of them), a TCP `port` accepting connections. Raises `timeout` (default 60 s) or
+---`invalid_state` when the container stops first. Returns the container.
+---@param conditions {log?: string, times?: integer, port?: integer, timeout?: number|string}
+---@return bocker.Container
+function Container:wait_for(conditions) end
+
+---The host port published for a container port. Raises not_found when it is not published.
+---@param port integer
+---@param proto? "tcp"|"udp"
+---@return integer
+function Container:port(port, proto) end
+
+---The container's address (on `network`), or nil while it has none.
+---@param network? string
+---@return string?
+function Container:ip(network) end
 
 ---A table shaped like docker inspect's object, or its JSON text with {json = true}.
 ---@param opts? {json?: boolean}
@@ -361,15 +381,78 @@ function containerlib.remove(ref, opts) end
 ---@field volume bocker.volumelib
 bocker = {}
 
+---JSON both ways. Calling the table itself encodes, as `bocker.json.encode` does.
+---@class bocker.jsonlib
+---@field null lightuserdata Stands for JSON null in decoded values (and encodes as null).
+---@overload fun(value: any, indent?: integer): string
+bocker.json = {}
+
 ---JSON text for a Lua value (arrays: keys exactly 1..n; objects: sorted keys).
 ---@param value any
 ---@param indent? integer
 ---@return string
-function bocker.json(value, indent) end
+function bocker.json.encode(value, indent) end
+
+---The Lua value of JSON text (objects and arrays as tables, null as bocker.json.null).
+---Raises invalid_argument with one line for bad JSON.
+---@param text string
+---@return any
+function bocker.json.decode(text) end
 
 ---Waits.
 ---@param seconds number
 function bocker.sleep(seconds) end
+
+---Blocks until one of the containers has exited for good and returns it. Raises `timeout`.
+---@param containers (bocker.Container|string)[]
+---@param opts? {timeout?: number|string}
+---@return bocker.Container
+function bocker.wait_any(containers, opts) end
+
+---An environment variable, or `default` when it is unset or empty.
+---@param name string
+---@param default? string
+---@return string?
+function bocker.env(name, default) end
+
+---Files for scripts.
+bocker.fs = {}
+---@param path string
+---@return string
+function bocker.fs.read(path) end
+---Replaces the file atomically.
+---@param path string
+---@param text string
+function bocker.fs.write(path, text) end
+---@param path string
+---@return boolean
+function bocker.fs.exists(path) end
+---mkdir -p.
+---@param path string
+function bocker.fs.mkdir(path) end
+---rm -rf (not across file systems).
+---@param path string
+function bocker.fs.remove(path) end
+---A new private directory under $TMPDIR or /tmp.
+---@param prefix? string
+---@return string
+function bocker.fs.tempdir(prefix) end
+---Sorted paths matching a shell pattern.
+---@param pattern string
+---@return string[]
+function bocker.fs.glob(pattern) end
+
+---Levelled lines on stderr ("info: …", coloured on a terminal), shown from $BOCKER_LOG_LEVEL
+---(debug, info (default), warn, error) up.
+bocker.log = {}
+---@param ... any
+function bocker.log.debug(...) end
+---@param ... any
+function bocker.log.info(...) end
+---@param ... any
+function bocker.log.warn(...) end
+---@param ... any
+function bocker.log.error(...) end
 
 ---Makes an error value (does not raise it): error(bocker.error("not_found", "…"), 0).
 ---@param code bocker.ErrorCode|string

@@ -19,6 +19,7 @@ public struct BockerError: Error, CustomStringConvertible, Equatable {
         case kernel = "kernel"
         case notExecutable = "not_executable"   // exec: 126
         case commandNotFound = "command_not_found"  // exec: 127
+        case timeout = "timeout"                // a wait's time limit passed
         case `internal` = "internal"
     }
 

@@ -203,16 +203,6 @@ enum ContainerBindings {
         }
     }
 
-    /// c:wait() → exit code, once the container has exited for good.
-    static let wait: clua_swift_function = { L in
-        binding(L) { lua in
-            let rec = try runtime(lua).waitForExit(try ref(lua, 1, "wait"))
-            lua.object(1, .container, as: ContainerObject.self)?.rec = rec
-            lua.push(.int(Int(rec.reportedExitCode(live: rec.liveState) ?? 0)))
-            return 1
-        }
-    }
-
     /// c:inspect([{json = true}]) → a table shaped like `docker inspect`'s object (or its JSON text).
     static let inspect: clua_swift_function = { L in
         binding(L) { lua in
@@ -286,7 +276,8 @@ enum ContainerBindings {
 
     static let methods: [String: clua_swift_function] = [
         "run": run, "exec": exec, "logs": logs, "commit": commit, "remove": remove, "cgroup": cgroup,
-        "refresh": refresh, "start": start, "stop": stop, "kill": kill, "wait": wait, "inspect": inspect,
+        "refresh": refresh, "start": start, "stop": stop, "kill": kill, "wait": WaitBindings.wait, "inspect": inspect,
+        "wait_for": WaitBindings.waitFor, "port": WaitBindings.port, "ip": WaitBindings.ip,
     ]
 
     /// Fields: id, name, image, image_source, command, argv, status, exit_code, pid, created,

@@ -18,6 +18,7 @@ enum HostBindings {
         ("version", versionFn),
         ("json", json),
         ("sleep", sleep),
+        ("wait_any", WaitBindings.waitAny),
     ]
 
     /// bocker.error(code, message [, status]) → an error value to raise with error().
@@ -136,6 +137,8 @@ enum HostBindings {
             }
             for (k, v) in ints { keys.append(String(k)); values[String(k)] = v }
             return .object(keys.sorted().map { ($0, values[$0]!) })
+        case LUA_TLIGHTUSERDATA where StdlibBindings.isNull(lua, idx):
+            return .null
         default:
             throw BockerError(.invalidArgument, "bocker.json: cannot encode a \(lua.typeName(idx))")
         }

@@ -30,6 +30,7 @@ enum Modules {
         lua_createtable(L, 0, 8)
         let bocker = lua_gettop(L)
         register(lua, into: bocker, HostBindings.functions)
+        StdlibBindings.install(lua, into: bocker)
         for (name, fns) in [("image", ImageBindings.functions), ("container", ContainerBindings.functions),
                             ("cgroup", CgroupBindings.functions), ("network", NetworkBindings.functions),
                             ("volume", VolumeBindings.functions)] {

@@ -155,21 +155,7 @@ extension Runtime {
     /// has recorded it; returns that record. Woken by the kernel: a pidfd on the monitor and
     /// inotify on the record, never a sleep loop.
     public func waitForExit(_ ref: String) throws -> ContainerRecord {
-        let id = try container(ref).id
-        let watch = ContainerDirWatch(directory: root.containerDir(id), events: IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE_SELF)
-        while true {
-            guard let rec = try? container(id) else {
-                throw BockerError(.notFound, "No container named '\(ref)' exists")
-            }
-            let monitorGone = rec.monitorPid == nil || !rec.isMonitorAlive
-            // Done once the exit is on record (or nobody is left to record it) and no policy
-            // restart is coming.
-            if (rec.state != .running || monitorGone) && !restartPending(rec) {
-                return rec
-            }
-            // Sleep until the record changes or the monitor exits.
-            watch.sleep(untilExitOf: monitorGone ? nil : rec.monitorPid)
-        }
+        try waitForExit(ref, timeout: nil)
     }
 
     /// Whether the monitor will start this exited container again.

@@ -132,7 +132,7 @@ public final class Runtime {
                 command: spec.command?.isEmpty == false ? spec.command! : argv, argv: argv, env: env,
                 workdir: spec.workdir ?? image.config.workingDir ?? "/", hostname: hostname,
                 user: spec.user ?? image.config.user, resources: spec.resources,
-                networkMode: spec.network, ports: spec.ports, networkState: nil, mounts: mounts,
+                networkMode: spec.network, ports: try pickHostPorts(spec.ports), networkState: nil, mounts: mounts,
                 restartPolicy: spec.restartPolicy, restartCount: 0, stopRequested: nil, oomKilled: nil,
                 autoRemove: spec.autoRemove, useInit: spec.useInit, tty: spec.tty,
                 labels: spec.labels.isEmpty ? nil : spec.labels, entrypoint: entry.isEmpty ? nil : entry,
@@ -200,7 +200,7 @@ public final class Runtime {
             }
         default:
             _ = try networks.get(spec.network)
-            for p in spec.ports where !networks.portIsFree(p) || !HostPorts.isFree(p) {
+            for p in spec.ports where p.hostPort != 0 && (!networks.portIsFree(p) || !HostPorts.isFree(p)) {
                 throw BockerError(.inUse, "Bind for \(p.hostIP ?? "0.0.0.0"):\(p.hostPort) failed: port \(p.hostPort)/\(p.proto) is already allocated or in use")
             }
         }

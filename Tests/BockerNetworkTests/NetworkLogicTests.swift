@@ -10,16 +10,22 @@ struct NetworkLogicTests {
         #expect(try PortMapping.parse("127.0.0.1:53:53/udp") == PortMapping(hostIP: "127.0.0.1", hostPort: 53, containerPort: 53, proto: "udp"))
         #expect(try PortMapping.parse("0.0.0.0:1:65535/tcp") == PortMapping(hostPort: 1, containerPort: 65535))
         #expect(try PortMapping.parse("8080:80").description == "0.0.0.0:8080->80/tcp")
+        // No host port, 0 or an empty one: bocker picks a free one at create.
+        #expect(try PortMapping.parse("80") == PortMapping(hostPort: 0, containerPort: 80))
+        #expect(try PortMapping.parse("53/udp") == PortMapping(hostPort: 0, containerPort: 53, proto: "udp"))
+        #expect(try PortMapping.parse("0:80") == PortMapping(hostPort: 0, containerPort: 80))
+        #expect(try PortMapping.parse(":80") == PortMapping(hostPort: 0, containerPort: 80))
+        #expect(try PortMapping.parse("127.0.0.1::80") == PortMapping(hostIP: "127.0.0.1", hostPort: 0, containerPort: 80))
     }
 
     @Test(arguments: [
         ("99999:80", "host port 99999 is out of range (1-65535)"),
         ("80:0", "container port 0 is out of range (1-65535)"),
-        ("abc", "give HOSTPORT:CONTAINERPORT (bocker does not pick host ports)"),
+        ("abc", "container port 'abc' is not a number"),
         ("1:2:3:4", "expected [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|/udp]"),
         ("80:80/sctp", "protocol must be tcp or udp"),
         ("1.2.3:80:80", "'1.2.3' is not an IPv4 address"),
-        (":80", "host port '' is not a number"),
+        ("x:80", "host port 'x' is not a number"),
         ("8o:80", "host port '8o' is not a number"),
     ])
     func badPortSpecs(spec: String, why: String) {
