@@ -78,6 +78,22 @@ function imagelib.init(dir, opts) end
 ---@return string id
 function imagelib.remove(ref, opts) end
 
+---Pulls an image from a registry (Docker Hub names are normalised: "alpine" is
+---docker.io/library/alpine:latest). Returns the image, its digest, and whether anything was
+---downloaded. `progress` hears {layer=, status=, current=, total=} for each step.
+---@param ref string
+---@param opts? {platform?: string, progress?: fun(ev: table)}
+---@return bocker.Image image
+---@return string digest
+---@return boolean downloaded
+function imagelib.pull(ref, opts) end
+
+---Stores credentials for a registry (in bocker's own file, mode 0600).
+---@param server string
+---@param user string
+---@param password string
+function imagelib.login(server, user, password) end
+
 -- Cgroups -----------------------------------------------------------------------------------
 
 ---A container's cgroup (one directory per v1 hierarchy, or one on v2).
