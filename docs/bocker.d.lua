@@ -425,6 +425,18 @@ function bocker.sleep(seconds) end
 ---@return bocker.Container
 function bocker.wait_any(containers, opts) end
 
+---Seconds for a duration: a number, or Go's form ("1m30s", "500ms", "2h").
+---@param value number|string
+---@return number
+function bocker.duration(value) end
+
+---Container events as they happen: create, start, die, oom, destroy. Without `since`, only
+---events from now on; without `until`, the iterator waits for more (raising `timeout` when
+---`timeout` passes). Filters of one key are alternatives; different keys must all match.
+---@param opts? {filters?: {container?: string|string[], event?: string|string[], image?: string|string[]}, since?: number, until?: number, timeout?: number|string}
+---@return fun(): {time: number, time_text: string, type: "container", action: string, id: string, name?: string, image: string, exit_code?: integer}
+function bocker.events(opts) end
+
 ---An environment variable, or `default` when it is unset or empty.
 ---@param name string
 ---@param default? string

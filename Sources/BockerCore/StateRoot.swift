@@ -38,6 +38,8 @@ public struct StateRoot: Sendable {
     public var imagesDir: String { path + "/images" }
     public var containersDir: String { path + "/containers" }
     public var tmpDir: String { path + "/tmp" }
+    /// Container events (create, start, die, oom, destroy) as JSON lines, appended.
+    public var eventsFile: String { path + "/events.jsonl" }
 
     public func layerDir(_ id: String) -> String { layersDir + "/" + id }
     public func imageFile(_ id: String) -> String { imagesDir + "/" + id + ".json" }

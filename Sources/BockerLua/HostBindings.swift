@@ -19,6 +19,7 @@ enum HostBindings {
         ("json", json),
         ("sleep", sleep),
         ("wait_any", WaitBindings.waitAny),
+        ("events", EventBindings.events),
     ]
 
     /// bocker.error(code, message [, status]) → an error value to raise with error().

@@ -34,7 +34,7 @@ enum StdlibBindings {
             ("debug", logDebug), ("info", logInfo), ("warn", logWarn), ("error", logError),
         ])
         lua_setfield(L, bocker, "log")
-        Modules.register(lua, into: bocker, [("env", env)])
+        Modules.register(lua, into: bocker, [("env", env), ("duration", duration)])
     }
 
     /// bocker.env(name [, default]) → the environment variable, or the default (nil) when unset
@@ -47,6 +47,22 @@ enum StdlibBindings {
             } else {
                 lua_pushvalue(L, 2)
             }
+            return 1
+        }
+    }
+
+    /// bocker.duration(v) → seconds, for a number or Go's form ("1m30s", "500ms").
+    static let duration: clua_swift_function = { L in
+        binding(L) { lua in
+            if lua.type(1) == LUA_TNUMBER {
+                var ok: Int32 = 0
+                let n = clua_tonumberx(L, 1, &ok)
+                if n >= 0 && n.isFinite { lua.push(.number(n)); return 1 }
+            }
+            guard lua.type(1) == LUA_TSTRING, let s = lua.string(1), let v = Durations.parse(s) else {
+                throw BockerError(.invalidArgument, "invalid duration '\(lua.string(1) ?? lua.typeName(1))': use seconds or a form such as 1m30s")
+            }
+            lua.push(.number(v))
             return 1
         }
     }

@@ -140,6 +140,7 @@ extension Runtime {
                 try save(rec)
                 store.endPending("running", rec.id)
             }
+            emit(ContainerEvent("die", rec, exitCode: code))
             throw err
         }
         net.namespace?.close()   // the container holds its namespace from here on
@@ -175,6 +176,7 @@ extension Runtime {
             try save(rec)
         }
         FaultPoint.hit("run.running")
+        emit(ContainerEvent("start", rec))
         onRunning()
 
         if attached { bk_forward_signals(child.pid) }
@@ -205,6 +207,8 @@ extension Runtime {
             try save(rec)
             store.endPending("running", rec.id)
         }
+        if rec.oomKilled == true { emit(ContainerEvent("oom", rec)) }
+        emit(ContainerEvent("die", rec, exitCode: code))
     }
 
     /// The container's security options in its first process's spec: capabilities, no_new_privs,

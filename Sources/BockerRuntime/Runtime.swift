@@ -156,6 +156,7 @@ public final class Runtime {
                 throw error
             }
             store.endPending("create", id)
+            emit(ContainerEvent("create", rec))
             return rec
         }
     }
@@ -231,6 +232,7 @@ public final class Runtime {
             try destroy(rec.id)
             store.endPending("remove", rec.id)
             store.endPending("running", rec.id)
+            emit(ContainerEvent("destroy", rec))
             try store.collectLayers(inUse: layersInUse())
             return rec
         }
