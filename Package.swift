@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "BockerScripts", plugins: ["EmbedScriptsPlugin"]),
         // The Lua host: script search, the bocker.* modules (thin bindings over the core), errors.
         .target(name: "BockerLua", dependencies: ["CLua", "BockerCore", "BockerStore", "BockerCgroups", "BockerNetwork", "BockerRuntime", "BockerScripts", "BockerRegistry"]),
-        .executableTarget(name: "bocker", dependencies: ["BockerLua"]),
+        .executableTarget(name: "bocker", dependencies: ["BockerLua", "BockerRuntime"]),
         .executableTarget(name: "embed-scripts"),
         .plugin(name: "EmbedScriptsPlugin", capability: .buildTool(), dependencies: ["embed-scripts"]),
         .testTarget(name: "BockerCoreTests", dependencies: ["BockerCore", "BockerStore", "BockerCgroups", "BockerRuntime"]),

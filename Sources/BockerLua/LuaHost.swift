@@ -239,10 +239,6 @@ public final class LuaHost {
     /// which sets `BOCKER_NAME`), then a command and its arguments. Returns the exit status.
     public static func main(_ argv: [String]) -> Int32 {
         var args = Array(argv.dropFirst())
-        // The monitor of a detached container: internal, no Lua.
-        if args.count == 3 && args[0] == "__monitor" {
-            return Runtime.monitorMain(root: args[1], id: args[2])
-        }
         var debug = false
         while let first = args.first, first.hasPrefix("--"), first.count > 2 {
             args.removeFirst()

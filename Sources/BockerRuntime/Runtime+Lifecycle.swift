@@ -63,6 +63,13 @@ extension Runtime {
         throw BockerError(.internal, "the monitor of '\(rec.id)' ended before the container started")
     }
 
+    /// The runtime's own entry points in the bocker binary (no Lua): the exit status when `argv`
+    /// is one of them (`bocker __monitor ROOT ID`), nil for a user's command line.
+    public static func internalEntry(_ argv: [String]) -> Int32? {
+        guard argv.count == 4, argv[1] == "__monitor" else { return nil }
+        return monitorMain(root: argv[2], id: argv[3])
+    }
+
     /// The monitor process's whole life (`bocker __monitor ROOT ID`, ready pipe on fd 3).
     public static func monitorMain(root: String, id: String) -> Int32 {
         signal(SIGPIPE, SIG_IGN)

@@ -1,5 +1,7 @@
-// bocker: boots the Lua host, which runs the command script named by the first argument.
+// bocker: the runtime's internal entry points (a detached container's monitor), else the Lua
+// host, which runs the command script named by the first argument.
 import BockerLua
+import BockerRuntime
 import Glibc
 
-exit(LuaHost.main(CommandLine.arguments))
+exit(Runtime.internalEntry(CommandLine.arguments) ?? LuaHost.main(CommandLine.arguments))
