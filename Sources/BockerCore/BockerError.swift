@@ -20,6 +20,7 @@ public struct BockerError: Error, CustomStringConvertible, Equatable {
         case notExecutable = "not_executable"   // exec: 126
         case commandNotFound = "command_not_found"  // exec: 127
         case timeout = "timeout"                // a wait's time limit passed
+        case interrupted = "interrupted"        // Ctrl-C (SIGINT) or SIGTERM during a script: 130
         case `internal` = "internal"
     }
 

@@ -153,7 +153,10 @@ enum HostBindings {
             guard ok != 0, s >= 0, s < 86400 else { throw BockerError(.invalidArgument, "bocker.sleep needs seconds (0 to 86400)") }
             var ts = timespec(tv_sec: Int(s), tv_nsec: Int((s - s.rounded(.down)) * 1e9))
             var left = timespec()
-            while nanosleep(&ts, &left) != 0 && errno == EINTR { ts = left }
+            while nanosleep(&ts, &left) != 0 && errno == EINTR {
+                try Interrupt.check()
+                ts = left
+            }
             return 0
         }
     }

@@ -227,6 +227,7 @@ struct Lua {
         var fields: [(String, LuaValue)] = [("code", .string(e.code.rawValue)), ("message", .string(e.message))]
         if e.code == .commandNotFound { fields.append(("status", .int(127))) }
         if e.code == .notExecutable { fields.append(("status", .int(126))) }
+        if e.code == .interrupted { fields.append(("status", .int(130))) }
         push(.table(fields))
         _ = clua_getmetatable_named(L, "bocker.Error")
         lua_setmetatable(L, -2)

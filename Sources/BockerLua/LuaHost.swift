@@ -208,12 +208,33 @@ public final class LuaHost {
             printError("\(error)")
             return 1
         }
+        // Ctrl-C (or SIGTERM) raises "interrupted" in the script, ends any wait at once, and
+        // then stops the containers the script started; a second one kills bocker outright.
+        Interrupt.install()
+        clua_install_interrupt_hook(L, { Interrupt.requested ? 1 : 0 })
         for a in args { Lua(L).push(a) }
         let r = protectedCall(nargs: Int32(args.count), nresults: 1)
+        if Interrupt.requested {
+            Interrupt.acknowledge()
+            printError(r.ok ? "interrupted" : r.message)
+            stopStartedContainers()
+            return 130
+        }
         if !r.ok { printError(r.message); return r.status ?? 1 }
         let status = Lua(L).integer(-1).map(Int32.init) ?? 0
         clua_pop(L, 1)
         return status
+    }
+
+    /// After an interrupted script: stops (TERM, then KILL after 10 s) what it started that
+    /// still runs, and says so.
+    func stopStartedContainers() {
+        guard let rt = runtimeStorage else { return }
+        var stopped: [String] = []
+        for id in rt.startedByThisProcess where (try? rt.container(id).liveState) == .running {
+            if (try? rt.stop(id, timeout: 10)) != nil { stopped.append(id) }
+        }
+        if !stopped.isEmpty { printError("interrupted: stopped \(stopped.joined(separator: ", "))") }
     }
 
     func setArgTable(script: String, _ args: [String]) {

@@ -86,6 +86,7 @@ extension Runtime {
         defer { if watchFd >= 0 { close(watchFd) } }
         var offset = offset
         while true {
+            try Interrupt.check()
             var found: [ContainerEvent] = []
             if let bytes = try? FS.read(root.eventsFile), bytes.count > offset {
                 // Only whole lines: a line being written is read next time.

@@ -53,7 +53,10 @@ extension Runtime {
         }
         close(ready[0])
         let text = String(decoding: msg, as: UTF8.self)
-        if text == "ok" { return try container(rec.id) }
+        if text == "ok" {
+            startedByThisProcess.append(rec.id)
+            return try container(rec.id)
+        }
         var status: Int32 = 0
         waitpid(pid, &status, 0)   // it exits after a failed first start
         let parts = text.split(separator: "\t", maxSplits: 1).map(String.init)

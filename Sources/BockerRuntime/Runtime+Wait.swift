@@ -6,6 +6,7 @@ import Foundation
 import Glibc
 import BockerCore
 import BockerNetwork
+import CBocker
 
 /// What `waitFor` waits for (Testcontainers' wait strategies): a log line, a listening port.
 /// Every condition given must hold; each is checked again until it does or the time is up.
@@ -28,6 +29,7 @@ extension Runtime {
         let deadline = timeout.map { WallClock.now() + $0 }
         let watch = ContainerDirWatch(directory: root.containerDir(id), events: IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE_SELF)
         while true {
+            try Interrupt.check()
             guard let rec = try? container(id) else { throw BockerError(.notFound, "No container named '\(ref)' exists") }
             if isDone(rec) { return rec }
             let left = try remaining(deadline, "waiting for container '\(ref)' to exit", timeout)
@@ -43,6 +45,7 @@ extension Runtime {
         let deadline = timeout.map { WallClock.now() + $0 }
         let watch = ContainerDirWatch(directories: ids.map(root.containerDir), events: IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE_SELF)
         while true {
+            try Interrupt.check()
             var monitors: [Int32] = []
             for (id, ref) in zip(ids, refs) {
                 guard let rec = try? container(id) else { throw BockerError(.notFound, "No container named '\(ref)' exists") }
@@ -66,6 +69,7 @@ extension Runtime {
         var logSeen = 0, offset = 0, portOpen = strategy.port == nil
         let watch = ContainerDirWatch(directory: root.containerDir(id), events: IN_MODIFY | IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE_SELF)
         while true {
+            try Interrupt.check()
             let rec = try container(id)
             if let regex, logSeen < strategy.logTimes {
                 let (entries, next, _) = try logs(id, from: offset, wait: false)
@@ -159,5 +163,19 @@ enum TCPProbe {
         var len = socklen_t(MemoryLayout<Int32>.size)
         getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len)
         return err == 0
+    }
+}
+
+/// Ctrl-C during a script: once installed, the first SIGINT or SIGTERM makes every blocking
+/// call of the runtime end with `.interrupted` (they wake at once: the handler does not
+/// restart system calls), so the caller can stop what it started.
+public enum Interrupt {
+    public static func install() { bk_install_interrupt() }
+    public static var requested: Bool { bk_interrupted() != 0 }
+    /// Lets blocking calls run again (for the clean-up after an interruption; another Ctrl-C
+    /// now has its default effect).
+    public static func acknowledge() { bk_interrupt_clear() }
+    public static func check() throws {
+        if requested { throw BockerError(.interrupted, "interrupted") }
     }
 }

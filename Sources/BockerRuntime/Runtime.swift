@@ -50,6 +50,8 @@ public final class Runtime {
     public let store: Store
     public let cgroups: Cgroups
     public var root: StateRoot { store.root }
+    /// Containers this process started in the background (what an interrupted script stops).
+    public internal(set) var startedByThisProcess: [String] = []
 
     public init(store: Store, cgroups: Cgroups = .detect()) {
         self.store = store
@@ -341,6 +343,7 @@ public final class Runtime {
         let watch = wait ? ContainerDirWatch(directory: root.containerDir(id),
                                              events: IN_MODIFY | IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE_SELF) : nil
         while true {
+            if wait { try Interrupt.check() }
             // The monitor writes all output to the log before it records the exit: reading the
             // state first and the log second never loses a last line.
             let rec = try container(id)

@@ -43,3 +43,28 @@ int clua_msghandler_traceback(lua_State *L) {
     }
     return 1;
 }
+
+static int (*clua_interrupt_check)(void) = 0;
+
+static void clua_interrupt_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    if (!clua_interrupt_check || !clua_interrupt_check()) return;
+    lua_sethook(L, NULL, 0, 0);   // once: the script's own cleanup may run after this
+    lua_createtable(L, 0, 3);
+    lua_pushliteral(L, "interrupted");
+    lua_setfield(L, -2, "code");
+    lua_pushliteral(L, "interrupted");
+    lua_setfield(L, -2, "message");
+    lua_pushinteger(L, 130);
+    lua_setfield(L, -2, "status");
+    luaL_getmetatable(L, "bocker.Error");
+    lua_setmetatable(L, -2);
+    luaL_where(L, 1);
+    lua_setfield(L, -2, "where");
+    lua_error(L);
+}
+
+void clua_install_interrupt_hook(lua_State *L, int (*check)(void)) {
+    clua_interrupt_check = check;
+    lua_sethook(L, clua_interrupt_hook, LUA_MASKCOUNT, 1000);
+}

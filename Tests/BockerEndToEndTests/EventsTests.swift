@@ -64,3 +64,53 @@ struct EventsTests {
         }
     }
 }
+
+/// Ctrl-C during `bocker script`: waits end at once, pure Lua loops are interrupted, and what
+/// the script started is stopped; exit status 130.
+@Suite("interrupting a script")
+struct ScriptInterruptTests {
+    @Test("SIGINT during c:wait() stops the container the script started and exits 130")
+    func interruptDuringWait() throws {
+        try BockerFixture.with { f in
+            let img = try f.initImage()
+            let path = try f.writeFile("long.lua", """
+                local c = bocker.container.create{ image = arg[1], name = "longrun", cmd = { "sleep", "600" } }
+                c:start()
+                print("started " .. c.id)
+                io.stdout:flush()
+                c:wait()
+                print("not reached")
+                """)
+            let p = try f.start(["script", path, img])
+            #expect(p.waitForStdout(containing: "started ", timeout: 30))
+            p.signal(SIGINT)
+            let r = p.finish(timeout: 30)
+            #expect(r.status == 130, "\(r)")
+            #expect(!r.stdout.contains("not reached"), "\(r)")
+            #expect(r.stderr.contains("interrupted"), "\(r)")
+            #expect(r.stderr.contains("stopped ps_"), "\(r)")
+            let state = f.run(["ps", "-a"])
+            #expect(state.stdout.contains("Exited"), "\(state)")
+            _ = f.run(["rm", "-f", "longrun"])
+        }
+    }
+
+    @Test("SIGINT interrupts a pure Lua loop; the script's own pcall sees code 'interrupted'")
+    func interruptLuaLoop() throws {
+        try BockerFixture.with { f in
+            let path = try f.writeFile("spin.lua", """
+                print("spinning")
+                io.stdout:flush()
+                local ok, err = pcall(function() while true do end end)
+                print("caught " .. err.code)
+                io.stdout:flush()
+                """)
+            let p = try f.start(["script", path])
+            #expect(p.waitForStdout(containing: "spinning", timeout: 30))
+            p.signal(SIGINT)
+            let r = p.finish(timeout: 30)
+            #expect(r.stdout.contains("caught interrupted"), "\(r)")
+            #expect(r.status == 130, "\(r)")
+        }
+    }
+}

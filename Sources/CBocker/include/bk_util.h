@@ -20,4 +20,12 @@ int bk_pidfd_wait(int pidfd, int timeout_ms);
 // An anonymous in-memory file (memfd_create, close-on-exec). -1 with errno.
 int bk_memfd(const char *name);
 
+// Ctrl-C for scripts: after this, the first SIGINT or SIGTERM only records itself (blocking
+// calls return EINTR); a second one has its default effect.
+void bk_install_interrupt(void);
+// The signal recorded (0: none).
+int bk_interrupted(void);
+// Forgets the recorded signal (the handler stays uninstalled: a new one kills).
+void bk_interrupt_clear(void);
+
 #endif

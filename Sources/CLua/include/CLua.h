@@ -41,4 +41,8 @@ void clua_where(lua_State *L, int level);
 int clua_msghandler_plain(lua_State *L);
 int clua_msghandler_traceback(lua_State *L);
 
+// Makes the running Lua code raise a bocker error {code = "interrupted"} soon (checked every
+// 1000 instructions) once check() returns non-zero; it raises once.
+void clua_install_interrupt_hook(lua_State *L, int (*check)(void));
+
 #endif
