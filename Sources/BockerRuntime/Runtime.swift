@@ -51,6 +51,12 @@ public final class Runtime {
     public let cgroups: Cgroups
     public var root: StateRoot { store.root }
 
+    /// Where warnings go (one line each, without a newline): stderr as "WARNING: …" unless
+    /// replaced.
+    public var warn: (String) -> Void = { message in
+        _ = try? Array("WARNING: \(message)\n".utf8).withUnsafeBytes { try FS.writeAll(2, $0, what: "stderr") }
+    }
+
     public init(store: Store, cgroups: Cgroups = .detect()) {
         self.store = store
         self.cgroups = cgroups
@@ -127,6 +133,8 @@ public final class Runtime {
             let hostname = spec.hostname ?? id
             let env = mergeEnv(image.config.env ?? [], spec.env, hostname: hostname)
             let mounts = try resolveMounts(spec)
+            let limits = try checkedLimits(spec)
+            let devices = Runtime.deviceRules(privileged: false, devices: [])
             var rec = ContainerRecord(
                 id: id, name: spec.name, image: image.id, imageSource: image.source, layers: image.layers,
                 command: spec.command?.isEmpty == false ? spec.command! : argv, argv: argv, env: env,
@@ -145,9 +153,10 @@ public final class Runtime {
                 try store.driver.createContainerFS(containerDir: dir, layerFS: image.layers.map(store.layerFS))
                 FaultPoint.hit("create.rootfs")
                 let cg = cgroup(of: id)
-                try cg.create()
+                try cg.create(devices: devices)
                 FaultPoint.hit("create.cgroup")
-                try cg.apply(spec.resources)
+                rec.resources = try limitsToApply(limits, explicit: spec.resources, in: cg)
+                try cg.apply(rec.resources)
                 try save(rec, durable: false)
                 FaultPoint.hit("create.record")
             } catch {
@@ -158,6 +167,31 @@ public final class Runtime {
             store.endPending("create", id)
             return rec
         }
+    }
+
+    /// The container's limits: those the spec asks for, bocker's defaults for the rest. An
+    /// asked-for limit whose controller the host lacks is refused here, before anything is made.
+    func checkedLimits(_ spec: ContainerSpec) throws -> CgroupResources {
+        let limits = spec.resources.filled(from: try CgroupResources.defaults())
+        try refuseMissing(spec.resources, available: cgroups.availableControllers())
+        return limits
+    }
+
+    func refuseMissing(_ explicit: CgroupResources, available: Set<String>) throws {
+        if let c = explicit.controllersNeeded.first(where: { !available.contains($0) }) {
+            throw BockerError(.invalidArgument, "cannot apply the \(CgroupResources.limitName(c)): the cgroup controller '\(c)' is not available on this host (cgroup \(cgroups.version))")
+        }
+    }
+
+    /// What of `limits` the new cgroup can take: an asked-for limit without its controller is
+    /// an error; defaults without one are left out, with one warning line.
+    func limitsToApply(_ limits: CgroupResources, explicit: CgroupResources, in cg: CgroupManager) throws -> CgroupResources {
+        let available = cg.availableControllers()
+        try refuseMissing(explicit, available: available)
+        let missing = limits.controllersNeeded.filter { !available.contains($0) }
+        if missing.isEmpty { return limits }
+        warn("cgroup controller\(missing.count > 1 ? "s" : "") \(missing.joined(separator: ", ")) not available (cgroup \(cg.version)): running without the default \(missing.joined(separator: ", ")) limit\(missing.count > 1 ? "s" : "")")
+        return limits.dropping(Set(missing))
     }
 
     public var networks: NetworkStore { NetworkStore(root: root) }
