@@ -137,6 +137,9 @@ public enum DeviceFilter {
                 let skip = UInt64(UInt16(bitPattern: Int16(block.count - i - 1))) << 16
                 p.append(b.jumps ? b.insn | skip : b.insn)
             }
+            // A rule without a test matches everything: what follows could never run, and the
+            // verifier refuses unreachable instructions.
+            if !block.contains(where: \.jumps) { return p }
         }
         p.append(insn(movImm, dst: 0, imm: 0))
         p.append(insn(exit))

@@ -188,10 +188,12 @@ public final class Runtime {
     func limitsToApply(_ limits: CgroupResources, explicit: CgroupResources, in cg: CgroupManager) throws -> CgroupResources {
         let available = cg.availableControllers()
         try refuseMissing(explicit, available: available)
-        let missing = limits.controllersNeeded.filter { !available.contains($0) }
-        if missing.isEmpty { return limits }
+        // Nothing is written for a controller that is not there (not even pids.max "max").
+        let absent = Set(["cpu", "memory", "pids"]).subtracting(available)
+        let missing = limits.controllersNeeded.filter { absent.contains($0) }
+        if missing.isEmpty { return limits.dropping(absent) }
         warn("cgroup controller\(missing.count > 1 ? "s" : "") \(missing.joined(separator: ", ")) not available (cgroup \(cg.version)): running without the default \(missing.joined(separator: ", ")) limit\(missing.count > 1 ? "s" : "")")
-        return limits.dropping(Set(missing))
+        return limits.dropping(absent)
     }
 
     public var networks: NetworkStore { NetworkStore(root: root) }
