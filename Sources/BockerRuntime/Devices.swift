@@ -63,6 +63,13 @@ public struct ContainerDevice: Equatable, Sendable {
     public var nodeMode: UInt32 { (kind == .block ? UInt32(S_IFBLK) : UInt32(S_IFCHR)) | mode }
 }
 
+extension ContainerDevice {
+    /// The node a `--device` mapping names, looked up now.
+    public init(_ m: DeviceMapping) throws {
+        self = try ContainerDevice.resolve(hostPath: m.hostPath, containerPath: m.containerPath, permissions: m.permissions)
+    }
+}
+
 extension Runtime {
     /// The device allow-list of a new container: nil (every device) when privileged, else
     /// Docker's default list and the devices it was given.

@@ -134,7 +134,8 @@ public final class Runtime {
             let env = mergeEnv(image.config.env ?? [], spec.env, hostname: hostname)
             let mounts = try resolveMounts(spec)
             let limits = try checkedLimits(spec)
-            let devices = Runtime.deviceRules(privileged: false, devices: [])
+            let devices = Runtime.deviceRules(privileged: spec.security.privileged,
+                                              devices: try spec.security.devices.map(ContainerDevice.init))
             var rec = ContainerRecord(
                 id: id, name: spec.name, image: image.id, imageSource: image.source, layers: image.layers,
                 command: spec.command?.isEmpty == false ? spec.command! : argv, argv: argv, env: env,

@@ -1,15 +1,27 @@
 import Glibc
 import Testing
 
-/// The host's first disk in /proc/partitions (major, minor, name): what an attacker inside a
-/// container would mknod to read the host's data.
-func hostDisk() -> (major: Int, minor: Int, name: String)? {
-    guard let text = Host.readFile("/proc/partitions") else { return nil }
-    for line in text.split(separator: "\n").dropFirst() {
-        let f = line.split(separator: " ")
-        if f.count == 4, let ma = Int(f[0]), let mi = Int(f[1]) { return (ma, mi, String(f[3])) }
+/// A disk of the host that root can read: a loop device over a 1 MB file starting with
+/// "SECRETDISK". (This machine does not let even root open its real disks, so an attack on
+/// /dev/vda would be refused whatever bocker did; the loop device makes the attack real.)
+/// Detached when `body` returns or throws.
+func withLoopDisk(_ f: BockerFixture, _ body: (_ path: String, _ major: Int, _ minor: Int) throws -> Void) throws {
+    let file = f.tmp + "/secret-disk.img"
+    let made = runTool(["sh", "-c", "printf SECRETDISK > '\(file)' && truncate -s 1M '\(file)'"])
+    guard made.status == 0 else { throw FixtureError(description: "cannot make \(file): \(made)") }
+    let l = runTool(["losetup", "-f", "--show", file])
+    guard l.status == 0, let dev = l.stdoutLines.first.map(trimmed), dev.hasPrefix("/dev/loop") else {
+        throw FixtureError(description: "losetup -f --show \(file) failed: \(l)")
     }
-    return nil
+    defer { runTool(["losetup", "-d", dev]) }
+    var st = stat()
+    guard stat(dev, &st) == 0 else { throw FixtureError(description: "cannot stat \(dev)") }
+    let rdev = UInt64(st.st_rdev)
+    let major = Int((rdev >> 8) & 0xfff | (rdev >> 32) & ~0xfff), minor = Int(rdev & 0xff | (rdev >> 12) & ~0xff)
+    // The host reads it: the attack below fails only because of the container's confinement.
+    let host = runTool(["head", "-c", "10", dev])
+    guard host.stdout == "SECRETDISK" else { throw FixtureError(description: "the host cannot read \(dev): \(host)") }
+    try body(dev, major, minor)
 }
 
 /// The host's cgroup2 mount (on a v1 "hybrid" host /sys/fs/cgroup/unified): the same hierarchy
@@ -63,17 +75,16 @@ struct DeviceTests {
 
     @Test("cgroup v2: bocker runs without controllers (one warning), the device program refuses the host's disk")
     func v2Devices() throws {
-        let disk = try #require(hostDisk(), "no disk in /proc/partitions")
         let cg2 = try #require(hostCgroup2Mount(), "no cgroup2 mounted on this host")
-        try BockerFixture.with { f in
+        try BockerFixture.with { f in try withLoopDisk(f) { disk, major, minor in
             let img = try f.initImage()
             f.useCgroup2Only()
             defer { removeCgroups(f, under: cg2) }
             let (r, id) = f.runNew(["run", img, "sh", "-c",
                 """
                 cat /proc/self/cgroup
-                mknod /dev/hd b \(disk.major) \(disk.minor) && echo made
-                head -c 1 /dev/hd | wc -c
+                mknod /dev/hd b \(major) \(minor) && echo made
+                head -c 10 /dev/hd
                 echo x > /dev/null && echo null-ok
                 head -c 4 /dev/zero | wc -c; head -c 4 /dev/urandom | wc -c
                 mknod /dev/mem2 c 1 1 && head -c 1 /dev/mem2 | wc -c
@@ -83,7 +94,8 @@ struct DeviceTests {
             #expect(r.stdout.contains("0::/bocker/\(cid)\n"), "not in its v2 cgroup: \(r)")
             // Creating a node is allowed (Docker's "b *:* m"); opening it is not.
             #expect(r.stdoutLines.contains("made"), "\(r)")
-            #expect(r.stderr.contains("/dev/hd: Operation not permitted"), "the host disk \(disk.name) opened: \(r)")
+            #expect(r.stderr.contains("/dev/hd: Operation not permitted"), "the host disk \(disk) opened: \(r)")
+            #expect(!r.stdout.contains("SECRETDISK"), "read the host disk \(disk): \(r)")
             #expect(r.stderr.contains("/dev/mem2: Operation not permitted"), "/dev/mem opened: \(r)")
             #expect(r.stdoutLines.contains("null-ok"), "\(r)")
             #expect(r.stdoutLines.filter { $0 == "4" }.count == 2, "/dev/zero or /dev/urandom failed: \(r)")
@@ -98,7 +110,7 @@ struct DeviceTests {
             #expect(rm.status == 0, "\(rm)")
             #expect(!Host.exists(cg2 + "/bocker/" + cid), "the v2 cgroup of \(cid) stayed after rm")
             f.expectNothingLeftBehind(removed: [cid])
-        }
+        } }
     }
 
     @Test("cgroup v2: a limit asked for without its controller is one clear error, nothing made; defaults and env values only warn")
@@ -139,6 +151,68 @@ struct DeviceTests {
             }
             f.expectNothingLeftBehind(removed: [])
         }
+    }
+
+    @Test("--device: the node is made with the host's numbers and its permissions; other devices stay refused",
+          arguments: ["v1", "v2"])
+    func deviceFlag(layout: String) throws {
+        let cg2 = hostCgroup2Mount()
+        if layout == "v2" { try #require(cg2 != nil, "no cgroup2 mounted on this host") }
+        try BockerFixture.with { f in try withLoopDisk(f) { disk, major, minor in
+            let img = try f.initImage()
+            if layout == "v2" { f.useCgroup2Only() }
+            defer { if let cg2 { removeCgroups(f, under: cg2) } }
+            // Given read-only: readable, not writable; the same numbers under another name stay
+            // read-only, and devices not given stay refused.
+            let r = f.run(["run", "--rm", "--device", "/dev/null:/dev/mynull", "--device", "\(disk):/dev/sub/hd:r", img, "sh", "-c",
+                """
+                ls -ln /dev/mynull /dev/sub/hd
+                echo x > /dev/mynull && echo mynull-ok
+                head -c 10 /dev/sub/hd; echo
+                echo x > /dev/sub/hd || echo hd-write-refused
+                mknod /dev/hd2 b \(major) \(minor) && echo x > /dev/hd2 || echo hd2-write-refused
+                mknod /dev/mem2 c 1 1 && head -c 1 /dev/mem2 || echo mem-refused
+                mknod /dev/sda2 b \(major) \(minor + 1) && head -c 1 /dev/sda2 || echo other-disk-refused
+                """])
+            #expect(r.status == 0, "\(r)")
+            let lines = r.stdoutLines.map(trimmed)
+            #expect(lines.contains { $0.hasPrefix("crw") && $0.contains("1,") && $0.contains(" 3 ") && $0.hasSuffix("/dev/mynull") }, "\(r)")
+            #expect(lines.contains { $0.hasPrefix("brw") && $0.contains("\(major),") && $0.hasSuffix("/dev/sub/hd") }, "\(r)")
+            #expect(lines.contains("mynull-ok"), "\(r)")
+            #expect(lines.contains("SECRETDISK"), "the device given with :r could not be read: \(r)")
+            #expect(lines.contains("hd-write-refused") && r.stderr.contains("/dev/sub/hd: Operation not permitted"),
+                    "a device given with :r was writable: \(r)")
+            #expect(lines.contains("hd2-write-refused"), "\(r)")
+            #expect(lines.contains("mem-refused") && r.stderr.contains("/dev/mem2: Operation not permitted"), "\(r)")
+            #expect(lines.contains("other-disk-refused") && r.stderr.contains("/dev/sda2: Operation not permitted"), "\(r)")
+            #expect(Host.readFile(f.tmp + "/secret-disk.img")?.hasPrefix("SECRETDISK") == true, "the disk was written")
+            // A path that is not there, or not a device: one line, nothing made.
+            for bad in ["/dev/bocker-no-such-device", "/etc/hostname"] {
+                let before = f.storeListing()
+                let b = f.run(["run", "--rm", "--device", bad, img, "true"])
+                #expect(b.status == 125 && b.stderrLines.count == 1 && b.stderr.contains(bad), "\(bad): \(b)")
+                #expect(f.storeListing() == before, "\(bad) changed the store")
+            }
+            let outside = f.run(["run", "--rm", "--device", "/dev/null:/etc/mynull", img, "true"])
+            #expect(outside.status == 125 && outside.stderr.contains("/dev/"), "\(outside)")
+            f.expectNothingLeftBehind(removed: [])
+        } }
+    }
+
+    @Test("cgroup v2: --privileged attaches no device program (the host's disk is readable), so the refusal is the program's")
+    func v2Privileged() throws {
+        let cg2 = try #require(hostCgroup2Mount(), "no cgroup2 mounted on this host")
+        try BockerFixture.with { f in try withLoopDisk(f) { _, major, minor in
+            let img = try f.initImage()
+            f.useCgroup2Only()
+            defer { removeCgroups(f, under: cg2) }
+            let script = "mknod /dev/hd b \(major) \(minor) && head -c 10 /dev/hd"
+            let plain = f.run(["run", "--rm", img, "sh", "-c", script])
+            #expect(plain.stderr.contains("Operation not permitted") && !plain.stdout.contains("SECRETDISK"), "\(plain)")
+            let priv = f.run(["run", "--rm", "--privileged", img, "sh", "-c", script])
+            #expect(priv.status == 0 && priv.stdout == "SECRETDISK", "\(priv)")
+            f.expectNothingLeftBehind(removed: [])
+        } }
     }
 
     /// Removes this test's container cgroups from the host's view of the cgroup2 hierarchy
