@@ -132,10 +132,11 @@ public final class Runtime {
             while FS.exists(root.containerDir(id)) { id = Identifier.random(prefix: "ps_") }
             let hostname = spec.hostname ?? id
             let env = mergeEnv(image.config.env ?? [], spec.env, hostname: hostname)
-            let mounts = try resolveMounts(spec)
+            // Limits and devices first: resolving the mounts may make named volumes.
             let limits = try checkedLimits(spec)
             let devices = Runtime.deviceRules(privileged: spec.security.privileged,
                                               devices: try spec.security.devices.map(ContainerDevice.init))
+            let mounts = try resolveMounts(spec)
             var rec = ContainerRecord(
                 id: id, name: spec.name, image: image.id, imageSource: image.source, layers: image.layers,
                 command: spec.command?.isEmpty == false ? spec.command! : argv, argv: argv, env: env,

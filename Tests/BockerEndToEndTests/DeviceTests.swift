@@ -126,6 +126,8 @@ struct DeviceTests {
                 (["--pids-limit", "100"], "pids", "--pids-limit"),
                 (["--cpu-shares", "256"], "cpu", "--cpu-shares"),
                 (["--mem_limit=64"], "memory", "--memory"),
+                // Not even the named volume it names is made.
+                (["-v", "limits-vol:/data", "-m", "64m"], "memory", "--memory"),
             ]
             for c in cases where !offered.contains(c.controller) {
                 let before = f.storeListing()
