@@ -11,13 +11,6 @@ import BockerCore
 public struct CgroupV1: CgroupManager {
     static let controllers = ["cpu", "cpuacct", "memory", "pids", "devices"]
 
-    /// Docker's device allow-list: every node may be created, only these opened.
-    static let allowedDevices = [
-        "c *:* m", "b *:* m",
-        "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
-        "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
-    ]
-
     let dirs: [(controller: String, path: String)]
 
     init(mounts: [String: String], relative: String) {
@@ -37,16 +30,22 @@ public struct CgroupV1: CgroupManager {
 
     public func exists() -> Bool { dirs.contains { FS.isDirectory($0.path) } }
 
-    public func create() throws {
+    public func create(devices: [DeviceRule]?) throws {
         for (controller, path) in dirs {
             try FS.makeDirectories(path)
             if controller == "devices" {
+                // nil: every device (a new devices cgroup starts as its parent allows).
+                guard let rules = devices else { try FS.writeInPlace(path + "/devices.allow", "a"); continue }
                 try FS.writeInPlace(path + "/devices.deny", "a")
-                for rule in CgroupV1.allowedDevices {
-                    try FS.writeInPlace(path + "/devices.allow", rule)
+                for rule in rules {
+                    try FS.writeInPlace(path + "/devices.allow", rule.description)
                 }
             }
         }
+    }
+
+    public func availableControllers() -> Set<String> {
+        Set(dirs.map(\.controller)).intersection(["cpu", "memory", "pids"])
     }
 
     public func apply(_ r: CgroupResources) throws {

@@ -7,7 +7,8 @@ import Glibc
 import BockerCore
 
 /// A container cgroup on a unified (v2) host: one directory, limits as cpu.weight, memory.max,
-/// pids.max. (The device allow-list needs an eBPF program on v2; not applied yet.)
+/// pids.max; the device allow-list as a BPF_CGROUP_DEVICE program attached to the directory
+/// (it goes with the directory). Controllers the hierarchy lacks are left out, not an error.
 public struct CgroupV2: CgroupManager {
     let root: String
     let path: String
@@ -25,16 +26,32 @@ public struct CgroupV2: CgroupManager {
 
     public func exists() -> Bool { FS.isDirectory(path) }
 
-    public func create() throws {
+    public func create(devices: [DeviceRule]?) throws {
         try FS.makeDirectories(parentPath)
-        // Delegate the controllers down to the parent's children (no-op when already on).
+        // Delegate the controllers down to the parent's children (no-op when already on), one
+        // at a time: a controller the hierarchy lacks must not keep the others off.
         var dir = root
         let rel = parentPath.dropFirst(root.count).split(separator: "/")
         for part in [""] + rel.map(String.init) {
             if !part.isEmpty { dir += "/" + part }
-            try? FS.writeInPlace(dir + "/cgroup.subtree_control", "+cpu +memory +pids")
+            let offered = CgroupV2.controllers(in: dir + "/cgroup.controllers")
+            for c in ["cpu", "memory", "pids"] where offered.contains(c) {
+                try? FS.writeInPlace(dir + "/cgroup.subtree_control", "+" + c)
+            }
         }
         try FS.makeDirectories(path)
+        if let rules = devices {
+            do { try DeviceFilter.attach(rules, to: path) } catch { _ = rmdir(path); throw error }
+        }
+    }
+
+    static func controllers(in file: String) -> Set<String> {
+        let text = (try? FS.readString(file)) ?? ""
+        return Set(text.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
+    }
+
+    public func availableControllers() -> Set<String> {
+        CgroupV2.controllers(in: path + "/cgroup.controllers").intersection(["cpu", "memory", "pids"])
     }
 
     public func apply(_ r: CgroupResources) throws {

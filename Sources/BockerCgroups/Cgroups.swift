@@ -19,6 +19,56 @@ public struct CgroupResources: Codable, Equatable, Sendable {
         self.pidsMax = pidsMax
     }
 
+    /// The controllers these limits need, in a fixed order ("cpu", "memory", "pids"). A pids
+    /// limit of 0 or less means none and needs nothing.
+    public var controllersNeeded: [String] {
+        (cpuShares != nil ? ["cpu"] : []) + (memoryBytes != nil ? ["memory"] : [])
+            + ((pidsMax ?? 0) > 0 ? ["pids"] : [])
+    }
+
+    /// These limits, each one that is missing taken from `defaults`.
+    public func filled(from defaults: CgroupResources) -> CgroupResources {
+        CgroupResources(cpuShares: cpuShares ?? defaults.cpuShares, memoryBytes: memoryBytes ?? defaults.memoryBytes,
+                        pidsMax: pidsMax ?? defaults.pidsMax)
+    }
+
+    /// These limits without those that need one of `controllers`.
+    public func dropping(_ controllers: Set<String>) -> CgroupResources {
+        CgroupResources(cpuShares: controllers.contains("cpu") ? nil : cpuShares,
+                        memoryBytes: controllers.contains("memory") ? nil : memoryBytes,
+                        pidsMax: controllers.contains("pids") ? nil : pidsMax)
+    }
+
+    /// What the user calls the limit a controller enforces, for messages.
+    public static func limitName(_ controller: String) -> String {
+        switch controller {
+        case "cpu": return "CPU shares limit (--cpu-shares)"
+        case "memory": return "memory limit (--memory)"
+        case "pids": return "process count limit (--pids-limit)"
+        default: return controller + " limit"
+        }
+    }
+
+    /// bocker's default limits, for every container that does not set its own: cpu.shares
+    /// `$BOCKER_CPU_SHARE` or 512, memory `$BOCKER_MEM_LIMIT` MB (× 1,000,000, as the original
+    /// counted) or 512 MB, 4096 processes. The variables are defaults, not requests: on a host
+    /// without the controller they give way with a warning, like the built-in values.
+    public static func defaults(environment env: (String) -> String? = { getenv($0).flatMap { String(validatingCString: $0) } }) throws -> CgroupResources {
+        func integer(_ name: String, _ fallback: Int64, _ min: Int64, _ max: Int64) throws -> Int64 {
+            guard let text = env(name) else { return fallback }
+            guard let n = Int64(text.trimmed()) else {
+                throw BockerError(.invalidArgument, "invalid value '\(text)' for \(name): expected a whole number")
+            }
+            guard n >= min && n <= max else {
+                throw BockerError(.invalidArgument, "invalid value '\(text)' for \(name): must be between \(min) and \(max)")
+            }
+            return n
+        }
+        let shares = try integer("BOCKER_CPU_SHARE", 512, 2, 262144)
+        let mb = try integer("BOCKER_MEM_LIMIT", 512, 7, 1_099_511_627_776 / 1_000_000)
+        return CgroupResources(cpuShares: UInt64(shares), memoryBytes: mb * 1_000_000, pidsMax: 4096)
+    }
+
     /// cgroup v2 cpu.weight for v1 cpu.shares, as runc converts (its quadratic mapping on the
     /// log scale): 2 → 1, 1024 → 100 (both defaults agree), 262144 → 10000.
     public static func cpuWeight(forShares shares: UInt64) -> UInt64 {
@@ -40,7 +90,12 @@ public protocol CgroupManager {
     /// The cgroup.procs files a process writes its pid into to join.
     var procsFiles: [String] { get }
     func exists() -> Bool
-    func create() throws
+    /// Makes the directories. `devices` is the device allow-list (v1 devices.allow lines, v2 a
+    /// BPF device program attached before any process joins); nil allows every device.
+    func create(devices: [DeviceRule]?) throws
+    /// Which of the limit controllers ("cpu", "memory", "pids") this cgroup has, once created.
+    func availableControllers() -> Set<String>
+    /// Writes the limits; each one needs its controller (see `availableControllers`).
     func apply(_ resources: CgroupResources) throws
     func addProcess(_ pid: Int32) throws
     /// Pids of every process in the cgroup.
@@ -63,6 +118,17 @@ public struct Cgroups: Sendable {
 
     public var version: String { v2Root != nil ? "v2" : "v1" }
 
+    /// The limit controllers ("cpu", "memory", "pids") the host offers: v1 those with a
+    /// hierarchy, v2 those in the root's cgroup.controllers.
+    public func availableControllers() -> Set<String> {
+        let wanted: Set<String> = ["cpu", "memory", "pids"]
+        if let root = v2Root {
+            let text = (try? FS.readString(root + "/cgroup.controllers")) ?? ""
+            return wanted.intersection(text.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
+        }
+        return wanted.intersection(v1Mounts.keys)
+    }
+
     /// The usual layouts first (a few statfs calls: this runs at every start), then
     /// /proc/self/mountinfo. `parent` defaults to `$BOCKER_CGROUP_PARENT` or "bocker".
     public static func detect(parent: String? = nil) -> Cgroups {
@@ -77,8 +143,9 @@ public struct Cgroups: Sendable {
         func fsType(_ path: String) -> Int { Int(bk_fs_type(path)) }
         let cgroup2Magic = 0x63677270, cgroupMagic = 0x27e0eb
         if fsType("/sys/fs/cgroup") == cgroup2Magic {
-            let controllers = (try? FS.readString("/sys/fs/cgroup/cgroup.controllers")) ?? ""
-            return controllers.contains("memory") ? Cgroups(v1Mounts: [:], v2Root: "/sys/fs/cgroup", parent: cleaned(parent)) : nil
+            // The unified hierarchy, whatever controllers it has (missing ones are handled
+            // limit by limit at create).
+            return Cgroups(v1Mounts: [:], v2Root: "/sys/fs/cgroup", parent: cleaned(parent))
         }
         var v1: [String: String] = [:]
         for c in ["cpu", "cpuacct", "memory", "pids", "devices", "freezer"] {
@@ -100,7 +167,7 @@ public struct Cgroups: Sendable {
 
     static func fromMountinfo(parent: String) -> Cgroups {
         var v1: [String: String] = [:]
-        var v2: String? = nil
+        var v2: String? = nil, anyV2: String? = nil
         let info = (try? FS.readString("/proc/self/mountinfo")) ?? ""
         // Byte-level parsing: this runs at every start, so no generic string machinery.
         for line in info.split(byte: 0x0a) {
@@ -114,6 +181,7 @@ public struct Cgroups: Sendable {
                 // Only a cgroup2 that has controllers counts (hybrid hosts mount an empty one).
                 let controllers = (try? FS.readString(mountPoint + "/cgroup.controllers")) ?? ""
                 if controllers.contains("memory") { v2 = mountPoint }
+                if anyV2 == nil { anyV2 = mountPoint }
             } else if right[0] == "cgroup" {
                 for o in right[2].split(byte: 0x2c) {
                     if ["cpu", "cpuacct", "memory", "pids", "devices", "freezer"].contains(o) && v1[o] == nil {
@@ -122,6 +190,9 @@ public struct Cgroups: Sendable {
                 }
             }
         }
+        // Without a v1 memory hierarchy, cgroup2 is the unified one even when it lacks
+        // controllers (limits then give way one by one at create).
+        if v1.isEmpty { v2 = v2 ?? anyV2 }
         return Cgroups(v1Mounts: v1, v2Root: v1["memory"] == nil ? v2 : nil, parent: cleaned(parent))
     }
 

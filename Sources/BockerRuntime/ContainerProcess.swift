@@ -157,6 +157,8 @@ public struct ProcessSpec {
     public var binds: [BindMount] = []
     /// PID 1 is bocker's small init (reaps zombies, forwards signals), the command its child.
     public var useInit = false
+    /// Host device nodes made in the container's /dev (`--device`).
+    public var devices: [ContainerDevice] = []
     /// A socket over which the child sends the master of a pty it opens in the container's
     /// /dev/pts; the slave becomes its stdio and controlling terminal.
     public var ttySocket: Int32?
@@ -335,14 +337,30 @@ public enum ContainerProcess {
         cfg.allow_new_privs = spec.allowNewPrivileges ? 1 : 0
         cfg.readonly_rootfs = spec.readOnlyRootfs ? 1 : 0
         cfg.sys_writable = spec.sysWritable ? 1 : 0
+        cfg.dev_paths = s.array(spec.devices.map(\.containerPath))
+        let devModes = spec.devices.map(\.nodeMode), devNumbers = spec.devices.map(\.number)
+        let devUids = spec.devices.map(\.uid), devGids = spec.devices.map(\.gid)
+        cfg.n_devs = Int32(spec.devices.count)
         var handle = bk_spawn_handle()
         var msg = [CChar](repeating: 0, count: 512)
         let rc = cgroupFds.withUnsafeBufferPointer { fds -> Int32 in
             bindFlags.withUnsafeBufferPointer { flags -> Int32 in
-                cfg.cgroup_fds = fds.baseAddress
-                cfg.n_cgroup_fds = Int32(fds.count)
-                cfg.bind_flags = flags.baseAddress
-                return bk_spawn_start(&cfg, &handle, &msg, msg.count)
+                devModes.withUnsafeBufferPointer { modes in
+                    devNumbers.withUnsafeBufferPointer { numbers in
+                        devUids.withUnsafeBufferPointer { uids in
+                            devGids.withUnsafeBufferPointer { gids in
+                                cfg.cgroup_fds = fds.baseAddress
+                                cfg.n_cgroup_fds = Int32(fds.count)
+                                cfg.bind_flags = flags.baseAddress
+                                cfg.dev_modes = modes.baseAddress
+                                cfg.dev_numbers = numbers.baseAddress
+                                cfg.dev_uids = uids.baseAddress
+                                cfg.dev_gids = gids.baseAddress
+                                return bk_spawn_start(&cfg, &handle, &msg, msg.count)
+                            }
+                        }
+                    }
+                }
             }
         }
         if rc != 0 {

@@ -95,6 +95,8 @@ extension Runtime {
         spec.groupName = user.groupName
         spec.useInit = rec.useInit == true
         try applySecurity(rec.security ?? SecurityOptions(), to: &spec)
+        // --device nodes, looked up again at each start (the host's node may have changed).
+        spec.devices = try (rec.security?.devices ?? []).map(ContainerDevice.init)
 
         // The child joins the container's cgroups itself and runs straight to execve (with an
         // init it cannot: init forks, so it is cloned normally and put in its cgroups by us).

@@ -53,6 +53,12 @@ public final class Runtime {
     /// Containers this process started in the background (what an interrupted script stops).
     public internal(set) var startedByThisProcess: [String] = []
 
+    /// Where warnings go (one line each, without a newline): stderr as "WARNING: …" unless
+    /// replaced.
+    public var warn: (String) -> Void = { message in
+        _ = try? Array("WARNING: \(message)\n".utf8).withUnsafeBytes { try FS.writeAll(2, $0, what: "stderr") }
+    }
+
     public init(store: Store, cgroups: Cgroups = .detect()) {
         self.store = store
         self.cgroups = cgroups
@@ -128,6 +134,10 @@ public final class Runtime {
             while FS.exists(root.containerDir(id)) { id = Identifier.random(prefix: "ps_") }
             let hostname = spec.hostname ?? id
             let env = mergeEnv(image.config.env ?? [], spec.env, hostname: hostname)
+            // Limits and devices first: resolving the mounts may make named volumes.
+            let limits = try checkedLimits(spec)
+            let devices = Runtime.deviceRules(privileged: spec.security.privileged,
+                                              devices: try spec.security.devices.map(ContainerDevice.init))
             let mounts = try resolveMounts(spec)
             var rec = ContainerRecord(
                 id: id, name: spec.name, image: image.id, imageSource: image.source, layers: image.layers,
@@ -147,9 +157,10 @@ public final class Runtime {
                 try store.driver.createContainerFS(containerDir: dir, layerFS: image.layers.map(store.layerFS))
                 FaultPoint.hit("create.rootfs")
                 let cg = cgroup(of: id)
-                try cg.create()
+                try cg.create(devices: devices)
                 FaultPoint.hit("create.cgroup")
-                try cg.apply(spec.resources)
+                rec.resources = try limitsToApply(limits, explicit: spec.resources, in: cg)
+                try cg.apply(rec.resources)
                 try save(rec, durable: false)
                 FaultPoint.hit("create.record")
             } catch {
@@ -161,6 +172,33 @@ public final class Runtime {
             emit(ContainerEvent("create", rec))
             return rec
         }
+    }
+
+    /// The container's limits: those the spec asks for, bocker's defaults for the rest. An
+    /// asked-for limit whose controller the host lacks is refused here, before anything is made.
+    func checkedLimits(_ spec: ContainerSpec) throws -> CgroupResources {
+        let limits = spec.resources.filled(from: try CgroupResources.defaults())
+        try refuseMissing(spec.resources, available: cgroups.availableControllers())
+        return limits
+    }
+
+    func refuseMissing(_ explicit: CgroupResources, available: Set<String>) throws {
+        if let c = explicit.controllersNeeded.first(where: { !available.contains($0) }) {
+            throw BockerError(.invalidArgument, "cannot apply the \(CgroupResources.limitName(c)): the cgroup controller '\(c)' is not available on this host (cgroup \(cgroups.version))")
+        }
+    }
+
+    /// What of `limits` the new cgroup can take: an asked-for limit without its controller is
+    /// an error; defaults without one are left out, with one warning line.
+    func limitsToApply(_ limits: CgroupResources, explicit: CgroupResources, in cg: CgroupManager) throws -> CgroupResources {
+        let available = cg.availableControllers()
+        try refuseMissing(explicit, available: available)
+        // Nothing is written for a controller that is not there (not even pids.max "max").
+        let absent = Set(["cpu", "memory", "pids"]).subtracting(available)
+        let missing = limits.controllersNeeded.filter { absent.contains($0) }
+        if missing.isEmpty { return limits.dropping(absent) }
+        warn("cgroup controller\(missing.count > 1 ? "s" : "") \(missing.joined(separator: ", ")) not available (cgroup \(cg.version)): running without the default \(missing.joined(separator: ", ")) limit\(missing.count > 1 ? "s" : "")")
+        return limits.dropping(absent)
     }
 
     public var networks: NetworkStore { NetworkStore(root: root) }

@@ -177,9 +177,6 @@ public struct SecurityOptions: Codable, Sendable, Equatable {
         if userns == "auto" {
             throw BockerError(.invalidArgument, "--userns=auto is not supported yet")
         }
-        if !devices.isEmpty {
-            throw BockerError(.invalidArgument, "--device is not supported yet")
-        }
         if let s = seccomp, s != "unconfined" {
             throw BockerError(.invalidArgument, "seccomp profiles are not supported yet")
         }

@@ -138,15 +138,26 @@ struct IsolationTests {
     func deviceCgroup() throws {
         try BockerFixture.with { f in
             let img = try f.initImage()
-            let sda = f.run(["run", img, "sh", "-c", "mknod /tmp/sda b 8 0 && head -c1 /tmp/sda"])
+            // Made in /dev, bocker's tmpfs (not nodev, unlike the root filesystem): only the
+            // device cgroup stands between the container and the node.
+            let sda = f.run(["run", img, "sh", "-c", "mknod /dev/sda b 8 0 && head -c1 /dev/sda"])
             #expect(sda.status != 0, "\(sda)")
             #expect(sda.stdout.isEmpty, "\(sda)")
-            let root = try #require(Host.rootDevice(), "cannot find the host's root device")
-            let disk = f.run(["run", img, "sh", "-c", "mknod /tmp/disk b \(root.major) \(root.minor) && head -c1 /tmp/disk | wc -c"])
-            #expect(disk.status != 0 || trimmed(disk.stdout) == "0",
-                    "read the host's root device \(root.major):\(root.minor) from a container: \(disk)")
-            let mem = f.run(["run", img, "sh", "-c", "mknod /tmp/mem c 1 1 && head -c1 /tmp/mem | wc -c"])
-            #expect(mem.status != 0 || trimmed(mem.stdout) == "0", "read /dev/mem from a container: \(mem)")
+            // A disk the host can read (a loop device): the refusal is the container's.
+            try withLoopDisk(f) { disk, major, minor in
+                let hd = f.run(["run", img, "sh", "-c", "mknod /dev/hd b \(major) \(minor) && head -c 10 /dev/hd"])
+                #expect(hd.stderr.contains("/dev/hd: Operation not permitted") && !hd.stdout.contains("SECRETDISK"),
+                        "read the host's disk \(disk) \(major):\(minor) from a container: \(hd)")
+            }
+            if let root = Host.rootDevice(), root.major != 0 {
+                let r = f.run(["run", img, "sh", "-c", "mknod /dev/rootdev b \(root.major) \(root.minor) && head -c1 /dev/rootdev | wc -c"])
+                #expect(r.stderr.contains("Operation not permitted"),
+                        "read the host's root device \(root.major):\(root.minor) from a container: \(r)")
+            }
+            let mem = f.run(["run", img, "sh", "-c", "mknod /dev/mem c 1 1 && head -c1 /dev/mem | wc -c"])
+            #expect(mem.stderr.contains("/dev/mem: Operation not permitted"), "read /dev/mem from a container: \(mem)")
+            let fuse = f.run(["run", img, "sh", "-c", "mknod /dev/fuse c 10 229 && echo > /dev/fuse"])
+            #expect(fuse.stderr.contains("/dev/fuse: Operation not permitted"), "opened /dev/fuse: \(fuse)")
         }
     }
 

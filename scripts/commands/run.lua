@@ -121,21 +121,21 @@ executed, 127 when it is not found.]],
     local image = rest[1]
     if not image then cli.fail("usage: bocker run [OPTIONS] <image> [command [arg...]]") end
 
+    -- Only the limits asked for here: the core fills in the defaults ($BOCKER_CPU_SHARE,
+    -- $BOCKER_MEM_LIMIT, built-in values), which give way on a host without the controller,
+    -- while an asked-for limit there is an error.
     local cpu = o.cpu_shares and cli.integer(o.cpu_shares, o.cpu_shares_spelling, 2, 262144)
       or o.cpu_share and cli.integer(o.cpu_share, "--cpu_share", 2, 262144)
-      or cli.integer(os.getenv("BOCKER_CPU_SHARE") or "512", "BOCKER_CPU_SHARE", 2, 262144)
     local memory
     if o.memory then
       memory = cli.bytes(o.memory, o.memory_spelling)
-    else
-      local mb = o.mem_limit and cli.integer(o.mem_limit, "--mem_limit", 6, 1099511627776)
-        or cli.integer(os.getenv("BOCKER_MEM_LIMIT") or "512", "BOCKER_MEM_LIMIT", 6, 1099511627776)
-      memory = mb * 1000000   -- the original's MB
+    elseif o.mem_limit then
+      memory = cli.integer(o.mem_limit, "--mem_limit", 6, 1099511627776) * 1000000   -- the original's MB
     end
-    if memory < 6 * 1024 * 1024 then
+    if memory and memory < 6 * 1024 * 1024 then
       cli.fail(("invalid value '%s' for %s: the minimum memory limit is 6m"):format(o.memory or o.mem_limit, o.memory_spelling or "--mem_limit"))
     end
-    local pids = o.pids_limit and cli.integer(o.pids_limit, "--pids-limit", -1) or 4096
+    local pids = o.pids_limit and cli.integer(o.pids_limit, "--pids-limit", -1)
 
     local env = {}
     for _, path in ipairs(o.env_file or {}) do read_env_file(path, env) end

@@ -72,6 +72,16 @@ typedef struct {
     int allow_new_privs;          // 1: no PR_SET_NO_NEW_PRIVS (--security-opt no-new-privileges=false)
     int readonly_rootfs;          // 1: "/" is remounted read-only after pivot_root (--read-only)
     int sys_writable;             // 1: /sys is mounted read-write (--privileged)
+    // Extra device nodes (`--device`) made in the container's /dev tmpfs: dev_paths[i] is the
+    // path inside (under /dev/), dev_modes[i] S_IFCHR or S_IFBLK with the permission bits,
+    // dev_numbers[i] the dev_t, owned by dev_uids[i]:dev_gids[i]. The device cgroup decides
+    // whether they can be opened.
+    const char *const *dev_paths;
+    const uint32_t *dev_modes;
+    const uint64_t *dev_numbers;
+    const uint32_t *dev_uids;
+    const uint32_t *dev_gids;
+    int n_devs;
 } bk_spawn_config;
 
 // Receives the pty master the child sent over sock. The fd, or -1 with errno.
