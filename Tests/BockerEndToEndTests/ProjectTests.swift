@@ -128,6 +128,38 @@ struct ProjectTests {
         }
     }
 
+    @Test("up starts independent services together and checks them together; up --sequential waits for each before the next")
+    func parallelAndSequential() throws {
+        try NetworkFixture.with { _, f in
+            let img = try f.initImage()
+            // Two independent services, each healthy a moment after it starts.
+            let script = try f.writeFile("deploy.lua", """
+                local project = require "bocker.project"
+                local p = project.new { name = "par", stop_timeout = 2 }
+                for _, name in ipairs { "a", "b" } do
+                  p:service(name) { image = "\(img)", init = true, command = "sleep 0.5 && touch /tmp/ready && exec sleep 600",
+                                    healthcheck = { test = "test -f /tmp/ready", interval = 0.1, retries = 100 } }
+                end
+                return p:main(arg)
+
+                """)
+            for sequential in [false, true] {
+                let r = f.run(["script", script, "up"] + (sequential ? ["--sequential"] : []))
+                #expect(r.status == 0, "\(r)")
+                let aHealthy = r.stdoutLines.firstIndex(of: "Container par-a-1  Healthy") ?? -1
+                let bStarted = r.stdoutLines.firstIndex(of: "Container par-b-1  Started") ?? -1
+                #expect(aHealthy >= 0 && bStarted >= 0, "\(r)")
+                if sequential {
+                    #expect(aHealthy < bStarted, "--sequential started b before a was healthy: \(r)")
+                } else {
+                    #expect(bStarted < aHealthy, "b waited for a, which it does not depend on: \(r)")
+                }
+                #expect(f.run(["script", script, "down"]).status == 0)
+            }
+            #expect(f.containerIds().isEmpty, "containers left: \(f.containerIds())")
+        }
+    }
+
     @Test("a broken script: one line naming the file and line; nothing is created")
     func brokenScript() throws {
         try NetworkFixture.with { n, f in

@@ -77,9 +77,11 @@ function Project:converge(s, opts)
   s.started_at = bocker.now()
 end
 
---- p:up{services = {...}?, remove_orphans=, force_recreate=, no_recreate=, wait = true}:
---- brings the project (or the named services and what they depend on) up. Returns nothing;
---- raises (naming the service and its line) when a service cannot reach its condition.
+--- p:up{services = {...}?, remove_orphans=, force_recreate=, no_recreate=, wait = true,
+--- sequential = false}: brings the project (or the named services and what they depend on)
+--- up. Returns nothing; raises (naming the service and its line) when a service cannot reach
+--- its condition. With `sequential`, one node at a time: the next starts only once the last
+--- one has reached its own condition (for comparison and debugging).
 function Project:up(opts)
   opts = opts or {}
   self:plan()
@@ -124,7 +126,7 @@ function Project:up(opts)
   -- The schedule: start every node whose dependencies are met, then advance the conditions
   -- that someone waits on (health checks of all services interleave), until everything has
   -- started and (with wait) reached its own condition.
-  local pending, waiting_since = {}, {}
+  local pending, waiting_since, started = {}, {}, {}
   for _, n in ipairs(self.order) do
     if wanted[n.name] then pending[#pending + 1] = n end
   end
@@ -133,8 +135,15 @@ function Project:up(opts)
     local progressed = false
     local now = bocker.now()
     local still = {}
+    -- Sequential: nothing starts while a started node has not reached its own condition.
+    local busy = false
+    if opts.sequential then
+      for _, n in ipairs(started) do
+        if n.kind == "service" and not satisfied(n, natural(n)) then busy = true end
+      end
+    end
     for _, n in ipairs(pending) do
-      local ready = true
+      local ready = not busy
       for _, d in ipairs(n.deps) do
         local t = self.services[d.name] or self.tasks[d.name]
         if not satisfied(t, d.condition) then
@@ -160,14 +169,17 @@ function Project:up(opts)
           n.done = true
           self:say("Task %s  Done", n.name)
         end
+        started[#started + 1] = n
         progressed = true
+        if opts.sequential then busy = true end
       else
         still[#still + 1] = n
       end
     end
     pending = still
 
-    -- The conditions to advance: those pending nodes wait on, and (with wait) everyone's own.
+    -- The conditions to advance: those pending nodes wait on, and (with wait, or when one
+    -- node at a time) everyone's own.
     local wants = {}
     for _, n in ipairs(pending) do
       for _, d in ipairs(n.deps) do
@@ -175,7 +187,7 @@ function Project:up(opts)
         if t and t.live then wants[t] = wants[t] or {}; wants[t][d.condition] = true end
       end
     end
-    if opts.wait ~= false then
+    if opts.wait ~= false or opts.sequential then
       for _, n in ipairs(self.order) do
         if wanted[n.name] and n.kind == "service" and n.live then
           wants[n] = wants[n] or {}

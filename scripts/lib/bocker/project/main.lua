@@ -18,6 +18,7 @@ Commands:
       --force-recreate     recreate every container even if its config is unchanged
       --no-recreate        keep existing containers even if their config changed
       --no-wait            return once everything is started (do not wait for health/jobs)
+      --sequential         start one service at a time, each after the last reached its condition
   down                     remove the project's containers, networks and state
       -v, --volumes        remove its named volumes too
       -t, --timeout N      seconds between SIGTERM and SIGKILL (default %d)
@@ -53,9 +54,10 @@ function Project:main(args)
       ["--no-recreate"] = { name = "no_recreate", kind = "flag" },
       ["--no-wait"] = { name = "no_wait", kind = "flag" },
       ["-d"] = { name = "detach", kind = "flag" }, ["--detach"] = { name = "detach", kind = "flag" },
+      ["--sequential"] = { name = "sequential", kind = "flag" },
     })
     self:up { services = rest, remove_orphans = o.remove_orphans, force_recreate = o.force_recreate,
-              no_recreate = o.no_recreate, wait = not o.no_wait }
+              no_recreate = o.no_recreate, wait = not o.no_wait, sequential = o.sequential }
     return 0
   elseif cmd == "down" then
     local o, rest = parse(list, {
