@@ -208,7 +208,7 @@ struct ProjectTests {
         }
     }
 
-    @Test("a failing healthcheck names the service and its line; dependents are not started; down cleans up")
+    @Test("a failing healthcheck names the service and its line; dependents are not started; with --no-rollback it stays for down")
     func unhealthy() throws {
         try NetworkFixture.with { n, f in
             let img = try f.initImage()
@@ -221,7 +221,7 @@ struct ProjectTests {
                 return p:main(arg)
 
                 """)
-            let r = f.run(["script", script, "up"])
+            let r = f.run(["script", script, "up", "--no-rollback"])
             #expect(r.status == 1, "\(r)")
             #expect(r.stderrLines == [script + ":3: service 'web' is unhealthy after 3 checks: exit code 3: not yet"], "\(r)")
             let rows = ps(f, script)
@@ -234,6 +234,68 @@ struct ProjectTests {
             #expect(n.vethLinksAfterTeardown().isEmpty, "veths left: \(n.vethLinks())")
             #expect(!n.natRules().contains { $0.contains("8090") }, "DNAT rule left: \(n.natTable())")
             #expect(!Host.exists(f.root + "/projects/sick"), "state folder left")
+        }
+    }
+
+    @Test("up --timeout: a healthcheck that never passes (and hangs) fails up within the timeout, naming the service; what up made is gone")
+    func upTimeoutRollsBack() throws {
+        try NetworkFixture.with { n, f in
+            let img = try f.initImage()
+            // A bystander of another project and a volume that is not the project's: kept.
+            #expect(f.run(["volume", "create", "keep"]).status == 0)
+            let script = try f.writeFile("deploy.lua", """
+                local project = require "bocker.project"
+                local p = project.new { name = "stuck", stop_timeout = 2 }
+                p:volume "data"
+                p:service "db" { image = "\(img)", command = "sleep 600", init = true, volumes = { "data:/data" } }
+                p:service "web" { image = "\(img)", command = "sleep 600", init = true, ports = { "8091:80" },
+                                  healthcheck = { test = { "CMD", "sleep", "100" } } }
+                p:service "client" { image = "\(img)", command = "sleep 600", init = true, depends_on = { web = "healthy" } }
+                return p:main(arg)
+
+                """)
+            let clock = ContinuousClock()
+            let t0 = clock.now
+            let r = f.run(["script", script, "up", "--timeout", "3"], timeout: 60)
+            let took = clock.now - t0
+            #expect(r.status == 1, "\(r)")
+            // Not before the timeout; well before the check's own 100 s or Docker's 30 s timeout.
+            #expect(took >= .seconds(3) && took < .seconds(15), "up took \(took): \(r)")
+            #expect(r.stderrLines.count == 1 && r.stderrLines.first?.hasPrefix(
+                script + ":5: service 'web' is not healthy after 3s (up's timeout)") == true, "\(r)")
+            #expect(r.stderr.contains("also waiting: client"), "\(r)")
+            #expect(r.stdoutLines.contains("Container stuck-db-1  Started") && r.stdoutLines.contains("Rolling back"), "\(r)")
+            #expect(!r.stdout.contains("stuck-client-1"), "client started: \(r)")
+            // Everything up made is gone, as after down -v; what was there before is not.
+            #expect(f.containerIds().isEmpty, "containers left: \(f.containerIds())")
+            #expect(networks(f) == ["bridge"], "networks: \(networks(f))")
+            #expect(volumes(f) == ["keep"], "volumes: \(volumes(f))")
+            #expect(n.vethLinksAfterTeardown().isEmpty, "veths left: \(n.vethLinks())")
+            #expect(!n.natRules().contains { $0.contains("8091") }, "DNAT rule left: \(n.natTable())")
+            #expect(!Host.exists(f.root + "/projects/stuck"), "state folder left")
+            // down has nothing to do.
+            let down = f.run(["script", script, "down", "-v"])
+            #expect(down.status == 0 && down.stdout.isEmpty, "\(down)")
+        }
+    }
+
+    @Test("healthchecks get Docker's defaults: interval 30s, timeout 30s, retries 3")
+    func healthDefaults() throws {
+        try BockerFixture.with { f in
+            let script = try f.writeFile("deploy.lua", """
+                local project = require "bocker.project"
+                local p = project.new { name = "defaults" }
+                p:service "web" { image = "img", command = "httpd -f", healthcheck = "wget -qO- http://127.0.0.1/" }
+                assert(project.defaults.health.interval == 30 and project.defaults.health.timeout == 30
+                       and project.defaults.health.retries == 3 and project.defaults.health.start_period == 0)
+                return p:main(arg)
+
+                """)
+            let r = f.run(["script", script, "export", "kube"])
+            #expect(r.status == 0, "\(r)")
+            for line in ["periodSeconds: 30", "timeoutSeconds: 30", "failureThreshold: 3"] {
+                #expect(r.stdoutLines.contains { trimmed($0) == line }, "no '\(line)': \(r)")
+            }
         }
     }
 

@@ -47,6 +47,7 @@ function Project:converge(s, opts)
       local ok, r = pcall(bocker.container.create, create)
       if not ok then raise(s.where, r.code or "invalid_argument", "service '%s': cannot create %s: %s", s.name, spec.name, message_of(r)) end
       c = r
+      if self.undo then self.undo.containers[#self.undo.containers + 1] = c end
       action = action or "Created"
       changed = true
     end
@@ -61,6 +62,7 @@ function Project:converge(s, opts)
       if not ok then
         raise(s.where, err.code or "invalid_state", "service '%s': cannot start %s: %s", s.name, c.name, message_of(err))
       end
+      if self.undo and not action then self.undo.started[#self.undo.started + 1] = c end
       if action then self:say("Container %s  %s", c.name, action) end
       self:say("Container %s  Started", c.name)
       changed = true
@@ -78,16 +80,37 @@ function Project:converge(s, opts)
 end
 
 --- p:up{services = {...}?, remove_orphans=, force_recreate=, no_recreate=, wait = true,
---- sequential = false}: brings the project (or the named services and what they depend on)
---- up. Returns nothing; raises (naming the service and its line) when a service cannot reach
---- its condition. With `sequential`, one node at a time: the next starts only once the last
---- one has reached its own condition (for comparison and debugging).
+--- timeout = seconds, sequential = false, rollback = true}: brings the project (or the named
+--- services and what they depend on) up. Returns nothing; raises (naming the service and its
+--- line) when a service cannot reach its condition, or when `timeout` seconds (default: the
+--- project's wait_timeout) pass first. On failure, what this call created or started is
+--- stopped and removed again, as `down` would (unless rollback = false).
 function Project:up(opts)
   opts = opts or {}
+  if opts.timeout ~= nil and (type(opts.timeout) ~= "number" or opts.timeout <= 0) then
+    error("up: timeout must be a positive number of seconds", 2)
+  end
   self:plan()
   -- Which nodes: all, or the named ones and their dependencies.
   local wanted = graph.wanted(self, opts.services)
+  self.undo = { containers = {}, started = {}, network = {}, volume = {} }
+  local ok, err = pcall(self.bring_up, self, wanted, opts)
+  local undo = self.undo
+  self.undo, self.deadline = nil, nil
+  if not ok then
+    if opts.rollback ~= false then self:rollback(undo) end
+    error(err, 0)
+  end
+end
 
+--- The schedule of p:up: start every node whose dependencies are met, then advance the
+--- conditions that someone waits on (the checks of all services interleave), until everything
+--- has started and (with wait) reached its own condition. With `sequential`, one node at a
+--- time: the next starts only once the last one has reached its own condition.
+function Project:bring_up(wanted, opts)
+  local t0 = bocker.now()
+  local limit = opts.timeout or self.wait_timeout
+  self.deadline = t0 + limit
   -- Orphans: containers of services that are no longer declared.
   if not opts.services or #opts.services == 0 then
     local orphans = {}
@@ -123,14 +146,10 @@ function Project:up(opts)
   self:ensure_networks(nets)
   self:ensure_volumes(vols)
 
-  -- The schedule: start every node whose dependencies are met, then advance the conditions
-  -- that someone waits on (health checks of all services interleave), until everything has
-  -- started and (with wait) reached its own condition.
   local pending, waiting_since, started = {}, {}, {}
   for _, n in ipairs(self.order) do
     if wanted[n.name] then pending[#pending + 1] = n end
   end
-  local t0 = bocker.now()
   while true do
     local progressed = false
     local now = bocker.now()
@@ -149,9 +168,9 @@ function Project:up(opts)
         if not satisfied(t, d.condition) then
           ready = false
           waiting_since[n.name] = waiting_since[n.name] or now
-          local limit = d.timeout or self.wait_timeout
-          if now - waiting_since[n.name] > limit then
-            raise(n.where, "invalid_state", "%s '%s' gave up after %gs waiting for '%s' to be %s", n.kind, n.name, limit,
+          local dl = d.timeout or self.wait_timeout
+          if now - waiting_since[n.name] > dl then
+            raise(n.where, "invalid_state", "%s '%s' gave up after %gs waiting for '%s' to be %s", n.kind, n.name, dl,
               d.name, d.condition:gsub("_", " "))
           end
         end
@@ -195,16 +214,16 @@ function Project:up(opts)
         end
       end
     end
-    local next_due, unmet = nil, false
+    local next_due, unmet = nil, {}
     now = bocker.now()
     for _, n in ipairs(self.order) do
       local w = wants[n]
       if w then
-        for cond in pairs(w) do
+        for _, cond in ipairs(sorted_keys(w)) do
           if not satisfied(n, cond) then
             local due = self:poll(n, cond, now)
             if not satisfied(n, cond) then
-              unmet = true
+              unmet[#unmet + 1] = { node = n, condition = cond }
               if due and (not next_due or due < next_due) then next_due = due end
             else
               progressed = true
@@ -213,14 +232,86 @@ function Project:up(opts)
         end
       end
     end
-    if #pending == 0 and not unmet then break end
-    if opts.wait ~= false and unmet and bocker.now() - t0 > (opts.timeout or self.wait_timeout) then
-      raise(self.where, "invalid_state", "project '%s' is not up after %gs", self.name, opts.timeout or self.wait_timeout)
-    end
+    if #pending == 0 and #unmet == 0 then break end
+    if #unmet > 0 and bocker.now() >= self.deadline then self:timed_out(unmet, pending, limit) end
     if not progressed then
       local pause = next_due and (next_due - bocker.now()) or 0.02
-      if pause > 0 then bocker.sleep(math.min(pause, 1)) end
+      pause = math.min(pause, 1, self.deadline - bocker.now())
+      if pause > 0 then bocker.sleep(pause) end
     end
+  end
+end
+
+--- Raises the error of an `up` whose timeout passed: it names the first service still short of
+--- a condition (and what its last check said), and the others.
+function Project:timed_out(unmet, pending, limit)
+  local first = unmet[1]
+  local s, cond = first.node, first.condition
+  local what = cond == "healthy" and "healthy" or cond == "started" and "started" or "completed successfully"
+  local detail = ""
+  if cond == "healthy" and s.health then
+    for i in ipairs(s.live or {}) do
+      local h = s.health[i]
+      if h and not h.healthy and h.last then
+        detail = (" (%d checks; last: %s)"):format(h.checks, h.last)
+        break
+      end
+    end
+  end
+  local others = {}
+  for k = 2, #unmet do others[#others + 1] = unmet[k].node.name end
+  for _, n in ipairs(pending) do others[#others + 1] = n.name end
+  raise(s.where, "timeout", "service '%s' is not %s after %gs (up's timeout)%s%s", s.name, what, limit, detail,
+    #others > 0 and ("; also waiting: " .. table.concat(others, ", ")) or "")
+end
+
+--- Undoes what one `up` made, after it failed: the containers it created are stopped and
+--- removed, those it started are stopped, and the networks and volumes it created are removed
+--- (as `down` would), so that a failed `up` leaves the project as it found it.
+function Project:rollback(undo)
+  local stop = {}
+  for _, c in ipairs(undo.containers) do stop[#stop + 1] = c end
+  for _, c in ipairs(undo.started) do stop[#stop + 1] = c end
+  if #stop == 0 and #undo.network == 0 and #undo.volume == 0 then return end
+  self:say("Rolling back")
+  pcall(self.stop_all, self, stop, self.stop_timeout)
+  for _, c in ipairs(undo.containers) do
+    local ok, err = pcall(c.remove, c, { force = true })
+    if ok then self:say("Container %s  Removed", c.name)
+    else io.stderr:write(("cannot remove %s: %s\n"):format(c.name, message_of(err))) end
+  end
+  for _, c in ipairs(undo.started) do self:say("Container %s  Stopped", c.name) end
+  for _, net in ipairs(undo.network) do
+    local ok, err = pcall(bocker.network.remove, net.real)
+    if ok then
+      self:say("Network %s  Removed", net.real)
+      os.remove(self:hosts_path(net))
+      self:forget("network", net.real)
+    else
+      io.stderr:write(("cannot remove network %s: %s\n"):format(net.real, message_of(err)))
+    end
+  end
+  for _, name in ipairs(undo.volume) do
+    local ok, err = pcall(bocker.volume.remove, name)
+    if ok then
+      self:say("Volume %s  Removed", name)
+      self:forget("volume", name)
+    else
+      io.stderr:write(("cannot remove volume %s: %s\n"):format(name, message_of(err)))
+    end
+  end
+  -- The hosts files of the networks that stay list only what still runs.
+  for _, name in ipairs(self.network_order) do
+    local net = self.networks[name]
+    local f = io.open(self:hosts_path(net), "r")
+    if f then f:close() pcall(self.write_hosts, self, net) end
+  end
+  -- Nothing of the project left: no state folder either (as after `down`).
+  if #self:containers() == 0 and next(self:made().network) == nil and next(self:made().volume) == nil then
+    for _, name in ipairs(self.network_order) do os.remove(self:hosts_path(self.networks[name])) end
+    os.remove(self:resources_path())
+    os.remove(self:state_dir())
+    os.remove(bocker.root() .. "/projects")   -- only when empty
   end
 end
 

@@ -22,6 +22,7 @@ end
 
 -- Conditions: each service's progress towards started / healthy / completed, updated by `poll`.
 
+--- The argv of a check (without its time limit).
 local function health_argv(hc)
   local t = hc.test
   local argv
@@ -29,14 +30,23 @@ local function health_argv(hc)
   elseif t[1] == "CMD-SHELL" then argv = { "/bin/sh", "-c", t[2] }
   elseif t[1] == "CMD" then argv = table.move(t, 2, #t, 1, {})
   else argv = copy(t) end
-  if hc.timeout then
-    table.insert(argv, 1, tostring(math.max(1, math.ceil(hc.timeout))))
-    table.insert(argv, 1, "timeout")
-  end
   return argv
 end
 
---- Runs one health check of container c: ok, what it said.
+--- The healthcheck of s with Docker's defaults filled in (interval 30s, timeout 30s, retries 3,
+--- start_period 0) for what it does not set.
+function Project:health_settings(s)
+  local hc, d = s.healthcheck, project.defaults.health
+  return {
+    interval = hc.interval or d.interval, timeout = hc.timeout or d.timeout,
+    retries = hc.retries or d.retries, start_period = hc.start_period or d.start_period,
+  }
+end
+
+--- Runs one health check of container c: ok, what it said. `exec` cannot time out, so the
+--- check runs as `timeout N CMD...` with N its timeout (or what is left of up's, if less);
+--- in an image without a `timeout` program it runs bare, and a check that took too long
+--- counts as failed.
 function Project:check_health(s, c)
   local hc = s.healthcheck
   if type(hc.test) == "function" then
@@ -44,12 +54,25 @@ function Project:check_health(s, c)
     if not ok then return false, message_of(r) end
     return r and true or false, msg or ""
   end
+  local limit = self:health_settings(s).timeout
   local t0 = bocker.now()
-  local ok, code, out, err = pcall(c.exec, c, health_argv(hc), { capture = true })
+  local bound = limit
+  if self.deadline then bound = math.min(bound, math.max(0, self.deadline - t0)) end
+  local argv = health_argv(hc)
+  local wrapped = not s.no_timeout_program
+  if wrapped then
+    table.insert(argv, 1, tostring(math.max(1, math.ceil(bound))))
+    table.insert(argv, 1, "timeout")
+  end
+  local ok, code, out, err = pcall(c.exec, c, argv, { capture = true })
+  if not ok and wrapped and type(code) == "table" and code.code == "command_not_found" then
+    s.no_timeout_program = true            -- no `timeout` in the image: run the check bare
+    return self:check_health(s, c)
+  end
   if not ok then return false, message_of(code) end
   local said = ((err or "") ~= "" and err or out or ""):gsub("%s+$", ""):gsub("\n", " / ")
-  if hc.timeout and bocker.now() - t0 > hc.timeout then
-    return false, ("the check took longer than its timeout of %gs"):format(hc.timeout)
+  if bocker.now() - t0 > limit then
+    return false, ("the check took longer than its timeout of %gs"):format(limit)
   end
   if code ~= 0 then return false, ("exit code %d%s"):format(code, said ~= "" and (": " .. said) or "") end
   return true, said
@@ -85,10 +108,8 @@ function Project:poll(s, want, now)
     return not all and now + 0.02 or nil
   end
   -- healthy
-  local hc = s.healthcheck
-  local interval = hc.interval or project.defaults.health.interval
-  local retries = hc.retries or project.defaults.health.retries
-  local start_period = hc.start_period or project.defaults.health.start_period
+  local hs = self:health_settings(s)
+  local interval, retries, start_period = hs.interval, hs.retries, hs.start_period
   s.health = s.health or {}
   local all, next_due = true, nil
   for i, c in ipairs(s.live) do

@@ -148,7 +148,7 @@ function Project:kube()
           container.readinessProbe = ordered({
             exec = { command = argv },
             periodSeconds = math.max(1, math.ceil(hc.interval or project.defaults.health.interval)),
-            timeoutSeconds = hc.timeout and math.max(1, math.ceil(hc.timeout)) or nil,
+            timeoutSeconds = math.max(1, math.ceil(hc.timeout or project.defaults.health.timeout)),
             failureThreshold = hc.retries or project.defaults.health.retries,
             initialDelaySeconds = hc.start_period and math.ceil(hc.start_period) or nil,
           }, { "exec", "periodSeconds", "timeoutSeconds", "failureThreshold", "initialDelaySeconds" })

@@ -18,7 +18,9 @@ Commands:
       --force-recreate     recreate every container even if its config is unchanged
       --no-recreate        keep existing containers even if their config changed
       --no-wait            return once everything is started (do not wait for health/jobs)
+      --timeout N          fail when not up after N seconds (default %d), naming the service
       --sequential         start one service at a time, each after the last reached its condition
+      --no-rollback        on failure, leave what this up made (default: remove it, as down would)
   down                     remove the project's containers, networks and state
       -v, --volumes        remove its named volumes too
       -t, --timeout N      seconds between SIGTERM and SIGKILL (default %d)
@@ -30,7 +32,7 @@ Commands:
   export kube              print Kubernetes YAML (Deployments, Jobs, Services, PVCs)]]
 
 function Project:usage()
-  return USAGE:format(self.script, self.stop_timeout)
+  return USAGE:format(self.script, self.wait_timeout, self.stop_timeout)
 end
 
 local function parse(args, spec, command)
@@ -54,10 +56,13 @@ function Project:main(args)
       ["--no-recreate"] = { name = "no_recreate", kind = "flag" },
       ["--no-wait"] = { name = "no_wait", kind = "flag" },
       ["-d"] = { name = "detach", kind = "flag" }, ["--detach"] = { name = "detach", kind = "flag" },
+      ["--timeout"] = { name = "timeout", kind = "value" }, ["--wait-timeout"] = { name = "timeout", kind = "value" },
       ["--sequential"] = { name = "sequential", kind = "flag" },
+      ["--no-rollback"] = { name = "no_rollback", kind = "flag" },
     })
     self:up { services = rest, remove_orphans = o.remove_orphans, force_recreate = o.force_recreate,
-              no_recreate = o.no_recreate, wait = not o.no_wait, sequential = o.sequential }
+              no_recreate = o.no_recreate, wait = not o.no_wait, sequential = o.sequential,
+              rollback = not o.no_rollback, timeout = o.timeout and cli.integer(o.timeout, o.timeout_spelling, 1) }
     return 0
   elseif cmd == "down" then
     local o, rest = parse(list, {

@@ -62,7 +62,7 @@ local CONDITIONS = {
 project.defaults = {
   wait_timeout = 120,   -- seconds a dependent waits for a condition (depends_on {timeout=} overrides)
   stop_timeout = 10,    -- seconds between SIGTERM and SIGKILL when containers are stopped
-  health = { interval = 1, timeout = nil, retries = 10, start_period = 0 },
+  health = { interval = 30, timeout = 30, retries = 3, start_period = 0 },   -- Docker's
 }
 
 --- project.new{name=, dir=?, wait_timeout=?} → Project. `name` defaults to the name of the

@@ -56,6 +56,20 @@ function Project:record(kind, name)
   f:close()
 end
 
+--- Takes a network or volume off the record (after a rolled-back `up` removed it).
+function Project:forget(kind, name)
+  local f = io.open(self:resources_path(), "r")
+  if not f then return end
+  local keep = {}
+  for line in f:lines() do
+    if line ~= kind .. " " .. name then keep[#keep + 1] = line .. "\n" end
+  end
+  f:close()
+  f = assert(io.open(self:resources_path(), "w"))
+  f:write(table.concat(keep))
+  f:close()
+end
+
 function Project:say(fmt, ...)
   self.out:write(fmt:format(...), "\n")
   self.out:flush()
@@ -124,6 +138,7 @@ function Project:ensure_networks(needed)
         self:record("network", net.real)
         local ok, err = pcall(bocker.network.create, { name = net.real, subnet = net.subnet })
         if not ok then raise(net.where or self.where, err.code or "invalid_argument", "network '%s': %s", net.real, message_of(err)) end
+        if self.undo then self.undo.network[#self.undo.network + 1] = net end
         self:say("Network %s  Created", net.real)
         made = true
       end
@@ -142,6 +157,7 @@ function Project:ensure_volumes(needed)
       end
       self:record("volume", v.real)
       bocker.volume.create { name = v.real }
+      if self.undo then self.undo.volume[#self.undo.volume + 1] = v.real end
       self:say("Volume %s  Created", v.real)
     end
   end
