@@ -299,18 +299,20 @@ struct ProjectTests {
         }
     }
 
-    @Test("replicas.lua: N services with computed ports and env; a migration task whose exec output decides")
-    func replicasAndMigration() throws {
+    @Test("replicas.lua: computed env per replica; a migration task whose exec output decides; a rolling update never has fewer healthy replicas than wanted")
+    func replicasMigrationAndRollout() throws {
         try NetworkFixture.with { n, f in
             let img = try f.initImage()
             let env = ["REPLICAS": "2", "BOCKER_EXAMPLE_IMAGE": img]
+            func page(_ i: Int, _ e: [String: String]) -> String {
+                f.run(["script", Self.replicas, "exec", "--index", "\(i)", "app", "cat", "/www/index.html"], env: e).stdout
+            }
             let up = f.run(["script", Self.replicas, "up"], env: env)
             #expect(up.status == 0, "up: \(up)")
             #expect(up.stdoutLines.contains("migrate: schema 2"), "\(up)")
-            #expect(n.httpGet("http://127.0.0.1:9001/").stdout == "app 1 (primary) schema 2\n")
-            #expect(n.httpGet("http://127.0.0.1:9002/").stdout == "app 2 (secondary) schema 2\n")
+            #expect(page(1, env) == "app 1 (primary) v1 schema 2\n" && page(2, env) == "app 2 (secondary) v1 schema 2\n")
             let before = ps(f, Self.replicas, env: env)
-            #expect(Set(before.keys) == ["replicas-db-1", "replicas-app1-1", "replicas-app2-1"], "\(before)")
+            #expect(Set(before.keys) == ["replicas-db-1", "replicas-app-1", "replicas-app-2"], "\(before)")
 
             // The migration reads schema 2 and refuses to go back to 1: up fails, nothing changes.
             var older = env
@@ -321,14 +323,45 @@ struct ProjectTests {
                     "\(refused)")
             #expect(ps(f, Self.replicas, env: env) == before, "containers changed after a refused migration")
 
-            // One replica fewer: app2 is an orphan now, removed with --remove-orphans.
-            var fewer = env
+            // v2, one replica at a time: each new container is healthy before an old one goes.
+            var v2 = env
+            v2["APP_VERSION"] = "2"
+            let roll = f.run(["script", Self.replicas, "rollout"], env: v2, timeout: 120)
+            #expect(roll.status == 0, "rollout: \(roll)")
+            let lines = roll.stdoutLines
+            func at(_ line: String) -> Int {
+                guard let k = lines.firstIndex(of: line) else { Issue.record("no '\(line)': \(roll)"); return -1 }
+                return k
+            }
+            for i in 1...2 {
+                let started = at("Container replicas-app-\(i)-b  Started")
+                let healthy = at("Container replicas-app-\(i)-b  Healthy")
+                let removed = at("Container replicas-app-\(i)  Removed")
+                #expect(started < healthy && healthy < removed, "replica \(i) out of order: \(roll)")
+                // What runs after the step (the example lists the project's containers): 2 replicas.
+                let step = lines.first { $0.hasPrefix("rollout: replica \(i) replaced") } ?? ""
+                #expect(step.contains("running: 2 "), "step \(i): \(roll)")
+            }
+            // One replica at a time: replica 2's new container starts after replica 1's old one went.
+            #expect(at("Container replicas-app-1  Removed") < at("Container replicas-app-2-b  Started"), "\(roll)")
+            let after = ps(f, Self.replicas, env: v2)
+            #expect(Set(after.keys) == ["replicas-db-1", "replicas-app-1-b", "replicas-app-2-b"], "\(after)")
+            #expect(after["replicas-db-1"] == before["replicas-db-1"], "db was touched")
+            #expect(page(1, v2) == "app 1 (primary) v2 schema 2\n" && page(2, v2) == "app 2 (secondary) v2 schema 2\n")
+
+            // up with the same settings sees the rolled-out containers as current.
+            let again = f.run(["script", Self.replicas, "up"], env: v2)
+            #expect(again.status == 0 && !again.stdout.contains("Created") && !again.stdout.contains("Started"), "\(again)")
+            #expect(ps(f, Self.replicas, env: v2) == after, "up after the rollout changed containers")
+
+            // One replica fewer: the second is removed.
+            var fewer = v2
             fewer["REPLICAS"] = "1"
-            let shrink = f.run(["script", Self.replicas, "up", "--remove-orphans"], env: fewer)
+            let shrink = f.run(["script", Self.replicas, "up"], env: fewer)
             #expect(shrink.status == 0, "\(shrink)")
             let now = ps(f, Self.replicas, env: fewer)
-            #expect(Set(now.keys) == ["replicas-db-1", "replicas-app1-1"], "\(now)")
-            #expect(now["replicas-app1-1"] == before["replicas-app1-1"], "app1 was touched")
+            #expect(Set(now.keys) == ["replicas-db-1", "replicas-app-1-b"], "\(now)")
+            #expect(now["replicas-app-1-b"] == after["replicas-app-1-b"], "app 1 was touched")
 
             let down = f.run(["script", Self.replicas, "down", "-v"], env: fewer)
             #expect(down.status == 0, "\(down)")

@@ -21,6 +21,7 @@
 --   state.lua    what exists: containers by label, made networks/volumes, hosts files
 --   health.lua   healthchecks and the other conditions (p:poll)
 --   engine.lua   p:converge, p:up, p:down
+--   rollout.lua  p:rollout (rolling update behind a health gate)
 --   views.lua    p:ps, p:logs, p:exec, p:config
 --   kube.lua     p:kube (export kube)
 --   main.lua     p:main (the command line)
@@ -29,6 +30,7 @@ require "bocker.project.resolve"
 require "bocker.project.state"
 require "bocker.project.health"
 require "bocker.project.engine"
+require "bocker.project.rollout"
 require "bocker.project.views"
 require "bocker.project.kube"
 require "bocker.project.main"

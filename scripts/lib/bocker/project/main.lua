@@ -28,11 +28,14 @@ Commands:
   logs [-f] [SERVICE...]   the containers' output, each line prefixed SERVICE-N |
   exec [--index N] SERVICE CMD...   run a command in a service's container
   scale SERVICE N          set a service's number of containers (until the next up)
+  rollout SERVICE          rolling update: each new container healthy before an old one goes
+      --timeout N          seconds each new container may take to be healthy (default %d)
+      --force              replace every container, changed or not
   config                   print the resolved project as JSON
   export kube              print Kubernetes YAML (Deployments, Jobs, Services, PVCs)]]
 
 function Project:usage()
-  return USAGE:format(self.script, self.wait_timeout, self.stop_timeout)
+  return USAGE:format(self.script, self.wait_timeout, self.stop_timeout, self.wait_timeout)
 end
 
 local function parse(args, spec, command)
@@ -102,6 +105,14 @@ function Project:main(args)
     if not self.services[service] then cli.fail(("no such service: %s"):format(service)) end
     self.replica_override = { [service] = cli.integer(n, "scale", 0) }
     self:up { services = { service } }
+    return 0
+  elseif cmd == "rollout" then
+    local o, rest = parse(list, {
+      ["--timeout"] = { name = "timeout", kind = "value" }, ["--force"] = { name = "force", kind = "flag" },
+    })
+    if #rest ~= 1 then cli.fail("usage: rollout [--timeout N] [--force] SERVICE") end
+    if not self.services[rest[1]] then cli.fail(("no such service: %s"):format(rest[1])) end
+    self:rollout(rest[1], { force = o.force, timeout = o.timeout and cli.integer(o.timeout, o.timeout_spelling, 1) })
     return 0
   elseif cmd == "config" then
     print(bocker.json(self:config(), 2))

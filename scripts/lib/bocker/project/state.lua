@@ -24,10 +24,14 @@ function Project:containers(service)
   return out
 end
 
---- Replica `i` (default 1) of a service: a Container, or nil.
+--- Replica `i` (default 1) of a service: a Container, or nil. By name first; after a rollout
+--- the replica's container may have the other name (PROJECT-SERVICE-i-b), so then by label.
 function Project:container(service, i)
   local ok, c = pcall(bocker.container.get, ("%s-%s-%d"):format(self.name, service, i or 1))
   if ok and c.labels[LABEL_PROJECT] == self.name then return c end
+  for _, x in ipairs(self:containers(service)) do
+    if x.labels[LABEL_NUMBER] == tostring(i or 1) then return x end
+  end
   return nil
 end
 
