@@ -17,9 +17,9 @@
 
 ---@class bocker.project.Healthcheck
 ---@field test string|string[]|fun(c: bocker.Container, p: bocker.Project): boolean, string? Shell string, {"CMD", ...}, {"CMD-SHELL", s}, {"NONE"}, an argv list, or Lua.
----@field interval? number Seconds between checks (default 1).
----@field timeout? number Seconds; runs the check under `timeout N` (needs a timeout program in the image).
----@field retries? integer Consecutive failures after start_period that make it unhealthy (default 10).
+---@field interval? number Seconds between checks (default 30, as Docker).
+---@field timeout? number Seconds one check may take (default 30); runs it under the image's `timeout N` (bare without one).
+---@field retries? integer Consecutive failures after start_period that make it unhealthy (default 3).
 ---@field start_period? number Seconds after start during which failures do not count (default 0).
 
 ---@class bocker.project.ServiceDef
@@ -72,7 +72,7 @@
 ---@class bocker.project.NewOptions
 ---@field name? string Lower-case letters, digits and "-" (default: the script's folder name).
 ---@field dir? string Base of relative paths (default: the script's folder).
----@field wait_timeout? number Seconds a dependent waits for a condition (default 120).
+---@field wait_timeout? number Seconds a dependent waits for a condition, and the default timeout of up and rollout (default 120).
 ---@field stop_timeout? number Seconds between SIGTERM and SIGKILL (default 10).
 
 ---@class bocker.project.UpOptions
@@ -81,6 +81,14 @@
 ---@field force_recreate? boolean
 ---@field no_recreate? boolean
 ---@field wait? boolean Default true: wait until every service reaches its own condition.
+---@field timeout? number Seconds the whole up may take (default: wait_timeout); then it raises a `timeout` error naming the service.
+---@field sequential? boolean Start one service at a time, each once the last reached its own condition.
+---@field rollback? boolean Default true: a failed up stops and removes what it created or started.
+
+---@class bocker.project.RolloutOptions
+---@field timeout? number Seconds each new container may take to be healthy (default: wait_timeout).
+---@field force? boolean Replace every replica, changed or not.
+---@field on_step? fun(p: bocker.Project, i: integer, new: bocker.Container, old: bocker.Container?) After replica i is replaced.
 
 ---@class bocker.project.DownOptions
 ---@field volumes? boolean Remove the project's named volumes too (not external ones).
@@ -121,7 +129,7 @@ function Project:volume(name, opts) end
 ---@return bocker.Project
 function Project:network(name, opts) end
 
----The command line: up / down / ps / logs / exec / scale / config / export kube. Returns the exit status.
+---The command line: up / down / ps / logs / exec / scale / rollout / config / export kube. Returns the exit status.
 ---@param args string[] Usually the global `arg`.
 ---@return integer
 function Project:main(args) end
@@ -131,6 +139,12 @@ function Project:up(opts) end
 
 ---@param opts? bocker.project.DownOptions
 function Project:down(opts) end
+
+---Rolling update of one service behind its healthcheck: for each changed replica, start the new
+---container, wait until it is healthy, then stop and remove the old one.
+---@param service string
+---@param opts? bocker.project.RolloutOptions
+function Project:rollout(service, opts) end
 
 ---@param opts? {service?: string, quiet?: boolean, json?: boolean}
 function Project:ps(opts) end
@@ -147,7 +161,7 @@ function Project:logs(opts) end
 ---@return string? stderr With capture.
 function Project:exec(service, cmd, opts) end
 
----Replica i (default 1) of a service, or nil.
+---Replica i (default 1) of a service (by label: after a rollout it may be named PROJECT-SERVICE-i-b), or nil.
 ---@param service string
 ---@param i? integer
 ---@return bocker.Container?
@@ -176,7 +190,7 @@ function Project:state_dir() end
 
 ---@class bocker.projectlib
 ---@field labels {project: string, service: string, number: string, hash: string} The label keys.
----@field defaults {wait_timeout: number, stop_timeout: number, health: {interval: number, timeout?: number, retries: integer, start_period: number}}
+---@field defaults {wait_timeout: number, stop_timeout: number, health: {interval: number, timeout: number, retries: integer, start_period: number}} health: Docker's (30, 30, 3, 0).
 local projectlib = {}
 
 ---@param opts? bocker.project.NewOptions

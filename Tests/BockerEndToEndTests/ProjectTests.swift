@@ -128,6 +128,38 @@ struct ProjectTests {
         }
     }
 
+    @Test("up starts independent services together and checks them together; up --sequential waits for each before the next")
+    func parallelAndSequential() throws {
+        try NetworkFixture.with { _, f in
+            let img = try f.initImage()
+            // Two independent services, each healthy a moment after it starts.
+            let script = try f.writeFile("deploy.lua", """
+                local project = require "bocker.project"
+                local p = project.new { name = "par", stop_timeout = 2 }
+                for _, name in ipairs { "a", "b" } do
+                  p:service(name) { image = "\(img)", init = true, command = "sleep 0.5 && touch /tmp/ready && exec sleep 600",
+                                    healthcheck = { test = "test -f /tmp/ready", interval = 0.1, retries = 100 } }
+                end
+                return p:main(arg)
+
+                """)
+            for sequential in [false, true] {
+                let r = f.run(["script", script, "up"] + (sequential ? ["--sequential"] : []))
+                #expect(r.status == 0, "\(r)")
+                let aHealthy = r.stdoutLines.firstIndex(of: "Container par-a-1  Healthy") ?? -1
+                let bStarted = r.stdoutLines.firstIndex(of: "Container par-b-1  Started") ?? -1
+                #expect(aHealthy >= 0 && bStarted >= 0, "\(r)")
+                if sequential {
+                    #expect(aHealthy < bStarted, "--sequential started b before a was healthy: \(r)")
+                } else {
+                    #expect(bStarted < aHealthy, "b waited for a, which it does not depend on: \(r)")
+                }
+                #expect(f.run(["script", script, "down"]).status == 0)
+            }
+            #expect(f.containerIds().isEmpty, "containers left: \(f.containerIds())")
+        }
+    }
+
     @Test("a broken script: one line naming the file and line; nothing is created")
     func brokenScript() throws {
         try NetworkFixture.with { n, f in
@@ -176,7 +208,7 @@ struct ProjectTests {
         }
     }
 
-    @Test("a failing healthcheck names the service and its line; dependents are not started; down cleans up")
+    @Test("a failing healthcheck names the service and its line; dependents are not started; with --no-rollback it stays for down")
     func unhealthy() throws {
         try NetworkFixture.with { n, f in
             let img = try f.initImage()
@@ -189,7 +221,7 @@ struct ProjectTests {
                 return p:main(arg)
 
                 """)
-            let r = f.run(["script", script, "up"])
+            let r = f.run(["script", script, "up", "--no-rollback"])
             #expect(r.status == 1, "\(r)")
             #expect(r.stderrLines == [script + ":3: service 'web' is unhealthy after 3 checks: exit code 3: not yet"], "\(r)")
             let rows = ps(f, script)
@@ -205,18 +237,82 @@ struct ProjectTests {
         }
     }
 
-    @Test("replicas.lua: N services with computed ports and env; a migration task whose exec output decides")
-    func replicasAndMigration() throws {
+    @Test("up --timeout: a healthcheck that never passes (and hangs) fails up within the timeout, naming the service; what up made is gone")
+    func upTimeoutRollsBack() throws {
+        try NetworkFixture.with { n, f in
+            let img = try f.initImage()
+            // A bystander of another project and a volume that is not the project's: kept.
+            #expect(f.run(["volume", "create", "keep"]).status == 0)
+            let script = try f.writeFile("deploy.lua", """
+                local project = require "bocker.project"
+                local p = project.new { name = "stuck", stop_timeout = 2 }
+                p:volume "data"
+                p:service "db" { image = "\(img)", command = "sleep 600", init = true, volumes = { "data:/data" } }
+                p:service "web" { image = "\(img)", command = "sleep 600", init = true, ports = { "8091:80" },
+                                  healthcheck = { test = { "CMD", "sleep", "100" } } }
+                p:service "client" { image = "\(img)", command = "sleep 600", init = true, depends_on = { web = "healthy" } }
+                return p:main(arg)
+
+                """)
+            let clock = ContinuousClock()
+            let t0 = clock.now
+            let r = f.run(["script", script, "up", "--timeout", "3"], timeout: 60)
+            let took = clock.now - t0
+            #expect(r.status == 1, "\(r)")
+            // Not before the timeout; well before the check's own 100 s or Docker's 30 s timeout.
+            #expect(took >= .seconds(3) && took < .seconds(15), "up took \(took): \(r)")
+            #expect(r.stderrLines.count == 1 && r.stderrLines.first?.hasPrefix(
+                script + ":5: service 'web' is not healthy after 3s (up's timeout)") == true, "\(r)")
+            #expect(r.stderr.contains("also waiting: client"), "\(r)")
+            #expect(r.stdoutLines.contains("Container stuck-db-1  Started") && r.stdoutLines.contains("Rolling back"), "\(r)")
+            #expect(!r.stdout.contains("stuck-client-1"), "client started: \(r)")
+            // Everything up made is gone, as after down -v; what was there before is not.
+            #expect(f.containerIds().isEmpty, "containers left: \(f.containerIds())")
+            #expect(networks(f) == ["bridge"], "networks: \(networks(f))")
+            #expect(volumes(f) == ["keep"], "volumes: \(volumes(f))")
+            #expect(n.vethLinksAfterTeardown().isEmpty, "veths left: \(n.vethLinks())")
+            #expect(!n.natRules().contains { $0.contains("8091") }, "DNAT rule left: \(n.natTable())")
+            #expect(!Host.exists(f.root + "/projects/stuck"), "state folder left")
+            // down has nothing to do.
+            let down = f.run(["script", script, "down", "-v"])
+            #expect(down.status == 0 && down.stdout.isEmpty, "\(down)")
+        }
+    }
+
+    @Test("healthchecks get Docker's defaults: interval 30s, timeout 30s, retries 3")
+    func healthDefaults() throws {
+        try BockerFixture.with { f in
+            let script = try f.writeFile("deploy.lua", """
+                local project = require "bocker.project"
+                local p = project.new { name = "defaults" }
+                p:service "web" { image = "img", command = "httpd -f", healthcheck = "wget -qO- http://127.0.0.1/" }
+                assert(project.defaults.health.interval == 30 and project.defaults.health.timeout == 30
+                       and project.defaults.health.retries == 3 and project.defaults.health.start_period == 0)
+                return p:main(arg)
+
+                """)
+            let r = f.run(["script", script, "export", "kube"])
+            #expect(r.status == 0, "\(r)")
+            for line in ["periodSeconds: 30", "timeoutSeconds: 30", "failureThreshold: 3"] {
+                #expect(r.stdoutLines.contains { trimmed($0) == line }, "no '\(line)': \(r)")
+            }
+        }
+    }
+
+    @Test("replicas.lua: computed env per replica; a migration task whose exec output decides; a rolling update never has fewer healthy replicas than wanted")
+    func replicasMigrationAndRollout() throws {
         try NetworkFixture.with { n, f in
             let img = try f.initImage()
             let env = ["REPLICAS": "2", "BOCKER_EXAMPLE_IMAGE": img]
+            func page(_ i: Int, _ e: [String: String]) -> String {
+                f.run(["script", Self.replicas, "exec", "--index", "\(i)", "app", "cat", "/www/index.html"], env: e).stdout
+            }
             let up = f.run(["script", Self.replicas, "up"], env: env)
             #expect(up.status == 0, "up: \(up)")
             #expect(up.stdoutLines.contains("migrate: schema 2"), "\(up)")
-            #expect(n.httpGet("http://127.0.0.1:9001/").stdout == "app 1 (primary) schema 2\n")
-            #expect(n.httpGet("http://127.0.0.1:9002/").stdout == "app 2 (secondary) schema 2\n")
+            #expect(page(1, env) == "app 1 (primary) v1 schema 2\n" && page(2, env) == "app 2 (secondary) v1 schema 2\n")
             let before = ps(f, Self.replicas, env: env)
-            #expect(Set(before.keys) == ["replicas-db-1", "replicas-app1-1", "replicas-app2-1"], "\(before)")
+            #expect(Set(before.keys) == ["replicas-db-1", "replicas-app-1", "replicas-app-2"], "\(before)")
 
             // The migration reads schema 2 and refuses to go back to 1: up fails, nothing changes.
             var older = env
@@ -227,14 +323,45 @@ struct ProjectTests {
                     "\(refused)")
             #expect(ps(f, Self.replicas, env: env) == before, "containers changed after a refused migration")
 
-            // One replica fewer: app2 is an orphan now, removed with --remove-orphans.
-            var fewer = env
+            // v2, one replica at a time: each new container is healthy before an old one goes.
+            var v2 = env
+            v2["APP_VERSION"] = "2"
+            let roll = f.run(["script", Self.replicas, "rollout"], env: v2, timeout: 120)
+            #expect(roll.status == 0, "rollout: \(roll)")
+            let lines = roll.stdoutLines
+            func at(_ line: String) -> Int {
+                guard let k = lines.firstIndex(of: line) else { Issue.record("no '\(line)': \(roll)"); return -1 }
+                return k
+            }
+            for i in 1...2 {
+                let started = at("Container replicas-app-\(i)-b  Started")
+                let healthy = at("Container replicas-app-\(i)-b  Healthy")
+                let removed = at("Container replicas-app-\(i)  Removed")
+                #expect(started < healthy && healthy < removed, "replica \(i) out of order: \(roll)")
+                // What runs after the step (the example lists the project's containers): 2 replicas.
+                let step = lines.first { $0.hasPrefix("rollout: replica \(i) replaced") } ?? ""
+                #expect(step.contains("running: 2 "), "step \(i): \(roll)")
+            }
+            // One replica at a time: replica 2's new container starts after replica 1's old one went.
+            #expect(at("Container replicas-app-1  Removed") < at("Container replicas-app-2-b  Started"), "\(roll)")
+            let after = ps(f, Self.replicas, env: v2)
+            #expect(Set(after.keys) == ["replicas-db-1", "replicas-app-1-b", "replicas-app-2-b"], "\(after)")
+            #expect(after["replicas-db-1"] == before["replicas-db-1"], "db was touched")
+            #expect(page(1, v2) == "app 1 (primary) v2 schema 2\n" && page(2, v2) == "app 2 (secondary) v2 schema 2\n")
+
+            // up with the same settings sees the rolled-out containers as current.
+            let again = f.run(["script", Self.replicas, "up"], env: v2)
+            #expect(again.status == 0 && !again.stdout.contains("Created") && !again.stdout.contains("Started"), "\(again)")
+            #expect(ps(f, Self.replicas, env: v2) == after, "up after the rollout changed containers")
+
+            // One replica fewer: the second is removed.
+            var fewer = v2
             fewer["REPLICAS"] = "1"
-            let shrink = f.run(["script", Self.replicas, "up", "--remove-orphans"], env: fewer)
+            let shrink = f.run(["script", Self.replicas, "up"], env: fewer)
             #expect(shrink.status == 0, "\(shrink)")
             let now = ps(f, Self.replicas, env: fewer)
-            #expect(Set(now.keys) == ["replicas-db-1", "replicas-app1-1"], "\(now)")
-            #expect(now["replicas-app1-1"] == before["replicas-app1-1"], "app1 was touched")
+            #expect(Set(now.keys) == ["replicas-db-1", "replicas-app-1-b"], "\(now)")
+            #expect(now["replicas-app-1-b"] == after["replicas-app-1-b"], "app 1 was touched")
 
             let down = f.run(["script", Self.replicas, "down", "-v"], env: fewer)
             #expect(down.status == 0, "\(down)")

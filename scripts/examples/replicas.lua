@@ -1,25 +1,29 @@
 #!/usr/bin/env -S bocker script
 -- replicas.lua: what a YAML file cannot say.
---   * a loop makes $REPLICAS app services (default 3), each with computed settings: host port
---     9000+i, INDEX and ROLE in its environment;
 --   * a health-gated migration step: once db is healthy, the task "migrate" reads the schema
 --     version with exec, and its output and exit code decide whether the deploy continues
---     (it refuses to go back to an older $SCHEMA_VERSION); the apps start only after it.
+--     (it refuses to go back to an older $SCHEMA_VERSION); the apps start only after it;
+--   * $REPLICAS replicas of "app" (default 3), each with computed settings (INDEX and ROLE in
+--     its environment), serving "app INDEX (ROLE) vVERSION schema N";
+--   * a rolling update behind a health gate: `rollout` replaces the replicas one at a time:
+--     the new container must be healthy before an old one is stopped and removed, so there are
+--     never fewer than $REPLICAS healthy replicas. After each step it prints what runs.
 --
---   bocker script replicas.lua up IMAGE         # or BOCKER_EXAMPLE_IMAGE=IMAGE
---   REPLICAS=5 bocker script replicas.lua up IMAGE
+--   bocker script replicas.lua up IMAGE                        # or BOCKER_EXAMPLE_IMAGE=IMAGE
+--   APP_VERSION=2 bocker script replicas.lua rollout IMAGE      # v1 -> v2, one replica at a time
+--   bocker script replicas.lua exec --index 2 app cat /www/index.html
 --   bocker script replicas.lua down --volumes
 local project = require "bocker.project"
 
 -- The image: the first argument after `up` that is not an option, or $BOCKER_EXAMPLE_IMAGE.
 local cmd = arg[1]
 local image = os.getenv("BOCKER_EXAMPLE_IMAGE")
-if cmd == "up" then
+if cmd == "up" or cmd == "rollout" then
   for i = 2, #arg do
     if not arg[i]:find("^%-") then image = table.remove(arg, i) break end
   end
 end
-if not image and (cmd == "up" or cmd == "scale") then
+if not image and (cmd == "up" or cmd == "scale" or cmd == "rollout") then
   io.stderr:write("replicas.lua needs an image: make one from a busybox folder with 'bocker init DIR', then\n",
     "  bocker script ", arg[0], " up IMAGE    (or set BOCKER_EXAMPLE_IMAGE=IMAGE)\n")
   return 2
@@ -27,7 +31,7 @@ end
 
 local replicas = tonumber(os.getenv("REPLICAS") or "3")
 local target = tonumber(os.getenv("SCHEMA_VERSION") or "2")
-local base_port = tonumber(os.getenv("REPLICAS_BASE_PORT") or "9000")
+local version = os.getenv("APP_VERSION") or "1"
 
 local p = project.new { name = os.getenv("REPLICAS_PROJECT") or "replicas" }
 p:volume "db"
@@ -62,17 +66,32 @@ p:task "migrate" {
   end,
 }
 
-for i = 1, replicas do
-  p:service("app" .. i) {
-    image = image,
-    env = { INDEX = i, ROLE = i == 1 and "primary" or "secondary" },
-    ports = { (base_port + i) .. ":80" },
-    command = [[mkdir -p /www && echo "app $INDEX ($ROLE) schema $(timeout 5 wget -qO- http://db/schema)" > /www/index.html && exec httpd -f -p 80 -h /www]],
-    init = true,
-    memory = "64m",
-    depends_on = { migrate = "completed_successfully" },
-    healthcheck = { test = "wget -qO- http://127.0.0.1/ >/dev/null", interval = 0.2, retries = 20 },
-  }
+p:service "app" {
+  image = image,
+  replicas = replicas,
+  -- Per replica: its number and role. VERSION changes the config hash of every replica.
+  env = function(i) return { INDEX = i, ROLE = i == 1 and "primary" or "secondary", VERSION = version } end,
+  command = [[mkdir -p /www && echo "app $INDEX ($ROLE) v$VERSION schema $(timeout 5 wget -qO- http://db/schema)" > /www/index.html && exec httpd -f -p 80 -h /www]],
+  init = true,
+  memory = "64m",
+  depends_on = { migrate = "completed_successfully" },
+  -- The gate of the rolling update: a replica is healthy once it serves its page.
+  healthcheck = { test = "wget -qO- http://127.0.0.1/ >/dev/null", interval = 0.2, timeout = 2, retries = 20 },
+}
+
+-- `rollout`: the rolling update, printing the replicas that run after each step.
+if cmd == "rollout" then
+  p:rollout("app", {
+    on_step = function(p, i, new, old)
+      local healthy = {}
+      for _, c in ipairs(p:containers("app")) do
+        if c.status == "running" then healthy[#healthy + 1] = c.name end
+      end
+      print(("rollout: replica %d replaced (%s -> %s); running: %d (%s)"):format(i, old and old.name or "none", new.name,
+        #healthy, table.concat(healthy, " ")))
+    end,
+  })
+  return 0
 end
 
 return p:main(arg)
