@@ -19,6 +19,17 @@ public struct CgroupResources: Codable, Equatable, Sendable {
         self.pidsMax = pidsMax
     }
 
+    /// Refuses values no cgroup takes: CPU shares outside 2-262144, a memory limit under 6 MiB
+    /// (Docker's minimum). A pids limit of 0 or less means none.
+    public func validate() throws {
+        if let s = cpuShares, !(2...262144).contains(s) {
+            throw BockerError(.invalidArgument, "invalid CPU shares \(s): must be between 2 and 262144")
+        }
+        if let m = memoryBytes, m < 6 * 1024 * 1024 {
+            throw BockerError(.invalidArgument, "invalid memory limit \(m) bytes: the minimum is 6 MiB (6m)")
+        }
+    }
+
     /// The controllers these limits need, in a fixed order ("cpu", "memory", "pids"). A pids
     /// limit of 0 or less means none and needs nothing.
     public var controllersNeeded: [String] {

@@ -73,18 +73,12 @@ enum ContainerBindings {
             }
             spec.name = try lua.optString(t, "name")
             spec.user = try lua.optString(t, "user")
+            // Ranges are the core's to check (Runtime.create); negative numbers cannot convert.
             if let s = try lua.optInt(t, "cpu_shares") {
-                guard s >= 2 && s <= 262144 else {
-                    throw BockerError(.invalidArgument, "invalid cpu_shares \(s): must be between 2 and 262144")
-                }
+                guard s >= 0 else { throw BockerError(.invalidArgument, "invalid CPU shares \(s): must be between 2 and 262144") }
                 spec.resources.cpuShares = UInt64(s)
             }
-            if let m = try lua.optInt(t, "memory") {
-                guard m >= 6 * 1024 * 1024 else {
-                    throw BockerError(.invalidArgument, "invalid memory limit \(m) bytes: the minimum is 6 MB")
-                }
-                spec.resources.memoryBytes = Int64(m)
-            }
+            if let m = try lua.optInt(t, "memory") { spec.resources.memoryBytes = Int64(m) }
             if let p = try lua.optInt(t, "pids_limit") {
                 spec.resources.pidsMax = Int64(p)
             }

@@ -117,6 +117,7 @@ public final class Runtime {
             throw BockerError(.invalidArgument, "invalid container name '\(n)': use letters, digits, '_', '.' and '-'")
         }
         try spec.security.validate()
+        try spec.resources.validate()
         return try store.withLock {
             try checkNetwork(spec)
             let image = try store.image(spec.image)

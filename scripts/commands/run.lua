@@ -124,16 +124,14 @@ executed, 127 when it is not found.]],
     -- Only the limits asked for here: the core fills in the defaults ($BOCKER_CPU_SHARE,
     -- $BOCKER_MEM_LIMIT, built-in values), which give way on a host without the controller,
     -- while an asked-for limit there is an error.
-    local cpu = o.cpu_shares and cli.integer(o.cpu_shares, o.cpu_shares_spelling, 2, 262144)
-      or o.cpu_share and cli.integer(o.cpu_share, "--cpu_share", 2, 262144)
+    -- Here only the syntax; the core checks the ranges (2-262144 shares, at least 6 MiB).
+    local cpu = o.cpu_shares and cli.integer(o.cpu_shares, o.cpu_shares_spelling, 0)
+      or o.cpu_share and cli.integer(o.cpu_share, "--cpu_share", 0)
     local memory
     if o.memory then
       memory = cli.bytes(o.memory, o.memory_spelling)
     elseif o.mem_limit then
-      memory = cli.integer(o.mem_limit, "--mem_limit", 6, 1099511627776) * 1000000   -- the original's MB
-    end
-    if memory and memory < 6 * 1024 * 1024 then
-      cli.fail(("invalid value '%s' for %s: the minimum memory limit is 6m"):format(o.memory or o.mem_limit, o.memory_spelling or "--mem_limit"))
+      memory = cli.integer(o.mem_limit, "--mem_limit", 0, 1099511627776) * 1000000   -- the original's MB
     end
     local pids = o.pids_limit and cli.integer(o.pids_limit, "--pids-limit", -1)
 
