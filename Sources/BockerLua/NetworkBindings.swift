@@ -16,7 +16,7 @@ enum NetworkBindings {
     /// bocker.network.create{name = , subnet = "10.89.3.0/24"?, internal = bool?} → Network
     static let create: clua_swift_function = { L in
         binding(L) { lua in
-            guard let t = try lua.optionsTable(1, "bocker.network.create", keys: ["name", "subnet"]),
+            guard let t = try lua.optionsTable(1, "bocker.network.create", keys: ["name", "subnet", "internal"]),
                   let name = try lua.optString(t, "name") else {
                 throw BockerError(.invalidArgument, "bocker.network.create needs {name = …}")
             }
