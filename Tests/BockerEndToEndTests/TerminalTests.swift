@@ -36,7 +36,8 @@ struct TerminalTests {
             let dir = f.tmp + "/bin"
             try Host.makeDirectory(dir)
             try StaticProbe.build(StaticProbe.tty, name: "ttyprobe", into: dir, tmp: f.tmp)
-            let r = runTool(["script", "-qec", dir + "/ttyprobe", "/dev/null"], stdin: "")
+            // --own-fds: outside a container the probe must not touch other processes' ttys.
+            let r = runTool(["script", "-qec", dir + "/ttyprobe --own-fds", "/dev/null"], stdin: "")
             #expect(r.stdout.contains("devtty: opened (tiocsti WORKS)"), "\(r)")
             #expect(r.stdout.contains("RESULT: EXPOSED"), "\(r)")
         }

@@ -23,6 +23,8 @@ enum StaticProbe {
     /// Tries every way into a terminal: open("/dev/tty") (must fail with ENXIO), TIOCSTI on fds
     /// 0..20 and on every /proc/*/fd/* it can open (must fail; a tty among them is reported),
     /// and whether it leads its own session. Last line: "RESULT: CONFINED" or "RESULT: EXPOSED".
+    /// `--own-fds` skips /proc: never walk /proc outside a container (root's TIOCSTI works on
+    /// every terminal of the machine).
     static let tty = #"""
     #define _GNU_SOURCE
     #include <dirent.h>
@@ -32,8 +34,9 @@ enum StaticProbe {
     #include <string.h>
     #include <sys/ioctl.h>
     #include <unistd.h>
-    int main(void) {
+    int main(int argc, char **argv) {
         int bad = 0;
+        int walk_proc = !(argc > 1 && strcmp(argv[1], "--own-fds") == 0);
         char c = ' ';
         setvbuf(stdout, NULL, _IONBF, 0);
         int t = open("/dev/tty", O_RDWR);
@@ -51,7 +54,7 @@ enum StaticProbe {
             int r = ioctl(fd, TIOCSTI, &c);
             if (tty || r == 0) { bad = 1; printf("fd %d: tty=%d tiocsti=%s\n", fd, tty, r == 0 ? "WORKS" : strerror(errno)); }
         }
-        DIR *proc = opendir("/proc");
+        DIR *proc = walk_proc ? opendir("/proc") : NULL;
         struct dirent *p;
         while (proc && (p = readdir(proc))) {
             if (p->d_name[0] < '0' || p->d_name[0] > '9') continue;
