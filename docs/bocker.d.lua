@@ -321,6 +321,7 @@ function volumelib.remove(name) end
 ---@field gateway string
 ---@field bridge string Host interface name.
 ---@field builtin boolean True for "bridge".
+---@field internal boolean Made with internal = true: no NAT, nothing forwarded beyond its bridge.
 local Network = {}
 
 ---Removes the network and its bridge. Raises in_use while a running container uses it.
@@ -330,6 +331,7 @@ function Network:remove() end
 ---@class bocker.NetworkCreateOptions
 ---@field name string
 ---@field subnet? string CIDR; default: the first free 10.89.N.0/24.
+---@field internal? boolean No NAT and no forwarding beyond its bridge; ports cannot be published on it.
 
 ---@class bocker.networklib
 local networklib = {}

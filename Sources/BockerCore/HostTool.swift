@@ -2,9 +2,10 @@ import Glibc
 
 /// Runs a host program by absolute path (never one found in a container), optionally feeding
 /// it stdin, and turns a failure into an error (code `failure`) carrying the tool's own first
-/// line of stderr.
+/// line of stderr. With `discardOutput`, its stdout goes to /dev/null instead of ours.
 public enum HostTool {
-    public static func run(_ argv: [String], stdin input: String? = nil, failure: BockerError.Code = .kernel) throws {
+    public static func run(_ argv: [String], stdin input: String? = nil, failure: BockerError.Code = .kernel,
+                           discardOutput: Bool = false) throws {
         var inPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
         guard pipe(&inPipe) == 0, pipe(&errPipe) == 0 else { throw BockerError.errno("pipe") }
         var actions = posix_spawn_file_actions_t()
@@ -12,6 +13,7 @@ public enum HostTool {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        if discardOutput { posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0) }
         for fd in [inPipe[0], inPipe[1], errPipe[0], errPipe[1]] { posix_spawn_file_actions_addclose(&actions, fd) }
         var pid: pid_t = 0
         let cargs = argv.map { strdup($0) } + [nil]

@@ -4,7 +4,8 @@ import BockerNetwork
 import BockerRuntime
 
 /// `bocker.network`: create, list, get, remove bridge networks. Networks are
-/// `bocker.Network` userdata with fields name, subnet, gateway, bridge and the method remove.
+/// `bocker.Network` userdata with fields name, subnet, gateway, bridge, internal and the method
+/// remove.
 enum NetworkBindings {
     static let functions: Modules.Functions = [
         ("create", create), ("list", list), ("get", get), ("remove", remove),
@@ -12,16 +13,17 @@ enum NetworkBindings {
 
     static func runtime(_ lua: Lua) throws -> Runtime { try LuaHost.from(lua.L).runtime() }
 
-    /// bocker.network.create{name = , subnet = "10.89.3.0/24"?} → Network
+    /// bocker.network.create{name = , subnet = "10.89.3.0/24"?, internal = bool?} → Network
     static let create: clua_swift_function = { L in
         binding(L) { lua in
-            guard let t = try lua.optionsTable(1, "bocker.network.create", keys: ["name", "subnet"]),
+            guard let t = try lua.optionsTable(1, "bocker.network.create", keys: ["name", "subnet", "internal"]),
                   let name = try lua.optString(t, "name") else {
                 throw BockerError(.invalidArgument, "bocker.network.create needs {name = …}")
             }
             let subnet = try lua.optString(t, "subnet")
+            let isInternal = try lua.optBool(t, "internal") ?? false
             let rt = try runtime(lua)
-            let rec = try rt.store.withLock { try rt.networks.create(name: name, subnet: subnet) }
+            let rec = try rt.store.withLock { try rt.networks.create(name: name, subnet: subnet, internal: isInternal) }
             lua.pushObject(NetworkObject(rec), .network)
             return 1
         }
@@ -66,6 +68,7 @@ enum NetworkBindings {
         case "subnet": lua.push(n.rec.subnet)
         case "gateway": lua.push(n.rec.gateway)
         case "bridge": lua.push(n.rec.bridge)
+        case "internal": lua.push(.bool(n.rec.isInternal))
         case "builtin": lua.push(.bool(n.rec.name == NetworkStore.defaultName))
         case "remove": lua.push(function: remove)
         default: return false

@@ -5,15 +5,54 @@ import BockerCore
 /// that it can be found and removed again.
 public enum Firewall {
     public static let restore = "/usr/sbin/iptables-restore"
+    public static let iptables = "/usr/sbin/iptables"
+    /// Docker's DOCKER-ISOLATION-STAGE-1/2: FORWARD jumps to stage 1 first; stage 1 sends what
+    /// leaves a bocker bridge for another interface to stage 2, which drops it when that
+    /// interface is another bocker bridge. Internal networks drop in stage 1 everything that
+    /// would cross their bridge in either direction.
+    public static let isolationStage1 = "BOCKER-ISOLATION-STAGE-1"
+    public static let isolationStage2 = "BOCKER-ISOLATION-STAGE-2"
 
-    /// Rules for a bridge network: masquerade what leaves the subnet, forward its traffic.
+    /// Rules for a bridge network: isolation from the other bocker networks, forwarding of its
+    /// traffic, and unless it is internal, masquerade for what leaves the subnet and the
+    /// 127.0.0.0/8 guard that `route_localnet` on its bridge needs (CVE-2020-8558: without it,
+    /// a neighbour on the bridge reaches services bound to the host's 127.0.0.1).
     public static func bridgeRules(_ net: NetworkRecord) -> [(table: String, rule: String)] {
         let tag = "-m comment --comment bocker:net:\(net.name)"
-        return [
-            ("nat", "POSTROUTING -s \(net.subnet) ! -o \(net.bridge) \(tag) -j MASQUERADE"),
-            ("filter", "FORWARD -i \(net.bridge) \(tag) -j ACCEPT"),
-            ("filter", "FORWARD -o \(net.bridge) \(tag) -j ACCEPT"),
+        let br = net.bridge
+        var rules: [(table: String, rule: String)] = []
+        if net.isInternal {
+            rules += [
+                ("filter", "\(isolationStage1) -i \(br) ! -o \(br) \(tag) -j DROP"),
+                ("filter", "\(isolationStage1) ! -i \(br) -o \(br) \(tag) -j DROP"),
+            ]
+        } else {
+            rules += [
+                ("raw", "PREROUTING -d 127.0.0.0/8 ! -i lo \(tag) -j DROP"),
+                ("nat", "POSTROUTING -s \(net.subnet) ! -o \(br) \(tag) -j MASQUERADE"),
+                ("filter", "\(isolationStage1) -i \(br) ! -o \(br) \(tag) -j \(isolationStage2)"),
+            ]
+        }
+        rules += [
+            ("filter", "\(isolationStage2) -o \(br) \(tag) -j DROP"),
+            ("filter", "FORWARD -i \(br) \(tag) -j ACCEPT"),
+            ("filter", "FORWARD -o \(br) \(tag) -j ACCEPT"),
         ]
+        return rules
+    }
+
+    /// Makes the isolation chains and FORWARD's jump to stage 1 (first in FORWARD) unless they
+    /// are there. Not through iptables-restore: declaring an existing chain there flushes it.
+    public static func ensureIsolationChains() throws {
+        for chain in [isolationStage1, isolationStage2] {
+            if (try? HostTool.run([iptables, "-w", "-t", "filter", "-S", chain], discardOutput: true)) == nil {
+                try HostTool.run([iptables, "-w", "-t", "filter", "-N", chain], discardOutput: true)
+            }
+        }
+        let jump = ["FORWARD", "-m", "comment", "--comment", "bocker:isolation", "-j", isolationStage1]
+        if (try? HostTool.run([iptables, "-w", "-t", "filter", "-C"] + jump, discardOutput: true)) == nil {
+            try HostTool.run([iptables, "-w", "-t", "filter", "-I"] + jump.prefix(1) + ["1"] + jump.dropFirst(), discardOutput: true)
+        }
     }
 
     /// Rules publishing a container port: DNAT from other hosts (PREROUTING) and from this
@@ -37,7 +76,7 @@ public enum Firewall {
     /// The iptables-restore input that appends (`-A`) or deletes (`-D`) the rules.
     public static func script(_ rules: [(table: String, rule: String)], delete: Bool) -> String {
         var out = ""
-        for table in ["nat", "filter"] {
+        for table in ["raw", "nat", "filter"] {
             let mine = rules.filter { $0.table == table }
             if mine.isEmpty { continue }
             out += "*\(table)\n"

@@ -46,6 +46,17 @@ public final class NetworkNamespace {
         return try NetlinkSession(namespaceFD: descriptor)
     }
 
+    /// Sets `net.ipv6.conf.<interface>.accept_ra` to 0 inside this namespace. Nothing to do
+    /// when the kernel has no IPv6 (the file does not exist).
+    public func disableRouterAdvertisements(_ interface: String) throws {
+        guard descriptor >= 0 else { throw BockerError(.invalidState, "network namespace is closed") }
+        guard Identifier.isSafeComponent(interface) else { throw BockerError(.invalidArgument, "invalid interface '\(interface)'") }
+        let key = "net.ipv6.conf.\(interface).accept_ra"
+        if bk_sysctl_write_in(descriptor, "/proc/sys/net/ipv6/conf/\(interface)/accept_ra", "0") != 0 && errno != ENOENT {
+            throw BockerError.errno("cannot set sysctl \(key)=0 in the container's network namespace")
+        }
+    }
+
     /// Closes the fd; idempotent.
     public func close() {
         if descriptor >= 0 { _ = Glibc.close(descriptor) }

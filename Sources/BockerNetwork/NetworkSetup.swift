@@ -48,10 +48,15 @@ public enum NetworkSetup {
         try nl.createBridge(net.bridge)
         try nl.addAddress(net.bridge, gateway, prefixLength: net.network.prefixLength)
         try nl.setUp(net.bridge)
-        try writeSysctl("net.ipv4.ip_forward", "1")
-        // Published ports are reachable from this host's 127.0.0.1 through DNAT to the bridge.
-        try writeSysctl("net.ipv4.conf.\(net.bridge).route_localnet", "1")
+        try Firewall.ensureIsolationChains()
+        // The guard against route_localnet's exposure of 127.0.0.0/8 is among these rules, so
+        // it is in place before route_localnet goes on.
         try Firewall.apply(Firewall.bridgeRules(net))
+        if !net.isInternal {
+            try writeSysctl("net.ipv4.ip_forward", "1")
+            // Published ports are reachable from this host's 127.0.0.1 through DNAT to the bridge.
+            try writeSysctl("net.ipv4.conf.\(net.bridge).route_localnet", "1")
+        }
     }
 
     /// Removes a user network's bridge and rules (the default bridge stays).
@@ -72,6 +77,10 @@ public enum NetworkSetup {
         let host = try NetlinkSession()
         let veth = hostVethName(container)
         do {
+            // No router advertisements: nothing on the bridge may give the container IPv6
+            // addresses or routes (all and default before eth0 exists, so it inherits 0).
+            try ns.disableRouterAdvertisements("all")
+            try ns.disableRouterAdvertisements("default")
             // A restart right after an exit can find the last run's veth still there (the
             // kernel removes it with the old namespace, asynchronously): remove it first.
             if try host.linkIndex(veth) != nil { _ = try host.deleteLink(veth) }
@@ -84,6 +93,7 @@ public enum NetworkSetup {
             try inside.addAddress("eth0", ip, prefixLength: net.network.prefixLength)
             try inside.setUp("eth0")
             try inside.addDefaultRoute(via: IPv4Address(net.gateway)!)
+            try ns.disableRouterAdvertisements("eth0")
         } catch {
             _ = try? host.deleteLink(veth)
             ns.close()

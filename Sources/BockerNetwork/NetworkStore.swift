@@ -15,6 +15,11 @@ public struct NetworkRecord: Codable, Equatable, Sendable {
     public var created: Double
     /// Whether containers on it find each other by name (user networks, as in Docker).
     public var resolvesNames: Bool
+    /// `network create --internal`: no NAT and no forwarding beyond its bridge (absent in
+    /// records written before it existed: not internal).
+    public var `internal`: Bool?
+
+    public var isInternal: Bool { self.`internal` == true }
 
     public var network: IPv4Network { (try? IPv4Network(subnet)) ?? (try! IPv4Network("10.0.0.0/24")) }
 }
@@ -67,7 +72,7 @@ public struct NetworkStore {
     }
 
     /// Creates a user network. Without a subnet, the first free 10.89.N.0/24 is taken.
-    public func create(name: String, subnet: String?) throws -> NetworkRecord {
+    public func create(name: String, subnet: String?, internal isInternal: Bool = false) throws -> NetworkRecord {
         guard Identifier.isSafeComponent(name), name.utf8.count <= 64, !["none", "host", "default"].contains(name) else {
             throw BockerError(.invalidArgument, "invalid network name '\(name)'")
         }
@@ -94,7 +99,8 @@ public struct NetworkStore {
             net = f
         }
         let rec = NetworkRecord(name: name, subnet: net.description, gateway: net.gateway.description,
-                                bridge: NetworkStore.bridgeName(for: name), created: WallClock.now(), resolvesNames: true)
+                                bridge: NetworkStore.bridgeName(for: name), created: WallClock.now(), resolvesNames: true,
+                                internal: isInternal ? true : nil)
         try FS.makeDirectories(dir, mode: 0o700)
         try JSONFile.write(rec, to: recordPath(name))
         return rec
@@ -160,6 +166,15 @@ public struct NetworkStore {
     }
 
     // MARK: Published ports
+
+    /// An internal network has no route to or from the outside, so a published port could
+    /// never be reached: refused (Docker accepts it and the port silently does not work).
+    public static func checkPorts(_ ports: [PortMapping], on net: NetworkRecord) throws {
+        if net.isInternal, let p = ports.first {
+            throw BockerError(.invalidArgument,
+                              "cannot publish port \(p.containerPort)/\(p.proto) on network '\(net.name)': it is internal (no traffic leaves or enters its bridge)")
+        }
+    }
 
     func portPath(_ p: PortMapping) -> String { portsDir + "/\(p.proto)-\(p.hostPort)" }
 

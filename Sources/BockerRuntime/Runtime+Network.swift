@@ -31,6 +31,7 @@ extension Runtime {
 
         let net = try networks.get(mode)
         let ports = rec.ports ?? []
+        try NetworkStore.checkPorts(ports, on: net)   // the network may have been made anew since create
         try store.withLock {
             try NetworkSetup.ensureBridge(net)
             let ip = try networks.allocate(net, for: rec.id)

@@ -83,6 +83,16 @@ extension Runtime {
         }
         let parentEnds: [Int32] = [outPipe[0], errPipe[0]]
         defer { parentEnds.forEach { close($0) } }
+        // -i without -t: a terminal on our stdin never reaches the container (it could type
+        // into it with TIOCSTI or change its modes); it reads a pipe we fill, as in Docker.
+        var childStdin: Int32 = interactive ? 0 : -1
+        var stdinRelay: [Int32] = [-1, -1]
+        if interactive && rec.tty != true && isatty(0) == 1 {
+            guard bk_pipe_cloexec(&stdinRelay) == 0 else { throw BockerError.errno("cannot create pipes") }
+            _ = fcntl(stdinRelay[1], F_SETFL, fcntl(stdinRelay[1], F_GETFL) | O_NONBLOCK)
+            childStdin = stdinRelay[0]
+        }
+        defer { stdinRelay.forEach { if $0 >= 0 { close($0) } } }
 
         var spec = ProcessSpec(rootfs: dir + "/rootfs", hostname: rec.hostname, argv: rec.argv, env: rec.env)
         spec.overlay = plan
@@ -119,9 +129,12 @@ extension Runtime {
         spec.networkNamespaceFD = net.namespace?.fd
         spec.binds = net.binds + volumeBinds
         do {
-            defer { close(outPipe[1]); close(errPipe[1]) }   // the child has its own copies
+            defer {   // the child has its own copies
+                close(outPipe[1]); close(errPipe[1])
+                if stdinRelay[0] >= 0 { close(stdinRelay[0]); stdinRelay[0] = -1 }
+            }
             FaultPoint.hit("run.before-spawn")
-            child = try ContainerProcess.spawn(spec, stdin: interactive ? 0 : -1,
+            child = try ContainerProcess.spawn(spec, stdin: childStdin,
                                                stdout: outPipe[1], stderr: errPipe[1])
             if spec.useInit {
                 do { try cg.addProcess(child.pid) } catch { child.abort(); throw error }
@@ -185,7 +198,9 @@ extension Runtime {
         if ttyMaster >= 0 {
             Terminal.relay(master: ttyMaster, stdin: attached && interactive ? 0 : -1, log: log, toTerminal: attached)
         } else {
-            pump(out: outPipe[0], err: errPipe[0], log: log, toTerminal: attached)
+            let relay: (Int32, Int32)? = stdinRelay[1] >= 0 ? (0, stdinRelay[1]) : nil
+            stdinRelay[1] = -1   // the pump closes it
+            pump(out: outPipe[0], err: errPipe[0], log: log, toTerminal: attached, stdinRelay: relay)
         }
         let code = child.wait()
         if attached { bk_forward_signals(0) }
@@ -244,15 +259,20 @@ extension Runtime {
     }
 
     /// Copies the container's output to its log (and our stdout/stderr when `toTerminal`)
-    /// until both pipes close.
-    func pump(out: Int32, err: Int32, log: LogWriter, toTerminal: Bool) {
+    /// until both pipes close. `stdinRelay` (our terminal, the container's stdin pipe with
+    /// O_NONBLOCK) is copied too, until either end closes; the caller closes the pipe.
+    func pump(out: Int32, err: Int32, log: LogWriter, toTerminal: Bool, stdinRelay: (from: Int32, to: Int32)? = nil) {
         var fds = [pollfd(fd: out, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: err, events: Int16(POLLIN), revents: 0)]
+                   pollfd(fd: err, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: -1, events: 0, revents: 0)]
         var open = 2
         var buf = [UInt8](repeating: 0, count: 65536)
+        var input = StdinRelay(stdinRelay)
         while open > 0 {
-            let rc = poll(&fds, 2, -1)
+            fds[2] = input.pollEntry
+            let rc = poll(&fds, 3, -1)
             if rc < 0 { if errno == EINTR { continue }; break }
+            if fds[2].fd >= 0 && fds[2].revents != 0 { input.step() }
             for i in 0..<2 where fds[i].fd >= 0 && fds[i].revents != 0 {
                 let n = buf.withUnsafeMutableBytes { Glibc.read(fds[i].fd, $0.baseAddress, $0.count) }
                 if n < 0 && errno == EINTR { continue }
@@ -270,10 +290,12 @@ extension Runtime {
                 }
             }
         }
+        input.finish()
     }
 
     /// Runs a command inside a running container (its namespaces and cgroup), with this
-    /// process's stdio (or the given fds); returns the command's exit code.
+    /// process's stdio (or the given fds); returns the command's exit code. A terminal among
+    /// them reaches the command only as a pipe (exec.c relays it).
     public func exec(_ ref: String, argv: [String], env: [String] = [], workdir: String? = nil,
                      user: String? = nil, stdio: (Int32, Int32, Int32) = (0, 1, 2)) throws -> Int32 {
         let rec = try container(ref)
@@ -336,5 +358,60 @@ extension Runtime {
             if let gid = UInt32(parts[1]) { u.gid = gid } else { u.groupName = parts[1] }
         }
         return u
+    }
+}
+
+/// `run -i` without `-t` when our stdin is a terminal: what is typed goes into the container's
+/// stdin pipe, so the container never holds a descriptor of the terminal. Non-blocking on the
+/// pipe side: a container that does not read never stalls the output pump.
+struct StdinRelay {
+    private var from: Int32 = -1, to: Int32 = -1
+    private var pending: [UInt8] = []
+
+    init(_ ends: (from: Int32, to: Int32)?) {
+        if let e = ends { from = e.from; to = e.to }
+    }
+
+    /// What to poll: the terminal when nothing is pending, else the pipe for room.
+    var pollEntry: pollfd {
+        if to < 0 { return pollfd(fd: -1, events: 0, revents: 0) }
+        return pending.isEmpty ? pollfd(fd: from, events: Int16(POLLIN), revents: 0)
+                               : pollfd(fd: to, events: Int16(POLLOUT), revents: 0)
+    }
+
+    /// Reads the terminal or writes pending input, as polled; EOF or a closed pipe ends it.
+    mutating func step() {
+        if pending.isEmpty {
+            var buf = [UInt8](repeating: 0, count: 4096)
+            let n = buf.withUnsafeMutableBytes { read(from, $0.baseAddress, $0.count) }
+            if n < 0 && (errno == EINTR || errno == EAGAIN) { return }
+            if n <= 0 { finish(); return }
+            pending = Array(buf[0..<n])
+        }
+        // SIGPIPE blocked around the write (and a pending one taken back): a container that
+        // closed its stdin gives EPIPE here, it must not kill its monitor.
+        var pipeSet = sigset_t(), old = sigset_t()
+        sigemptyset(&pipeSet)
+        sigaddset(&pipeSet, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &pipeSet, &old)
+        let n = pending.withUnsafeBytes { write(to, $0.baseAddress, $0.count) }
+        let err = errno
+        if n < 0 && err == EPIPE {
+            var zero = timespec()
+            _ = sigtimedwait(&pipeSet, nil, &zero)
+        }
+        pthread_sigmask(SIG_SETMASK, &old, nil)
+        if n < 0 {
+            if err == EINTR || err == EAGAIN { return }
+            finish()   // EPIPE: the container closed its stdin
+            return
+        }
+        pending.removeFirst(n)
+    }
+
+    /// Stops relaying and closes the pipe: the container sees EOF on its stdin.
+    mutating func finish() {
+        if to >= 0 { close(to) }
+        from = -1; to = -1; pending = []
     }
 }

@@ -241,7 +241,7 @@ public final class Runtime {
                 throw BockerError(.invalidArgument, "published ports need a bridge network, not --network \(spec.network)")
             }
         default:
-            _ = try networks.get(spec.network)
+            try NetworkStore.checkPorts(spec.ports, on: try networks.get(spec.network))
             for p in spec.ports where p.hostPort != 0 && (!networks.portIsFree(p) || !HostPorts.isFree(p)) {
                 throw BockerError(.inUse, "Bind for \(p.hostIP ?? "0.0.0.0"):\(p.hostPort) failed: port \(p.hostPort)/\(p.proto) is already allocated or in use")
             }

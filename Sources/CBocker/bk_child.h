@@ -52,7 +52,7 @@ typedef struct {
     int stdio[3];                 // sources for 0, 1, 2; -1 = see null_for_missing
     int null_for_missing;         // 1: -1 means /dev/null (opened in the current root); 0: inherit
     int error_fd;
-    int controlling_tty;          // 1: setsid() and make fd 0 (a pty slave) the controlling tty
+    int controlling_tty;          // 1: make fd 0 (a pty slave) the new session's controlling tty
     int allow_new_privs;          // 1: leave PR_SET_NO_NEW_PRIVS unset (--security-opt no-new-privileges=false)
 } bk_final_config;
 
@@ -63,7 +63,8 @@ int bk_open_container_pty(int efd, int sock);
 // Drops privileges (bounding set, ambient, groups/gid/uid, capset, no_new_privs). Fails via
 // bk_child_fail on error.
 void bk_drop_privileges(const bk_final_config *c);
-// dup2s the stdio fds, marks every other fd close-on-exec, and execs argv (searching path_env
+// dup2s the stdio fds, starts a new session (setsid: never the caller's terminal), marks every
+// other fd close-on-exec, and execs argv (searching path_env
 // when argv[0] has no '/'). Never returns: reports the exec failure and _exits.
 _Noreturn void bk_setup_stdio_and_exec(const bk_final_config *c);
 // chdir(dir) (after mkdir -p when create is set), refusing a working directory that is not

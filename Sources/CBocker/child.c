@@ -266,10 +266,16 @@ _Noreturn void bk_setup_stdio_and_exec(const bk_final_config *c) {
         if (dups[i] >= 0 && dup2(dups[i], i) < 0)  // dup2 clears close-on-exec on 0..2
             bk_child_fail(efd, BK_STAGE_SETUP, errno, "dup2 stdio fd");
     }
-    if (c->controlling_tty) {
-        if (setsid() < 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "setsid");
-        if (ioctl(0, TIOCSCTTY, 0) != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "make the pty the controlling terminal");
+    // A session of its own, always: without -t the container must not share the caller's
+    // terminal (no /dev/tty, no TIOCSTI into the caller's shell: the CVE-2017-5226 class);
+    // with -t its pty becomes the new session's controlling terminal. A process that already
+    // leads its session (--init's PID 1 made one) keeps it.
+    if (setsid() < 0) {
+        int err = errno;
+        if (getsid(0) != getpid()) bk_child_fail(efd, BK_STAGE_SETUP, err, "setsid");
     }
+    if (c->controlling_tty && ioctl(0, TIOCSCTTY, 0) != 0)
+        bk_child_fail(efd, BK_STAGE_SETUP, errno, "make the pty the controlling terminal");
     // Every inherited fd above 2 (the error pipe included) closes at execve. The fds were
     // already pruned right after clone/fork; CLOEXEC (not close) keeps the error pipe usable.
     if (close_range_raw(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {

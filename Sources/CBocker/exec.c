@@ -26,7 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -58,7 +60,104 @@ struct bk_exec_ctx {
     int cgroup_fds[BK_MAX_CGROUPS];
     int ncgroups;
     int cap_last;
+    int stdio[3];         // what the command gets as 0, 1, 2 (a pipe where the caller's is a tty)
 };
+
+// --- terminal relay ----------------------------------------------------------------------------
+//
+// Without -t the command never gets a descriptor of the caller's terminal: every stdio fd of the
+// caller that is a tty is replaced by a pipe, and the intermediate (outside the container's PID
+// namespace, non-dumpable) copies between the two. Together with the command's own session
+// (setsid in bk_setup_stdio_and_exec) nothing in the container can open /dev/tty or use TIOCSTI
+// on the caller's terminal.
+
+typedef struct {
+    int src, dst;        // copy src -> dst; -1 when this slot is unused or finished
+    int input;           // 1: the caller's tty -> the command's stdin pipe
+    char buf[4096];
+    size_t len, off;
+} bk_relay;
+
+static void bk_relay_close(bk_relay *r) {
+    if (r->input) { if (r->dst >= 0) close(r->dst); }
+    else if (r->src >= 0) close(r->src);
+    r->src = r->dst = -1;
+    r->len = r->off = 0;
+}
+
+// Writes what is buffered; for the output relays (blocking tty) all of it.
+static void bk_relay_flush(bk_relay *r) {
+    while (r->off < r->len) {
+        ssize_t n = write(r->dst, r->buf + r->off, r->len - r->off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return;   // the stdin pipe is full: poll for POLLOUT
+        if (n <= 0) { bk_relay_close(r); return; }   // EPIPE: the command closed its stdin
+        r->off += (size_t)n;
+    }
+    r->len = r->off = 0;
+}
+
+// One read from src into the buffer; EOF (or an error) closes the relay once it is flushed.
+static void bk_relay_read(bk_relay *r) {
+    ssize_t n;
+    do { n = read(r->src, r->buf, sizeof r->buf); } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) { bk_relay_close(r); return; }
+    r->len = (size_t)n;
+    r->off = 0;
+    bk_relay_flush(r);
+}
+
+// Copies until the command has exited (signalfd sfd reports SIGCHLD), then drains what the
+// command left in its output pipes and returns its wait status.
+static int bk_relay_until_exit(bk_relay *rl, int nrl, int sfd, pid_t pid) {
+    for (;;) {
+        struct pollfd pf[4];
+        int which[4];
+        int np = 0;
+        pf[np].fd = sfd; pf[np].events = POLLIN; which[np++] = -1;
+        for (int i = 0; i < nrl; i++) {
+            bk_relay *r = &rl[i];
+            if (r->src < 0 && r->dst < 0) continue;
+            if (r->len > 0) { pf[np].fd = r->dst; pf[np].events = POLLOUT; }
+            else { pf[np].fd = r->src; pf[np].events = POLLIN; }
+            which[np++] = i;
+        }
+        int rc = poll(pf, (nfds_t)np, -1);
+        if (rc < 0) { if (errno == EINTR) continue; break; }
+        for (int k = 1; k < np; k++) {
+            if (!pf[k].revents) continue;
+            bk_relay *r = &rl[which[k]];
+            if (r->len > 0) bk_relay_flush(r); else bk_relay_read(r);
+        }
+        if (pf[0].revents) {
+            struct signalfd_siginfo si;
+            while (read(sfd, &si, sizeof si) > 0) {}
+            int st = 0;
+            pid_t w = waitpid(pid, &st, WNOHANG);
+            if (w == pid) {
+                // What the command wrote before it ended is in the pipes: copy it, without
+                // waiting for anything it left running in the background.
+                for (int i = 0; i < nrl; i++) {
+                    bk_relay *r = &rl[i];
+                    if (r->input || r->src < 0) continue;
+                    while (r->src >= 0) {
+                        ssize_t n = read(r->src, r->buf, sizeof r->buf);
+                        if (n < 0 && errno == EINTR) continue;
+                        if (n <= 0) break;
+                        r->len = (size_t)n; r->off = 0;
+                        bk_relay_flush(r);
+                    }
+                }
+                return st;
+            }
+        }
+    }
+    int st = 0;
+    pid_t r;
+    do { r = waitpid(pid, &st, 0); } while (r < 0 && errno == EINTR);
+    return st;
+}
 
 static _Noreturn void bk_exec_command(const struct bk_exec_ctx *x) {
     const bk_exec_config *c = x->cfg;
@@ -76,10 +175,10 @@ static _Noreturn void bk_exec_command(const struct bk_exec_ctx *x) {
     bk_resolve_user(x->error_fd, c->user_name, c->group_name, &f.uid, &f.gid);
     f.cap_keep = c->cap_keep;
     f.cap_last = x->cap_last;
-    f.stdio[0] = c->stdin_fd;
-    f.stdio[1] = c->stdout_fd;
-    f.stdio[2] = c->stderr_fd;
-    f.null_for_missing = 0;  // -1 = inherit
+    f.stdio[0] = x->stdio[0];
+    f.stdio[1] = x->stdio[1];
+    f.stdio[2] = x->stdio[2];
+    f.null_for_missing = 0;  // -1 = inherit (only when the intermediate has no such fd either)
     f.error_fd = x->error_fd;
     f.allow_new_privs = c->allow_new_privs;
     bk_drop_privileges(&f);
@@ -133,11 +232,44 @@ static _Noreturn void bk_exec_intermediate(struct bk_exec_ctx *x) {
     if (x->pidfd >= 0) close(x->pidfd);
     for (size_t i = 0; i < BK_NNS; i++) if (x->ns_fds[i] >= 0) close(x->ns_fds[i]);
 
-    // 3. the command, inside the PID namespace.
+    // 3. the command's stdio: the caller's, except that a terminal becomes a relayed pipe.
+    bk_relay rl[3];
+    int nrl = 0;
+    int cmd_ends[3] = { -1, -1, -1 };
+    const int given[3] = { c->stdin_fd, c->stdout_fd, c->stderr_fd };
+    for (int i = 0; i < 3; i++) {
+        int fd = given[i] >= 0 ? given[i] : (fcntl(i, F_GETFD) >= 0 ? i : -1);
+        x->stdio[i] = fd;
+        if (fd < 0 || !isatty(fd)) continue;
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "pipe for the command's stdio");
+        bk_relay *r = &rl[nrl++];
+        r->len = r->off = 0;
+        r->input = i == 0;
+        if (i == 0) { r->src = fd; r->dst = p[1]; cmd_ends[i] = p[0]; fcntl(p[1], F_SETFL, O_NONBLOCK); }
+        else { r->src = p[0]; r->dst = fd; cmd_ends[i] = p[1]; fcntl(p[0], F_SETFL, O_NONBLOCK); }
+        x->stdio[i] = cmd_ends[i];
+    }
+    int sfd = -1;
+    if (nrl > 0) {
+        // SIGCHLD stays blocked (it has been since the parent's fork), so the command's exit is
+        // pending for this signalfd even if it comes before the fd exists.
+        sigset_t chld;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (sfd < 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "signalfd");
+    }
+
+    // 4. the command, inside the PID namespace.
     pid_t pid = _Fork();
     if (pid < 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "fork in the container");
-    if (pid == 0) bk_exec_command(x);
+    if (pid == 0) {
+        if (sfd >= 0) close(sfd);
+        bk_exec_command(x);
+    }
     close(efd);  // only the command holds the error pipe now: EOF for the parent at its execve
+    for (int i = 0; i < 3; i++) if (cmd_ends[i] >= 0) close(cmd_ends[i]);
 
     bk_exec_child_pid = pid;
     struct sigaction sa;
@@ -147,12 +279,21 @@ static _Noreturn void bk_exec_intermediate(struct bk_exec_ctx *x) {
     sigemptyset(&sa.sa_mask);
     const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
-    bk_unblock_all_signals();
-
     int st = 0;
-    pid_t r;
-    do { r = waitpid(pid, &st, 0); } while (r < 0 && errno == EINTR);
-    if (r < 0) _exit(125);
+    if (nrl > 0) {
+        // A write into a stdin pipe the command closed is EPIPE here, not death.
+        sa.sa_handler = SIG_IGN;
+        sa.sa_flags = 0;
+        sigaction(SIGPIPE, &sa, NULL);
+        uint64_t chld_only = 1ULL << (SIGCHLD - 1);   // raw: every other signal unblocked
+        syscall(SYS_rt_sigprocmask, SIG_SETMASK, &chld_only, NULL, sizeof chld_only);
+        st = bk_relay_until_exit(rl, nrl, sfd, pid);
+    } else {
+        bk_unblock_all_signals();
+        pid_t r;
+        do { r = waitpid(pid, &st, 0); } while (r < 0 && errno == EINTR);
+        if (r < 0) _exit(125);
+    }
     if (WIFEXITED(st)) _exit(WEXITSTATUS(st));
     if (WIFSIGNALED(st)) _exit(128 + WTERMSIG(st));
     _exit(125);

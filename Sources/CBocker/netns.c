@@ -93,3 +93,19 @@ int bk_sysctl_write(const char *path, const char *value) {
     if ((size_t)n != len) { errno = EIO; return -1; }
     return 0;
 }
+
+int bk_sysctl_write_in(int nsfd, const char *path, const char *value) {
+    int saved = bk_netns_current();
+    if (saved < 0) return -1;
+    if (setns(nsfd, CLONE_NEWNET) != 0) {
+        int err = errno;
+        close(saved);
+        errno = err;
+        return -1;
+    }
+    int rc = bk_sysctl_write(path, value);
+    int err = errno;
+    restore(saved);
+    errno = err;
+    return rc;
+}

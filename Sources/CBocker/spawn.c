@@ -502,6 +502,8 @@ released:
         prctl(PR_SET_NAME, (unsigned long)"bocker-init", 0, 0, 0);
         bk_rename_args("bocker-init");
     }
+    // --init's PID 1 leaves the caller's session too (the command makes its own again).
+    if (c->use_init && setsid() < 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "setsid");
     bk_drop_privileges(&f);
     if (c->use_init) bk_run_init(&f, c);
     bk_setup_stdio_and_exec(&f);

@@ -60,6 +60,29 @@ struct NetworkLogicTests {
         #expect(rules.allSatisfy { $0.rule.contains("bocker:ps_1") })
     }
 
+    @Test func bridgeRulesGuardLoopbackIsolateAndLeaveInternalNetworksUnNATed() {
+        var net = NetworkRecord(name: "a", subnet: "10.88.1.0/24", gateway: "10.88.1.1", bridge: "bk-a",
+                                created: 0, resolvesNames: true)
+        let open = Firewall.bridgeRules(net)
+        #expect(open.contains { $0.table == "raw" && $0.rule == "PREROUTING -d 127.0.0.0/8 ! -i lo -m comment --comment bocker:net:a -j DROP" })
+        #expect(open.contains { $0.table == "nat" && $0.rule.contains("MASQUERADE") })
+        #expect(open.contains { $0.rule == "BOCKER-ISOLATION-STAGE-1 -i bk-a ! -o bk-a -m comment --comment bocker:net:a -j BOCKER-ISOLATION-STAGE-2" })
+        #expect(open.contains { $0.rule == "BOCKER-ISOLATION-STAGE-2 -o bk-a -m comment --comment bocker:net:a -j DROP" })
+        #expect(open.allSatisfy { $0.rule.contains("bocker:net:a") })
+        // The raw table comes first in the restore script; deleting is the same script with -D.
+        let add = Firewall.script(open, delete: false)
+        #expect(add.hasPrefix("*raw\n-A PREROUTING -d 127.0.0.0/8 ! -i lo"))
+        #expect(Firewall.script(open, delete: true).replacingMinusD() == add)
+
+        net.internal = true
+        let closed = Firewall.bridgeRules(net)
+        #expect(!closed.contains { $0.table == "nat" || $0.table == "raw" })
+        #expect(closed.contains { $0.rule == "BOCKER-ISOLATION-STAGE-1 -i bk-a ! -o bk-a -m comment --comment bocker:net:a -j DROP" })
+        #expect(closed.contains { $0.rule == "BOCKER-ISOLATION-STAGE-1 ! -i bk-a -o bk-a -m comment --comment bocker:net:a -j DROP" })
+        #expect(throws: BockerError.self) { try NetworkStore.checkPorts([PortMapping(hostPort: 1, containerPort: 1)], on: net) }
+        #expect(throws: Never.self) { try NetworkStore.checkPorts([], on: net) }
+    }
+
     @Test func bridgeAndVethNamesFitTheKernelLimit() {
         #expect(NetworkSetup.hostVethName("ps_0123456789ab") == "bk0123456789ab")
         let b = NetworkStore.bridgeName(for: "a-very-long-network-name-indeed")

@@ -1,14 +1,17 @@
 -- bocker network create|ls|rm|inspect: bridge networks for containers.
 local cli = require "bocker.cli"
 
-local usage = "bocker network create NAME [--subnet CIDR] | ls | rm NAME... | inspect NAME"
+local usage = "bocker network create NAME [--subnet CIDR] [--internal] | ls | rm NAME... | inspect NAME"
 
 local sub = {}
 
 function sub.create(args)
-  local o, rest = cli.parse(args, { ["--subnet"] = { name = "subnet", kind = "value" } }, "network", true)
-  if #rest ~= 1 then cli.fail("usage: bocker network create NAME [--subnet CIDR]") end
-  local n = bocker.network.create { name = rest[1], subnet = o.subnet }
+  local o, rest = cli.parse(args, {
+    ["--subnet"] = { name = "subnet", kind = "value" },
+    ["--internal"] = { name = "internal", kind = "flag" },
+  }, "network", true)
+  if #rest ~= 1 then cli.fail("usage: bocker network create NAME [--subnet CIDR] [--internal]") end
+  local n = bocker.network.create { name = rest[1], subnet = o.subnet, internal = o.internal or false }
   print(n.name)
 end
 
@@ -39,8 +42,8 @@ function sub.inspect(args)
         :format(c.id, c.name or "", net.ip, net.prefix_length, net.mac)
     end
   end
-  print(('[{"Name": "%s", "Subnet": "%s", "Gateway": "%s", "Bridge": "%s", "Containers": [\n%s\n]}]')
-    :format(n.name, n.subnet, n.gateway, n.bridge, table.concat(members, ",\n")))
+  print(('[{"Name": "%s", "Subnet": "%s", "Gateway": "%s", "Bridge": "%s", "Internal": %s, "Containers": [\n%s\n]}]')
+    :format(n.name, n.subnet, n.gateway, n.bridge, tostring(n.internal), table.concat(members, ",\n")))
 end
 
 return {
@@ -48,6 +51,7 @@ return {
   usage = usage,
   help = [[
   create NAME [--subnet CIDR]   a bridge network; containers on it find each other by name
+         [--internal]           no NAT, nothing forwarded beyond its bridge, no published ports
   ls                            the networks, 'bridge' (bridge0) first
   rm NAME...                    remove networks no running container uses
   inspect NAME                  the network and its running containers, as JSON]],

@@ -23,4 +23,9 @@ int bk_netlink_socket_in(int nsfd);
 // Writes value to path (e.g. /proc/sys/net/ipv4/ip_forward) in one write(2). 0, or -1 with errno.
 int bk_sysctl_write(const char *path, const char *value);
 
+// bk_sysctl_write inside the network namespace nsfd (/proc/sys/net/... resolves in the namespace
+// of the thread that opens it): the calling thread enters nsfd, writes, and returns to its own.
+// 0, or -1 with errno.
+int bk_sysctl_write_in(int nsfd, const char *path, const char *value);
+
 #endif
