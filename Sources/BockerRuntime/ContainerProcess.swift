@@ -377,7 +377,7 @@ public enum ContainerProcess {
     public static func exec(pid: Int32, argv: [String], env: [String], workdir: String = "/",
                             uid: UInt32 = 0, gid: UInt32 = 0, userName: String? = nil, groupName: String? = nil,
                             capabilities: CapabilitySet = .dockerDefault, allowNewPrivileges: Bool = false,
-                            cgroupProcs: [String] = [],
+                            cgroupProcs: [String] = [], timeout: Double? = nil,
                             stdin: Int32, stdout: Int32, stderr: Int32) throws -> Int32 {
         guard !argv.isEmpty else { throw BockerError(.invalidArgument, "no command given") }
         let s = CStringStorage()
@@ -397,12 +397,14 @@ public enum ContainerProcess {
         cfg.cap_keep = capabilities.bits
         cfg.cgroup_procs = s.array(cgroupProcs)
         cfg.allow_new_privs = allowNewPrivileges ? 1 : 0
+        cfg.timeout_ms = timeout.map { Int32(min(max($0, 0.001), 86400) * 1000) } ?? 0
         var code: Int32 = 0
         var err = bk_child_error()
         let r = withExtendedLifetime(s) { bk_exec_run(&cfg, &code, &err) }
         switch r {
         case 0: return code
         case 1: throw error(from: err)
+        case 2: throw BockerError(.timeout, "timed out after \(Durations.format(timeout ?? 0)) running '\(argv.joined(separator: " "))': killed")
         default:
             let e = errno
             let message = message(of: err)

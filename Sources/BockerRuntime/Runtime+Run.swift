@@ -297,7 +297,7 @@ extension Runtime {
     /// process's stdio (or the given fds); returns the command's exit code. A terminal among
     /// them reaches the command only as a pipe (exec.c relays it).
     public func exec(_ ref: String, argv: [String], env: [String] = [], workdir: String? = nil,
-                     user: String? = nil, stdio: (Int32, Int32, Int32) = (0, 1, 2)) throws -> Int32 {
+                     user: String? = nil, stdio: (Int32, Int32, Int32) = (0, 1, 2), timeout: Double? = nil) throws -> Int32 {
         let rec = try container(ref)
         guard rec.liveState.canExec, let pid = rec.pid else {
             throw BockerError(.invalidState, "Container '\(rec.id)' exists but is not running")
@@ -309,20 +309,20 @@ extension Runtime {
             workdir: workdir ?? rec.workdir, uid: u.uid, gid: u.gid, userName: u.userName, groupName: u.groupName,
             capabilities: try (rec.security ?? SecurityOptions()).capabilities(),
             allowNewPrivileges: rec.security?.noNewPrivileges == false,
-            cgroupProcs: cgroup(of: rec.id).procsFiles,
+            cgroupProcs: cgroup(of: rec.id).procsFiles, timeout: timeout,
             stdin: stdio.0, stdout: stdio.1, stderr: stdio.2)
     }
 
     /// `exec` with its output captured: (exit code, stdout, stderr). The output goes to
     /// in-memory files, read after the command ends (no pipe to fill and deadlock on).
     public func execCapture(_ ref: String, argv: [String], env: [String] = [], workdir: String? = nil,
-                            user: String? = nil) throws -> (Int32, [UInt8], [UInt8]) {
+                            user: String? = nil, timeout: Double? = nil) throws -> (Int32, [UInt8], [UInt8]) {
         let out = bk_memfd("bocker-exec-stdout"), err = bk_memfd("bocker-exec-stderr")
         guard out >= 0, err >= 0 else { throw BockerError.errno("cannot capture output") }
         defer { close(out); close(err) }
         let null = Glibc.open("/dev/null", O_RDONLY | O_CLOEXEC)
         defer { if null >= 0 { close(null) } }
-        let code = try exec(ref, argv: argv, env: env, workdir: workdir, user: user, stdio: (null, out, err))
+        let code = try exec(ref, argv: argv, env: env, workdir: workdir, user: user, stdio: (null, out, err), timeout: timeout)
         func slurp(_ fd: Int32) -> [UInt8] {
             lseek(fd, 0, SEEK_SET)
             var all: [UInt8] = []

@@ -18,6 +18,7 @@
 #define _GNU_SOURCE
 #include "bk_spawn.h"
 #include "bk_child.h"
+#include "bk_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -299,6 +300,35 @@ static _Noreturn void bk_exec_intermediate(struct bk_exec_ctx *x) {
     _exit(125);
 }
 
+// Waits up to timeout_ms for the intermediate `mid` to exit. When it does not, kills the
+// command it runs (its children, each a session and process-group leader: the whole group)
+// and then mid. Returns 1 when it had to kill.
+static int bk_exec_wait_or_kill(pid_t mid, int timeout_ms) {
+    int pfd = (int)syscall(SYS_pidfd_open, mid, 0);
+    if (pfd < 0) return 0;
+    int r = bk_pidfd_wait(pfd, timeout_ms);
+    if (r != 0) { close(pfd); return 0; }
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)mid, (int)mid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n > 0) {
+            buf[n] = 0;
+            for (char *p = buf; *p; ) {
+                while (*p == ' ' || *p == '\n') p++;
+                if (!*p) break;
+                long child = strtol(p, &p, 10);
+                if (child > 0) { kill((pid_t)-child, SIGKILL); kill((pid_t)child, SIGKILL); }
+            }
+        }
+    }
+    syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0);
+    close(pfd);
+    return 1;
+}
+
 int bk_exec_run(const bk_exec_config *cfg, int *exit_code, bk_child_error *out) {
     bk_child_error local;
     if (!out) out = &local;
@@ -384,6 +414,8 @@ int bk_exec_run(const bk_exec_config *cfg, int *exit_code, bk_child_error *out) 
         got += (size_t)n;
     }
     out->message[sizeof out->message - 1] = 0;
+    int timed_out = 0;
+    if (got == 0 && cfg->timeout_ms > 0) timed_out = bk_exec_wait_or_kill(mid, cfg->timeout_ms);
     int code = bk_wait_exit_code(mid);
     if (exit_code) *exit_code = code;
     if (got > 0) {
@@ -394,7 +426,7 @@ int bk_exec_run(const bk_exec_config *cfg, int *exit_code, bk_child_error *out) 
         snprintf(out->message, sizeof out->message, "waitpid: %s", strerror(e));
         rc = -1;
     } else {
-        rc = 0;
+        rc = timed_out ? 2 : 0;
     }
 
 done:

@@ -131,6 +131,34 @@ struct ScriptWaitTests {
         }
     }
 
+    @Test("c:exec{timeout=1} kills a command that runs too long, with what it started, and raises timeout")
+    func execTimeout() throws {
+        try BockerFixture.with { f in
+            let img = try f.initImage()
+            let path = try f.writeFile("exectimeout.lua", """
+                local c = bocker.container.create{ image = arg[1], cmd = { "sleep", "60" } }
+                c:start()
+                local t0 = bocker.now()
+                local ok, err = pcall(c.exec, c, { "sh", "-c", "sleep 300 & sleep 301" }, { capture = true, timeout = 1 })
+                print("code=" .. err.code)
+                print("elapsed=" .. string.format("%.2f", bocker.now() - t0))
+                local _, out = c:exec({ "ps", "-o", "args" }, { capture = true, timeout = 10 })
+                print("left=" .. (out:find("sleep 30[01]") and "yes" or "no"))
+                local quick = c:exec({ "true" }, { timeout = "5s" })
+                print("quick=" .. quick)
+                c:remove{ force = true }
+                """)
+            let r = f.run(["script", path, img])
+            #expect(r.status == 0, "\(r)")
+            let v = keyed(r.stdout)
+            #expect(v["code"] == "timeout", "\(r)")
+            let elapsed = Double(v["elapsed"] ?? "") ?? 99
+            #expect(elapsed >= 0.95 && elapsed < 5, "\(r)")
+            #expect(v["left"] == "no", "\(r)")
+            #expect(v["quick"] == "0", "\(r)")
+        }
+    }
+
     @Test("run -p 80 publishes on a picked port, shown by inspect")
     func cliPickedPort() throws {
         try BockerFixture.with { f in

@@ -127,10 +127,11 @@ typedef struct {
     uint64_t cap_keep;
     const char *const *cgroup_procs;  // NULL-terminated cgroup.procs files to join first (at most 24)
     int allow_new_privs;          // as in bk_spawn_config
+    int timeout_ms;               // > 0: kill the command (its process group) after this long
 } bk_exec_config;
 
 // Runs the command to completion. On success returns 0 and sets *exit_code (128+n for a
-// signal). Returns 1 when the command could not be started (*out filled; *exit_code 126/127
+// signal); 2 when cfg->timeout_ms passed and the command was killed (*exit_code 137). Returns 1 when the command could not be started (*out filled; *exit_code 126/127
 // or 125), -1 on a parent-side error (errno set, message in out->message).
 int bk_exec_run(const bk_exec_config *cfg, int *exit_code, bk_child_error *out);
 
