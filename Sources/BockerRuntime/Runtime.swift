@@ -353,6 +353,8 @@ public final class Runtime {
             let dir = root.containerDir(rec.id)
             let layer = try store.createLayer(parent: rec.layers.last, origin: "commit \(rec.id)") { fs in
                 try store.driver.commitContainer(containerDir: dir, into: fs)
+                // overlay's upper/ of a --userns=auto container holds its mapped host ids.
+                if let m = rec.idMapping, !store.driver.cumulative { try m.unshift(tree: fs) }
                 FaultPoint.hit("commit.layer")
             }
             let layers = rec.layers + [layer]

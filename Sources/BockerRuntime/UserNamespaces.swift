@@ -126,3 +126,23 @@ extension Runtime {
         }
     }
 }
+
+extension IDMapping {
+    /// Gives a tree made from a container's overlay `upper/` (a committed layer) back its
+    /// 0-based ids: an owner in this range becomes owner - base (uid and gid alike); others are
+    /// kept. setuid/setgid bits, which chown clears, are set again.
+    public func unshift(tree path: String) throws {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { throw BockerError.errno("cannot read '\(path)'", code: .io) }
+        let uid = st.st_uid >= uidBase && st.st_uid - uidBase < size ? st.st_uid - uidBase : st.st_uid
+        let gid = st.st_gid >= gidBase && st.st_gid - gidBase < size ? st.st_gid - gidBase : st.st_gid
+        let kind = st.st_mode & S_IFMT
+        if uid != st.st_uid || gid != st.st_gid {
+            guard lchown(path, uid, gid) == 0 else { throw BockerError.errno("cannot chown '\(path)'", code: .io) }
+            if kind != S_IFLNK && st.st_mode & (S_ISUID | S_ISGID) != 0 { chmod(path, st.st_mode & 0o7777) }
+        }
+        if kind == S_IFDIR {
+            for name in FS.list(path) { try unshift(tree: path + "/" + name) }
+        }
+    }
+}

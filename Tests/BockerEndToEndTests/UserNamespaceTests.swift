@@ -177,6 +177,22 @@ struct UserNamespaceTests {
         }
     }
 
+    @Test("commit of an overlay container with --userns=auto stores 0-based ids")
+    func commitUnshifts() throws {
+        try LifecycleFixture.with { f in
+            let env = try subids(f)
+            let img = try f.initImage()
+            let (r, id) = f.runNew(["run", "--userns=auto", img, "sh", "-c",
+                                    "echo a > /mine; echo b > /his; chown 1000:1001 /his; chmod 4755 /his"], env: env)
+            #expect(r.status == 0, "\(r)")
+            let cid = try #require(id)
+            let c = f.run(["commit", cid, "userns-commit"], env: env)
+            #expect(c.status == 0, "\(c)")
+            let check = f.run(["run", "--rm", "userns-commit", "stat", "-c", "%u:%g %a", "/mine", "/his"], env: env)
+            #expect(check.stdoutLines == ["0:0 644", "1000:1001 4755"], "\(check)")
+        }
+    }
+
     @Test("Lua: container.create{userns = \"auto\"}")
     func luaOption() throws {
         try LifecycleFixture.with { f in
