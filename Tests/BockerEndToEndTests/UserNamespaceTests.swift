@@ -177,6 +177,21 @@ struct UserNamespaceTests {
         }
     }
 
+    @Test("--read-only and --cap-drop ALL still apply in a user namespace; --network none gets its own /sys")
+    func withSecurityFlags() throws {
+        try BockerFixture.with { f in
+            let env = try subids(f)
+            let img = try f.initImage()
+            let ro = f.run(["run", "--rm", "--userns=auto", "--read-only", img, "sh", "-c", "touch /x && echo WROTE; true"], env: env)
+            #expect(ro.status == 0 && !ro.stdout.contains("WROTE") && ro.stderr.contains("Read-only file system"), "\(ro)")
+            let caps = f.run(["run", "--rm", "--userns=auto", "--cap-drop", "ALL", img, "grep", "CapEff", "/proc/self/status"], env: env)
+            #expect(caps.status == 0 && fields(caps.stdoutLines.first ?? "").last == "0000000000000000", "\(caps)")
+            let none = f.run(["run", "--rm", "--userns=auto", "--network", "none", img, "sh", "-c",
+                              "ls /sys/class/net; echo 1 > /sys/kernel/profiling && echo WROTE; true"], env: env)
+            #expect(none.status == 0 && none.stdoutLines == ["lo"], "\(none)")
+        }
+    }
+
     @Test("commit of an overlay container with --userns=auto stores 0-based ids")
     func commitUnshifts() throws {
         try LifecycleFixture.with { f in
