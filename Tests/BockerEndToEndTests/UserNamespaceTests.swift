@@ -162,7 +162,7 @@ struct UserNamespaceTests {
         }
     }
 
-    @Test("a bad --userns or no subordinate ids: one line, exit 125, nothing made")
+    @Test("a bad --userns, no subordinate ids, or --device with auto: one line, exit 125, nothing made")
     func badInput() throws {
         try BockerFixture.with { f in
             let img = try f.initImage()
@@ -173,6 +173,8 @@ struct UserNamespaceTests {
             let none = f.run(["run", "--userns", "auto", img, "true"], env: try subids(f, ranges: 0))
             #expect(none.status == 125, "\(none)")
             #expect(splitLines(none.stderr).count == 1 && none.stderr.contains("subordinate uids for 'bocker'"), "\(none)")
+            let dev = f.run(["run", "--userns=auto", "--device", "/dev/null:/dev/extra", img, "true"], env: try subids(f))
+            #expect(dev.status == 125 && dev.stderr == "--device cannot be combined with --userns=auto (a user namespace cannot make device nodes)\n", "\(dev)")
             #expect(f.storeListing() == before, "a refused run changed the store")
         }
     }
