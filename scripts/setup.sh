@@ -16,8 +16,22 @@ install_to=$prefix/bin/bocker
 # A stable source dir, so a re-run finds the image it made last time instead of adding one.
 rootfs=$prefix/share/bocker/busybox-rootfs
 
-echo "==> 1/4 Debian packages"
+echo "==> 1/4 Debian packages, subordinate ids for --userns=auto"
 "$BOCKER_REPO/scripts/dev/install-packages.sh"
+# --userns=auto takes its ranges from the 'bocker' lines of /etc/subuid and /etc/subgid. Add
+# one (2^28 ids from 2^31: 4,096 containers) unless there is one already or it would overlap
+# another line; so a re-run changes nothing.
+for f in /etc/subuid /etc/subgid; do
+    touch "$f"
+    if grep -q '^bocker:' "$f"; then
+        echo "    $f: keeping its bocker line"
+    elif awk -F: -v s=2147483648 -v n=268435456 'NF == 3 && $2 < s + n && s < $2 + $3 { bad = 1 } END { exit !bad }' "$f"; then
+        echo "    $f: bocker:2147483648:268435456 would overlap a line there; add a bocker line yourself for --userns=auto" >&2
+    else
+        echo "bocker:2147483648:268435456" >>"$f"
+        echo "    $f: added bocker:2147483648:268435456"
+    fi
+done
 
 echo "==> 2/4 swift build -c release --static-swift-stdlib ($(swift --version 2>/dev/null | head -n1))"
 cd "$BOCKER_REPO"

@@ -106,6 +106,9 @@ public struct BindMount: Sendable {
     public var replaceSymlink: Bool
     /// A fresh tmpfs instead of a bind (source unused).
     public var tmpfs: Bool
+    /// In a user namespace: idmapped like the root (bocker's own files, which the container's
+    /// root should own); other binds show host ids as they are.
+    public var idmapped = false
 
     public init(source: String, target: String, readOnly: Bool = false, replaceSymlink: Bool = false, tmpfs: Bool = false) {
         self.source = source
@@ -168,6 +171,11 @@ public struct ProcessSpec {
     public var readOnlyRootfs = false
     /// Mount /sys read-write (`--privileged`).
     public var sysWritable = false
+    /// A user namespace of its own with this mapping. The root then reaches the container as
+    /// an idmapped mount made by the parent: `overlayLayers` under overlay (lower layers top
+    /// first, idmapped; upper/work as they are), else `rootfs`. Not with `cgroupProcs`.
+    public var userNamespace: IDMapping?
+    public var overlayLayers: (lowers: [String], upper: String, work: String)?
 
     public static let dockerMaskedPaths = [
         "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -329,7 +337,7 @@ public enum ContainerProcess {
         cfg.bind_targets = s.array(spec.binds.map(\.target))
         let bindFlags: [Int32] = spec.binds.map {
             ($0.readOnly ? Int32(BK_BIND_READONLY) : 0) | ($0.replaceSymlink ? Int32(BK_BIND_REPLACE_LINK) : 0)
-                | ($0.tmpfs ? Int32(BK_MOUNT_TMPFS) : 0)
+                | ($0.tmpfs ? Int32(BK_MOUNT_TMPFS) : 0) | ($0.idmapped ? Int32(BK_BIND_IDMAP) : 0)
         }
         cfg.n_binds = Int32(spec.binds.count)
         cfg.use_init = spec.useInit ? 1 : 0
@@ -341,6 +349,21 @@ public enum ContainerProcess {
         let devModes = spec.devices.map(\.nodeMode), devNumbers = spec.devices.map(\.number)
         let devUids = spec.devices.map(\.uid), devGids = spec.devices.map(\.gid)
         cfg.n_devs = Int32(spec.devices.count)
+        if let m = spec.userNamespace {
+            guard spec.cgroupProcs.isEmpty else { throw BockerError(.internal, "a user namespace cannot join cgroups itself") }
+            guard spec.binds.count < Int(BK_MAX_MOUNT_FDS) else {
+                throw BockerError(.invalidArgument, "too many mounts for a user namespace (at most \(BK_MAX_MOUNT_FDS - 1))")
+            }
+            cfg.userns = 1
+            cfg.userns_uid = m.uidBase
+            cfg.userns_gid = m.gidBase
+            cfg.userns_size = m.size
+            if let o = spec.overlayLayers {
+                cfg.overlay_lowers = s.array(o.lowers)
+                cfg.overlay_upper = s.string(o.upper)
+                cfg.overlay_work = s.string(o.work)
+            }
+        }
         var handle = bk_spawn_handle()
         var msg = [CChar](repeating: 0, count: 512)
         let rc = cgroupFds.withUnsafeBufferPointer { fds -> Int32 in
@@ -377,7 +400,7 @@ public enum ContainerProcess {
     public static func exec(pid: Int32, argv: [String], env: [String], workdir: String = "/",
                             uid: UInt32 = 0, gid: UInt32 = 0, userName: String? = nil, groupName: String? = nil,
                             capabilities: CapabilitySet = .dockerDefault, allowNewPrivileges: Bool = false,
-                            cgroupProcs: [String] = [], timeout: Double? = nil,
+                            cgroupProcs: [String] = [], timeout: Double? = nil, joinUserNamespace: Bool = false,
                             stdin: Int32, stdout: Int32, stderr: Int32) throws -> Int32 {
         guard !argv.isEmpty else { throw BockerError(.invalidArgument, "no command given") }
         let s = CStringStorage()
@@ -398,6 +421,7 @@ public enum ContainerProcess {
         cfg.cgroup_procs = s.array(cgroupProcs)
         cfg.allow_new_privs = allowNewPrivileges ? 1 : 0
         cfg.timeout_ms = timeout.map { Int32(min(max($0, 0.001), 86400) * 1000) } ?? 0
+        cfg.join_userns = joinUserNamespace ? 1 : 0
         var code: Int32 = 0
         var err = bk_child_error()
         let r = withExtendedLifetime(s) { bk_exec_run(&cfg, &code, &err) }

@@ -97,6 +97,8 @@ public struct ContainerRecord: Codable, Sendable {
     public var restartPending: Bool?
     /// Confinement settings that differ from the defaults (nil: all defaults).
     public var security: SecurityOptions? = nil
+    /// `--userns=auto`: the host ids its user namespace maps to (leased until `rm`).
+    public var idMapping: IDMapping?
     public var created: Double
     public var state: ContainerState
     public var pid: Int32?
@@ -185,6 +187,9 @@ extension ContainerRecord {
         entrypoint = j["entrypoint"]?.strings
         restartPending = j["restartPending"]?.bool
         security = j["security"].map(SecurityOptions.init(json:))
+        if let m = j["idMapping"], let u = m["uidBase"]?.int, let g = m["gidBase"]?.int, let n = m["size"]?.int {
+            idMapping = IDMapping(uidBase: UInt32(u), gidBase: UInt32(g), size: UInt32(n))
+        }
         if case .object(let l)? = j["labels"] {
             var d: [String: String] = [:]
             for (k, v) in l { if let s = v.string { d[k] = s } }
@@ -233,7 +238,10 @@ extension ContainerRecord {
         var f: [(String, JSONValue?)] = [
             ("argv", a(argv)), ("autoRemove", b(autoRemove)), ("command", a(command)), ("created", d(created)),
             ("entrypoint", a(entrypoint)), ("env", a(env)), ("error", s(error)), ("exitCode", i(exitCode)),
-            ("finishedAt", d(finishedAt)), ("hostname", s(hostname)), ("id", s(id)), ("image", s(image)),
+            ("finishedAt", d(finishedAt)), ("hostname", s(hostname)), ("id", s(id)),
+            ("idMapping", idMapping.map { .object([("gidBase", .int(Int($0.gidBase))), ("size", .int(Int($0.size))),
+                                                   ("uidBase", .int(Int($0.uidBase)))]) }),
+            ("image", s(image)),
             ("imageSource", s(imageSource)),
             ("labels", labels.map { l in .object(l.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }) }),
             ("layers", a(layers)), ("monitorPid", i(monitorPid)), ("monitorStartTime", i(monitorStartTime)),

@@ -9,6 +9,12 @@ extension Runtime {
         let net = rec.networkState
         let policy = rec.restartPolicy ?? RestartPolicy()
         let sec = rec.security ?? SecurityOptions()
+        // --userns=auto: the leased ranges, as uid_map/gid_map lines.
+        var idMapping = JSONValue.null
+        if let m = rec.idMapping {
+            let uid: JSONValue = .string("0 \(m.uidBase) \(m.size)"), gid: JSONValue = .string("0 \(m.gidBase) \(m.size)")
+            idMapping = .object([("UidMap", uid), ("GidMap", gid)])
+        }
         func time(_ t: Double?) -> JSONValue { t.map { .string(WallClock.rfc3339(seconds: $0)) } ?? .string("0001-01-01T00:00:00Z") }
         let ports: [(String, JSONValue)] = (rec.ports ?? []).map {
             ("\($0.containerPort)/\($0.proto)", .array([.object([("HostIp", .string($0.hostIP ?? "0.0.0.0")),
@@ -62,6 +68,7 @@ extension Runtime {
                     ("PathOnHost", .string(d.hostPath)), ("PathInContainer", .string(d.containerPath)),
                     ("CgroupPermissions", .string(d.permissions))]) })),
                 ("UsernsMode", .string(sec.userns ?? "")),
+                ("IDMapping", idMapping),
             ])),
             ("Mounts", .array((rec.mounts ?? []).map { m in
                 var f: [(String, JSONValue)] = [("Type", .string(m.type.rawValue))]

@@ -111,7 +111,16 @@ extension Runtime {
         // The child joins the container's cgroups itself and runs straight to execve (with an
         // init it cannot: init forks, so it is cloned normally and put in its cgroups by us).
         let cg = cgroup(of: rec.id)
-        if !spec.useInit { spec.cgroupProcs = cg.procsFiles }
+        // In a user namespace it cannot either (its root may not write the host's cgroupfs).
+        if let m = rec.idMapping {
+            spec.userNamespace = m
+            if plan != nil {
+                let layers = rec.layers.map(store.layerFS)
+                spec.overlayLayers = (layers.isEmpty ? [dir + "/empty"] : layers.reversed(), dir + "/upper", dir + "/work")
+            }
+        }
+        let parentJoinsCgroups = spec.useInit || spec.userNamespace != nil
+        if !parentJoinsCgroups { spec.cgroupProcs = cg.procsFiles }
         let oomBefore = cg.oomKillCount()
         let volumeBinds = try mountBinds(rec)
         // -t: the child opens a pty in the container's /dev/pts and hands us the master.
@@ -127,7 +136,7 @@ extension Runtime {
         let net = try prepareNetwork(&rec)
         spec.newNetworkNamespace = net.newNamespace
         spec.networkNamespaceFD = net.namespace?.fd
-        spec.binds = net.binds + volumeBinds
+        spec.binds = net.binds.map { var b = $0; b.idmapped = true; return b } + volumeBinds
         do {
             defer {   // the child has its own copies
                 close(outPipe[1]); close(errPipe[1])
@@ -136,7 +145,7 @@ extension Runtime {
             FaultPoint.hit("run.before-spawn")
             child = try ContainerProcess.spawn(spec, stdin: childStdin,
                                                stdout: outPipe[1], stderr: errPipe[1])
-            if spec.useInit {
+            if parentJoinsCgroups {
                 do { try cg.addProcess(child.pid) } catch { child.abort(); throw error }
             }
             try child.release()
@@ -309,7 +318,7 @@ extension Runtime {
             workdir: workdir ?? rec.workdir, uid: u.uid, gid: u.gid, userName: u.userName, groupName: u.groupName,
             capabilities: try (rec.security ?? SecurityOptions()).capabilities(),
             allowNewPrivileges: rec.security?.noNewPrivileges == false,
-            cgroupProcs: cgroup(of: rec.id).procsFiles, timeout: timeout,
+            cgroupProcs: cgroup(of: rec.id).procsFiles, timeout: timeout, joinUserNamespace: rec.idMapping != nil,
             stdin: stdio.0, stdout: stdio.1, stderr: stdio.2)
     }
 

@@ -139,6 +139,7 @@ public final class Runtime {
             let limits = try checkedLimits(spec)
             let devices = Runtime.deviceRules(privileged: spec.security.privileged,
                                               devices: try spec.security.devices.map(ContainerDevice.init))
+            let newVolumes = spec.mounts.filter { $0.type == .volume && (try? volumes.get($0.source)) == nil }
             let mounts = try resolveMounts(spec)
             var rec = ContainerRecord(
                 id: id, name: spec.name, image: image.id, imageSource: image.source, layers: image.layers,
@@ -157,6 +158,12 @@ public final class Runtime {
                 guard mkdir(dir, 0o700) == 0 else { throw BockerError.errno("cannot create '\(dir)'", code: .io) }
                 try store.driver.createContainerFS(containerDir: dir, layerFS: image.layers.map(store.layerFS))
                 FaultPoint.hit("create.rootfs")
+                if spec.security.userns == "auto" {
+                    let m = try IDRanges(root: root).allocate(for: id)
+                    FaultPoint.hit("create.userns")
+                    rec.idMapping = m
+                    try giveToContainerRoot(m, containerDir: dir, newVolumes: newVolumes)
+                }
                 let cg = cgroup(of: id)
                 try cg.create(devices: devices)
                 FaultPoint.hit("create.cgroup")
@@ -294,6 +301,8 @@ public final class Runtime {
             try store.driver.removeContainerFS(containerDir: dir)
             try FS.removeTree(dir)
         }
+        // Last: the range is free once nothing of the container is left.
+        IDRanges(root: root).release(container: id)
     }
 
     /// Repair of a `running` marker: settled once the container's process is gone (its
@@ -344,6 +353,8 @@ public final class Runtime {
             let dir = root.containerDir(rec.id)
             let layer = try store.createLayer(parent: rec.layers.last, origin: "commit \(rec.id)") { fs in
                 try store.driver.commitContainer(containerDir: dir, into: fs)
+                // overlay's upper/ of a --userns=auto container holds its mapped host ids.
+                if let m = rec.idMapping, !store.driver.cumulative { try m.unshift(tree: fs) }
                 FaultPoint.hit("commit.layer")
             }
             let layers = rec.layers + [layer]

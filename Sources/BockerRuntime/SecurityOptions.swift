@@ -173,10 +173,12 @@ public struct SecurityOptions: Codable, Sendable, Equatable {
         _ = try capabilities()
         try SecurityOptions.checkUserns(userns)
         for d in devices { _ = try d.hostNode() }
-        // Accepted only once really applied (each guard goes with the change that applies it).
-        if userns == "auto" {
-            throw BockerError(.invalidArgument, "--userns=auto is not supported yet")
+        if userns == "auto" && !devices.isEmpty {
+            // No mknod in a user namespace, and a bound host node would belong to host root,
+            // whom the container's root is not.
+            throw BockerError(.invalidArgument, "--device cannot be combined with --userns=auto (a user namespace cannot make device nodes)")
         }
+        // Accepted only once really applied (each guard goes with the change that applies it).
         if let s = seccomp, s != "unconfined" {
             throw BockerError(.invalidArgument, "seccomp profiles are not supported yet")
         }

@@ -19,6 +19,7 @@
 #include "bk_spawn.h"
 #include "bk_child.h"
 #include "bk_util.h"
+#include "bk_userns.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,11 +39,13 @@
 
 static const struct { const char *name; int type; } bk_ns_list[] = {
     // mnt last: after it, /proc/PID/ns paths would resolve in the container's /proc.
-    { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS }, { "net", CLONE_NEWNET },
+    // user after net: a network namespace bocker prepared belongs to the host's user
+    // namespace, which we leave when we join the container's.
+    { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS }, { "net", CLONE_NEWNET }, { "user", CLONE_NEWUSER },
     { "pid", CLONE_NEWPID }, { "mnt", CLONE_NEWNS },
 };
 #define BK_NNS (sizeof bk_ns_list / sizeof bk_ns_list[0])
-_Static_assert(5 + 5 + BK_MAX_CGROUPS <= BK_MAX_KEEP_FDS, "keep list too small");
+_Static_assert(5 + 6 + BK_MAX_CGROUPS <= BK_MAX_KEEP_FDS, "keep list too small");
 
 static volatile sig_atomic_t bk_exec_child_pid = 0;
 
@@ -220,8 +223,10 @@ static _Noreturn void bk_exec_intermediate(struct bk_exec_ctx *x) {
 
     // 2. namespaces: all at once through the pidfd, else one by one.
     int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID;
+    if (c->join_userns) flags |= CLONE_NEWUSER;
     if (x->pidfd < 0 || setns(x->pidfd, flags) != 0) {
         for (size_t i = 0; i < BK_NNS; i++) {
+            if (bk_ns_list[i].type == CLONE_NEWUSER && !c->join_userns) continue;
             if (x->ns_fds[i] < 0 || setns(x->ns_fds[i], bk_ns_list[i].type) != 0) {
                 char m[64] = "join the container's ";
                 bk_append(m, sizeof m, bk_ns_list[i].name);
@@ -232,6 +237,7 @@ static _Noreturn void bk_exec_intermediate(struct bk_exec_ctx *x) {
     }
     if (x->pidfd >= 0) close(x->pidfd);
     for (size_t i = 0; i < BK_NNS; i++) if (x->ns_fds[i] >= 0) close(x->ns_fds[i]);
+    if (c->join_userns) bk_userns_become_root(efd);
 
     // 3. the command's stdio: the caller's, except that a terminal becomes a relayed pipe.
     bk_relay rl[3];

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "bk_spawn.h"
 #include "bk_child.h"
+#include "bk_userns.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <linux/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -54,6 +56,9 @@ struct bk_spawn_ctx {
     int error_fd;       // write end of the CLOEXEC error pipe
     int cap_last;
     dev_t devs[BK_NDEV];
+    // userns: the detached mounts the parent sent with the go byte (root first, then binds).
+    int *mount_fds;
+    int n_mount_fds;
 };
 
 // --- small child helpers -----------------------------------------------------------------------
@@ -157,8 +162,18 @@ static void bk_setup_dev(const struct bk_spawn_ctx *x) {
     for (size_t i = 0; i < BK_NDEV; i++) {
         char path[32] = "dev/";
         bk_append(path, sizeof path, bk_dev_nodes[i].name);
-        if (mknod(path, S_IFCHR | 0666, x->devs[i]) != 0)
+        if (x->cfg->userns) {
+            // No mknod in a user namespace: bind the host's node on an empty file.
+            char host[32] = "/";
+            bk_append(host, sizeof host, path);
+            int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+            if (fd < 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "create /", path, ""));
+            close(fd);
+            if (mount(host, path, NULL, MS_BIND, NULL) != 0)
+                bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "bind-mount /", path, ""));
+        } else if (mknod(path, S_IFCHR | 0666, x->devs[i]) != 0) {
             bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "mknod /", path, ""));
+        }
     }
     const bk_spawn_config *c = x->cfg;
     for (int i = 0; i < c->n_devs; i++) {
@@ -196,10 +211,15 @@ static void bk_setup_sys(int efd, int writable) {
     const unsigned long ro = (writable ? 0 : MS_RDONLY) | MS_NOSUID | MS_NOEXEC | MS_NODEV;
     bk_safe_mkdirs(efd, "sys");
     if (mount("sysfs", "sys", "sysfs", ro, NULL) == 0) return;
-    // sysfs refuses a mount it cannot scope to our network namespace: fall back to a
-    // read-only recursive bind of the host's /sys.
+    // sysfs refuses a mount it cannot scope to our network namespace (one owned by another
+    // user namespace): fall back to a recursive bind of the host's /sys, read-only all the
+    // way down (the cgroup hierarchies under it included).
     bk_mount_or_fail(efd, "/sys", "sys", NULL, MS_BIND | MS_REC, NULL, "bind-mount /sys");
-    bk_mount_or_fail(efd, "/sys", "sys", NULL, MS_BIND | MS_REMOUNT | ro, NULL, "remount /sys");
+    struct mount_attr a;
+    memset(&a, 0, sizeof a);
+    a.attr_set = (writable ? 0 : MOUNT_ATTR_RDONLY) | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+    if (syscall(SYS_mount_setattr, AT_FDCWD, "sys", AT_RECURSIVE, &a, sizeof a) != 0)
+        bk_child_fail(efd, BK_STAGE_SETUP, errno, writable ? "set the flags of /sys" : "make /sys read-only");
 }
 
 static void bk_loopback_up(int efd) {
@@ -247,8 +267,9 @@ static void bk_readonly_paths(int efd, const char *const *paths) {
 }
 
 // Bind mounts from the host into the new root (cwd = the new root, before pivot_root).
-static void bk_bind_mounts(int efd, const bk_spawn_config *c) {
+static void bk_bind_mounts(int efd, const bk_spawn_config *c, int *mfds, int nm) {
     char m[PATH_MAX + 96];
+    int next = 1;   // userns: mfds[0] was the root
     for (int i = 0; i < c->n_binds; i++) {
         const char *src = c->bind_sources[i], *dst = c->bind_targets[i];
         int fl = c->bind_flags ? c->bind_flags[i] : 0;
@@ -256,9 +277,15 @@ static void bk_bind_mounts(int efd, const bk_spawn_config *c) {
             bk_child_fail_msg(efd, BK_STAGE_SETUP, EINVAL, "bind mount: bad path");
         const char *rel = dst + 1;
         struct stat sst;
+        int mfd = -1;
         if (fl & BK_MOUNT_TMPFS) {
             memset(&sst, 0, sizeof sst);
             sst.st_mode = S_IFDIR | 01777;
+        } else if (c->userns) {
+            // The parent made the mount (we could not even reach its source).
+            if (next >= nm) bk_child_fail_msg(efd, BK_STAGE_SETUP, EINVAL, "bind mount: missing mount from the parent");
+            mfd = mfds[next++];
+            if (fstat(mfd, &sst) != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "bind mount source ", src, ""));
         } else if (stat(src, &sst) != 0) {
             bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "bind mount source ", src, ""));
         }
@@ -294,6 +321,10 @@ static void bk_bind_mounts(int efd, const bk_spawn_config *c) {
                 bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "mount tmpfs on ", dst, ""));
             continue;
         }
+        if (mfd >= 0) {   // read-only (and idmapped) already, as the parent made it
+            bk_userns_attach(efd, mfd, rel, msg3(m, sizeof m, "bind-mount on ", dst, ""));
+            continue;
+        }
         if (mount(src, rel, NULL, MS_BIND | MS_REC, NULL) != 0)
             bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "bind-mount on ", dst, ""));
         bk_set_nodev(efd, rel, msg3(m, sizeof m, "make ", dst, " nodev"));
@@ -310,7 +341,10 @@ static void bk_setup_root(const struct bk_spawn_ctx *x) {
 
     // Nothing we mount may propagate back to the host.
     bk_mount_or_fail(efd, "", "/", NULL, MS_REC | MS_PRIVATE, NULL, "make / private");
-    if (c->overlay_options) {
+    if (c->userns) {
+        if (x->n_mount_fds < 1) bk_child_fail_msg(efd, BK_STAGE_SETUP, EINVAL, "no root filesystem from the parent");
+        bk_userns_enter_root(efd, x->mount_fds[0]);
+    } else if (c->overlay_options) {
         if (c->overlay_dir && chdir(c->overlay_dir) != 0)
             bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "chdir to ", c->overlay_dir, ""));
         bk_mount_or_fail(efd, "overlay", c->rootfs, "overlay", MS_NODEV, c->overlay_options,
@@ -322,14 +356,14 @@ static void bk_setup_root(const struct bk_spawn_ctx *x) {
         bk_set_nodev(efd, c->rootfs, msg3(m, sizeof m, "make ", c->rootfs, " nodev"));
     }
     // chdir after mounting, so "." is the new mount; from here on paths are relative to it.
-    if (chdir(c->rootfs) != 0)
+    if (!c->userns && chdir(c->rootfs) != 0)
         bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "chdir to ", c->rootfs, ""));
 
     bk_safe_mkdirs(efd, "proc");
     bk_mount_or_fail(efd, "proc", "proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL, "mount proc on /proc");
     bk_setup_dev(x);
     bk_setup_sys(efd, c->sys_writable);
-    bk_bind_mounts(efd, c);
+    bk_bind_mounts(efd, c, x->mount_fds, x->n_mount_fds);
 
     if (c->hostname && sethostname(c->hostname, bk_strlen(c->hostname)) != 0)
         bk_child_fail(efd, BK_STAGE_SETUP, errno, "sethostname");
@@ -429,8 +463,9 @@ static _Noreturn void bk_run_init(const bk_final_config *f, const bk_spawn_confi
 }
 
 static int bk_spawn_child(void *arg) {
-    const struct bk_spawn_ctx *x = arg;
+    struct bk_spawn_ctx *x = arg;
     const bk_spawn_config *c = x->cfg;
+    int mount_fds[BK_MAX_MOUNT_FDS];
     int efd = x->error_fd;
     int sfd = x->sync_fd;
 
@@ -440,7 +475,8 @@ static int bk_spawn_child(void *arg) {
     bk_reset_signal_handlers();  // all signals are still blocked (by the parent, around clone)
     // Drop every fd inherited from the parent (other threads' pipes included) at once, so that
     // no one else's pipe is held open by this child while it waits for release.
-    int keep[7 + 24] = { sfd, efd, c->stdin_fd, c->stdout_fd, c->stderr_fd, c->join_netns ? c->netns_fd : -1, c->tty_socket };
+    int keep[7 + 24] = { sfd, efd, c->stdin_fd, c->stdout_fd, c->stderr_fd,
+                         c->join_netns && !c->userns ? c->netns_fd : -1, c->tty_socket };
     int nkeep = 7;
     for (int i = 0; i < c->n_cgroup_fds && i < 24; i++) keep[nkeep++] = c->cgroup_fds[i];
     bk_close_fds_except(keep, nkeep);
@@ -457,16 +493,17 @@ static int bk_spawn_child(void *arg) {
     // The usual getppid() check for a parent that died before PR_SET_PDEATHSIG cannot work
     // here (getppid() is 0 in a new PID namespace); the go channel covers it instead: a dead
     // parent closes its end, the read sees EOF, and the child exits quietly.
-    char go = 0;
-    ssize_t n;
-    do { n = read(sfd, &go, 1); } while (n < 0 && errno == EINTR);
-    if (n != 1) _exit(1);
+    int nm = bk_recv_go(sfd, mount_fds, BK_MAX_MOUNT_FDS);
+    if (nm < 0) _exit(1);
     close(sfd);
+    x->mount_fds = mount_fds;
+    x->n_mount_fds = nm;
+    if (c->userns) bk_userns_become_root(efd);
 
 released:
     // A prepared network namespace (veth, address, routes already set by the parent): join
     // it before /sys is mounted, so /sys/class/net shows the container's own interfaces.
-    if (c->join_netns) {
+    if (c->join_netns && !c->userns) {   // (userns: entered by the parent around clone)
         if (setns(c->netns_fd, CLONE_NEWNET) != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "join the network namespace");
         close(c->netns_fd);
     }
@@ -511,11 +548,14 @@ released:
 
 // --- parent side -------------------------------------------------------------------------------
 
+static int bk_waitpid_status(pid_t pid, int *status);
+
 int bk_spawn_start(const bk_spawn_config *cfg, bk_spawn_handle *h, char *err, size_t errlen) {
     h->pid = -1;
     h->direct = 0;
     h->sync_fd = -1;
     h->error_fd = -1;
+    h->n_mount_fds = 0;
     if (err && errlen) err[0] = 0;
     if (!cfg || !cfg->rootfs || !cfg->argv || !cfg->argv[0]) {
         if (err) snprintf(err, errlen, "spawn: no root filesystem or command");
@@ -566,9 +606,25 @@ int bk_spawn_start(const bk_spawn_config *cfg, bk_spawn_handle *h, char *err, si
 
     int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | SIGCHLD;
     if (cfg->new_netns && !cfg->join_netns) flags |= CLONE_NEWNET;
+    if (cfg->userns) flags |= CLONE_NEWUSER;
     // Direct mode shares our memory until the child execs (as posix_spawn does): this thread
     // waits, the child uses only its own stack and the prepared strings, no page table is copied.
-    int direct = cfg->n_cgroup_fds > 0;
+    int direct = cfg->n_cgroup_fds > 0 && !cfg->userns;
+    // userns: from inside its new user namespace the child could no longer enter a network
+    // namespace owned by ours, so this thread enters it for the clone (the child inherits it).
+    int own_net = -1;
+    if (cfg->userns && cfg->join_netns) {
+        own_net = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (own_net < 0 || setns(cfg->netns_fd, CLONE_NEWNET) != 0) {
+            int e2 = errno;
+            if (own_net >= 0) close(own_net);
+            close(sp[0]); close(sp[1]); close(ep[0]); close(ep[1]);
+            munmap(stack, BK_STACK_SIZE);
+            if (err) snprintf(err, errlen, "enter the container's network namespace: %s", strerror(e2));
+            errno = e2;
+            return -1;
+        }
+    }
     if (direct) flags |= CLONE_VM | CLONE_VFORK;
     // Block every signal so that none of the parent's handlers runs in the child before it
     // resets them.
@@ -578,6 +634,14 @@ int bk_spawn_start(const bk_spawn_config *cfg, bk_spawn_handle *h, char *err, si
     pid_t pid = clone(bk_spawn_child, (char *)stack + BK_STACK_SIZE, flags, &x);
     int e = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (own_net >= 0) {
+        if (setns(own_net, CLONE_NEWNET) != 0) {   // cannot happen; never go on in the wrong one
+            if (pid > 0) { kill(pid, SIGKILL); bk_waitpid_status(pid, NULL); }
+            pid = -1;
+            e = errno;
+        }
+        close(own_net);
+    }
     munmap(stack, BK_STACK_SIZE);  // the child has its own copy, or (direct) has exec'd or exited
     close(sp[0]);
     close(ep[1]);
@@ -593,6 +657,12 @@ int bk_spawn_start(const bk_spawn_config *cfg, bk_spawn_handle *h, char *err, si
     h->error_fd = ep[0];
     h->direct = direct;
     if (direct) { close(sp[1]); h->sync_fd = -1; }
+    if (cfg->userns && bk_userns_prepare(cfg, pid, h->mount_fds, &h->n_mount_fds, err, errlen) != 0) {
+        int e2 = errno;
+        bk_spawn_abort(h);
+        errno = e2;
+        return -1;
+    }
     return 0;
 }
 
@@ -629,12 +699,11 @@ int bk_spawn_release(bk_spawn_handle *h, bk_child_error *out, int *status) {
     }
     int send_err = 0;
     if (!h->direct) {
-        char go = 1;
-        ssize_t n;
-        do { n = send(h->sync_fd, &go, 1, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
-        send_err = n == 1 ? 0 : errno;
+        send_err = bk_send_go(h->sync_fd, h->mount_fds, h->n_mount_fds) == 0 ? 0 : errno;
         close(h->sync_fd);
         h->sync_fd = -1;
+        for (int i = 0; i < h->n_mount_fds; i++) close(h->mount_fds[i]);
+        h->n_mount_fds = 0;
     }
 
     ssize_t got = bk_read_child_error(h->error_fd, out);
@@ -656,6 +725,8 @@ int bk_spawn_release(bk_spawn_handle *h, bk_child_error *out, int *status) {
 }
 
 void bk_spawn_abort(bk_spawn_handle *h) {
+    for (int i = 0; i < h->n_mount_fds; i++) close(h->mount_fds[i]);
+    h->n_mount_fds = 0;
     if (h->sync_fd >= 0) { close(h->sync_fd); h->sync_fd = -1; }
     if (h->error_fd >= 0) { close(h->error_fd); h->error_fd = -1; }
     if (h->pid > 0) {

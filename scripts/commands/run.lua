@@ -109,7 +109,8 @@ Security (see docs/security.md):
       --security-opt OPT   seccomp=unconfined, seccomp=PROFILE.json (Docker's format),
                            no-new-privileges[=true|false], systempaths=unconfined
       --device HOST[:CONTAINER][:rwm]   make a host device available in the container
-      --userns MODE        host (default) or auto (root in the container is an unused host id)
+      --userns MODE        host (default) or auto: root in the container is an unused range of
+                           65536 host ids ('bocker' lines of /etc/subuid and /etc/subgid)
 
 One command argument containing shell syntax or spaces runs as /bin/sh -c '<it>', as the
 original did ('sleep 5 && ps aux'); several arguments are executed directly, as Docker does.

@@ -82,7 +82,21 @@ typedef struct {
     const uint32_t *dev_uids;
     const uint32_t *dev_gids;
     int n_devs;
+    // A user namespace of its own (--userns=auto): the child is cloned with CLONE_NEWUSER as
+    // well (so the new namespace owns its mount, UTS, IPC, PID and, unless joined, network
+    // namespaces; a joined netns_fd is entered by the cloning thread around clone instead).
+    // Before releasing it the parent writes "0 userns_uid userns_size" into its uid_map (gid
+    // likewise) and builds its mounts as host root, as detached mounts passed over the go
+    // channel: the root (the image's layers idmapped to the new namespace: overlay_lowers under
+    // overlay, else rootfs) and one per bind (bind_flags: BK_BIND_IDMAP idmaps it too). No
+    // direct mode: the caller puts the child in its cgroups. At most BK_MAX_MOUNT_FDS - 1 binds.
+    int userns;
+    uint32_t userns_uid, userns_gid, userns_size;
+    const char *const *overlay_lowers;  // absolute, top layer first; NULL = bind rootfs
+    const char *overlay_upper, *overlay_work;
 } bk_spawn_config;
+
+#define BK_MAX_MOUNT_FDS 64
 
 // Receives the pty master the child sent over sock. The fd, or -1 with errno.
 int bk_receive_fd(int sock);
@@ -91,6 +105,7 @@ enum {
     BK_BIND_READONLY = 1,
     BK_BIND_REPLACE_LINK = 2,
     BK_MOUNT_TMPFS = 4,     // not a bind: a fresh tmpfs (mode 1777, nosuid, nodev) on the target
+    BK_BIND_IDMAP = 8,      // userns: idmapped like the root (bocker's own files look root's)
 };
 
 // A cloned child that is blocked until released.
@@ -99,6 +114,8 @@ typedef struct {
     int sync_fd;    // parent end of the "go" channel (a socketpair: no SIGPIPE if the child died)
     int error_fd;   // parent end of the CLOEXEC error pipe
     int direct;     // started in direct mode: nothing to release, only the result to read
+    int mount_fds[BK_MAX_MOUNT_FDS];  // userns: detached mounts sent with the go byte
+    int n_mount_fds;
 } bk_spawn_handle;
 
 // Clones the child in new mount, UTS, IPC, PID (and network) namespaces. The child blocks
@@ -128,6 +145,7 @@ typedef struct {
     const char *const *cgroup_procs;  // NULL-terminated cgroup.procs files to join first (at most 24)
     int allow_new_privs;          // as in bk_spawn_config
     int timeout_ms;               // > 0: kill the command (its process group) after this long
+    int join_userns;              // the container has a user namespace of its own: join it too
 } bk_exec_config;
 
 // Runs the command to completion. On success returns 0 and sets *exit_code (128+n for a
