@@ -168,6 +168,9 @@ public struct ProcessSpec {
     public var readOnlyRootfs = false
     /// Mount /sys read-write (`--privileged`).
     public var sysWritable = false
+    /// The seccomp filter (classic BPF, see `SeccompCompiler`) loaded right before execve (with
+    /// allowNewPrivileges: before the capabilities are dropped); nil = unconfined.
+    public var seccompFilter: [UInt8]?
 
     public static let dockerMaskedPaths = [
         "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -217,6 +220,14 @@ final class CStringStorage {
         arr[a.count] = nil
         blocks.append(UnsafeMutableRawPointer(arr))
         return UnsafePointer(arr)
+    }
+
+    /// A copy of bytes (nil for nil or empty).
+    func bytes(_ b: [UInt8]?) -> (UnsafeRawPointer?, Int) {
+        guard let b, !b.isEmpty, let p = malloc(b.count) else { return (nil, 0) }
+        b.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: b.count) }
+        blocks.append(p)
+        return (UnsafeRawPointer(p), b.count)
     }
 
     deinit { for b in blocks { free(b) } }
@@ -341,6 +352,7 @@ public enum ContainerProcess {
         let devModes = spec.devices.map(\.nodeMode), devNumbers = spec.devices.map(\.number)
         let devUids = spec.devices.map(\.uid), devGids = spec.devices.map(\.gid)
         cfg.n_devs = Int32(spec.devices.count)
+        (cfg.seccomp_filter, cfg.seccomp_filter_len) = s.bytes(spec.seccompFilter)
         var handle = bk_spawn_handle()
         var msg = [CChar](repeating: 0, count: 512)
         let rc = cgroupFds.withUnsafeBufferPointer { fds -> Int32 in
@@ -377,7 +389,7 @@ public enum ContainerProcess {
     public static func exec(pid: Int32, argv: [String], env: [String], workdir: String = "/",
                             uid: UInt32 = 0, gid: UInt32 = 0, userName: String? = nil, groupName: String? = nil,
                             capabilities: CapabilitySet = .dockerDefault, allowNewPrivileges: Bool = false,
-                            cgroupProcs: [String] = [],
+                            cgroupProcs: [String] = [], seccompFilter: [UInt8]? = nil,
                             stdin: Int32, stdout: Int32, stderr: Int32) throws -> Int32 {
         guard !argv.isEmpty else { throw BockerError(.invalidArgument, "no command given") }
         let s = CStringStorage()
@@ -396,6 +408,7 @@ public enum ContainerProcess {
         cfg.stderr_fd = stderr
         cfg.cap_keep = capabilities.bits
         cfg.cgroup_procs = s.array(cgroupProcs)
+        (cfg.seccomp_filter, cfg.seccomp_filter_len) = s.bytes(seccompFilter)
         cfg.allow_new_privs = allowNewPrivileges ? 1 : 0
         var code: Int32 = 0
         var err = bk_child_error()

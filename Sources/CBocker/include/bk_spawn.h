@@ -82,6 +82,12 @@ typedef struct {
     const uint32_t *dev_uids;
     const uint32_t *dev_gids;
     int n_devs;
+    // seccomp: a classic BPF program (an array of struct sock_filter, seccomp_filter_len bytes)
+    // loaded with PR_SET_SECCOMP as the last step before execve; NULL = unconfined. With
+    // allow_new_privs it is loaded before privileges are dropped instead, while CAP_SYS_ADMIN
+    // still allows it (as runc does). The caller keeps it valid until the call returns.
+    const void *seccomp_filter;
+    size_t seccomp_filter_len;
 } bk_spawn_config;
 
 // Receives the pty master the child sent over sock. The fd, or -1 with errno.
@@ -127,6 +133,8 @@ typedef struct {
     uint64_t cap_keep;
     const char *const *cgroup_procs;  // NULL-terminated cgroup.procs files to join first (at most 24)
     int allow_new_privs;          // as in bk_spawn_config
+    const void *seccomp_filter;       // as in bk_spawn_config (loaded in the command)
+    size_t seccomp_filter_len;
 } bk_exec_config;
 
 // Runs the command to completion. On success returns 0 and sets *exit_code (128+n for a
