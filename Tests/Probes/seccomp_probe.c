@@ -24,17 +24,18 @@ static void report(const char *name, long r) {
     fflush(stdout);
 }
 
-// The Seccomp: line of /proc/PID/status ("0" unconfined, "2" filtered).
-static void seccomp_mode(const char *name, const char *path) {
+// The first character of a /proc/PID/status field, e.g. Seccomp: ("0" unconfined, "2"
+// filtered) or NoNewPrivs:.
+static void status_field(const char *name, const char *path, const char *field) {
     char buf[8192];
     int fd = open(path, O_RDONLY);
     ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
     if (fd >= 0) close(fd);
     if (n < 0) { printf("%s=unreadable\n", name); return; }
     buf[n] = 0;
-    char *p = strstr(buf, "\nSeccomp:");
+    char *p = strstr(buf, field);
     if (!p) { printf("%s=missing\n", name); return; }
-    p += 9;
+    p += strlen(field);
     while (*p == ' ' || *p == '\t') p++;
     printf("%s=%c\n", name, *p);
 }
@@ -44,8 +45,10 @@ int main(int argc, char **argv) {
         report("mkdir", mkdir("/probe-dir", 0755));
         return 0;
     }
-    seccomp_mode("seccomp", "/proc/self/status");
-    seccomp_mode("pid1_seccomp", "/proc/1/status");
+    status_field("seccomp", "/proc/self/status", "\nSeccomp:");
+    status_field("pid1_seccomp", "/proc/1/status", "\nSeccomp:");
+    status_field("no_new_privs", "/proc/self/status", "\nNoNewPrivs:");
+    printf("uid=%d\n", (int)getuid());
 
     // Ordinary calls.
     report("getpid", syscall(SYS_getpid));
