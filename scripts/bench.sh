@@ -193,6 +193,11 @@ if [[ -n "$bocker" ]]; then
     bocker_has_rm "$bocker" && rm_flag=(--rm)
     bocker_label="bocker run${rm_flag[*]:+ ${rm_flag[*]}} (${driver:-default driver})"
     measure bocker_none "$bocker" run "${rm_flag[@]}" --network none "$img" true || failed+=(bocker_none)
+    # The same without the seccomp filter: what the filter itself costs.
+    if "$bocker" run --rm --network none --security-opt seccomp=unconfined "$img" true </dev/null >/dev/null 2>&1; then
+        measure bocker_unconfined "$bocker" run "${rm_flag[@]}" --network none --security-opt seccomp=unconfined "$img" true ||
+            failed+=(bocker_unconfined)
+    fi
     measure bocker "$bocker" run "${rm_flag[@]}" "$img" true || failed+=(bocker)
     if ((${#rm_flag[@]} == 0)); then   # no --rm: remove the containers the runs made
         ids=$(bocker_ps_ids "$bocker")
@@ -208,7 +213,7 @@ echo "median wall time, $runs runs after $warmup warm-ups ($(nproc) cores, $(una
 row() { printf '  %-38s %9s ms  %s\n' "$1" "$2" "$3"; }
 f=${median_ms[floor]:-} fn=${median_ms[floor_net]:-} c=${median_ms[crun]:-} b=${median_ms[bocker]:-}
 cs=${median_ms[crun_seccomp]:-}
-bn=${median_ms[bocker_none]:-}
+bn=${median_ms[bocker_none]:-} bu=${median_ms[bocker_unconfined]:-}
 [[ -n "$f" ]] && row "floor (unshare -fmuip + chroot)" "$f" ""
 [[ -n "$fn" ]] && row "floor with netns (unshare -fmuipn)" "$fn" "${f:+$(ratio "$fn" "$f") floor}"
 [[ -n "$c" ]] && row "$crun_label (no network)" "$c" "${f:+$(ratio "$c" "$f") floor}"
@@ -216,6 +221,10 @@ bn=${median_ms[bocker_none]:-}
 if [[ -n "$bn" ]]; then
     row "${bocker_label/run/run --network none} (seccomp)" "$bn" \
         "${f:+$(ratio "$bn" "$f") floor}${c:+, $(ratio "$bn" "$c") crun}${cs:+, $(ratio "$bn" "$cs") crun+seccomp}"
+fi
+if [[ -n "$bu" ]]; then
+    row "${bocker_label/run/run --network none} (seccomp=unconfined)" "$bu" \
+        "${f:+$(ratio "$bu" "$f") floor}${c:+, $(ratio "$bu" "$c") crun}"
 fi
 if [[ -n "$b" ]]; then
     row "$bocker_label, bridge" "$b" "${fn:+$(ratio "$b" "$fn") floor-net}${c:+, $(ratio "$b" "$c") crun}"

@@ -41,15 +41,48 @@ public enum SeccompCompiler {
     private static let lock = NSLockish()
     nonisolated(unsafe) private static var cache: [String: Program] = [:]
 
-    /// The program for `profile` and a container holding `capabilities` (CAP_… names), compiled
-    /// once per process for each (key, capabilities) pair: `key` identifies the profile (for
-    /// example "default", or the profile's JSON text).
-    public static func program(_ profile: SeccompProfile, key: String, capabilities: [String]) throws -> Program {
-        let k = key + "\u{0}" + capabilities.sorted().joined(separator: ",")
+    /// The program for `profile` and a container holding `capabilities` (CAP_… names).
+    /// libseccomp takes ~15 ms of CPU for Docker's default profile, so programs are kept: in
+    /// this process for each (key, capabilities) pair (`key` names the profile: "default", or
+    /// a profile's JSON text), and, with `cacheDirectory`, in a file named by a hash of
+    /// everything the program depends on (the profile's content, the capabilities, this
+    /// libseccomp, architecture and kernel), written atomically. A cached file that is not a
+    /// whole number of instructions is ignored and replaced.
+    public static func program(_ profile: SeccompProfile, key: String, capabilities: [String],
+                               cacheDirectory: String? = nil) throws -> Program {
+        let caps = capabilities.sorted()
+        let k = key + "\u{0}" + caps.joined(separator: ",")
         if let p = lock.locked({ cache[k] }) { return p }
-        let p = try compile(profile, capabilities: capabilities)
+        var file: String?
+        if let dir = cacheDirectory {
+            file = dir + "/" + cacheName(profile, capabilities: caps)
+            if let f = file, let bytes = try? FS.read(f), !bytes.isEmpty, bytes.count % 8 == 0 {
+                let p = Program(bytes: bytes)
+                lock.locked { cache[k] = p }
+                return p
+            }
+        }
+        let p = try compile(profile, capabilities: caps)
         lock.locked { cache[k] = p }
+        if let f = file {
+            // Best effort: a cache that cannot be written only costs the next start its time.
+            try? FS.makeDirectories(FS.parent(f), mode: 0o700)
+            try? FS.writeAtomically(f, p.bytes, mode: 0o600, durable: false)
+        }
         return p
+    }
+
+    /// "<32 hex digits>.bpf": two FNV-1a hashes over the program's inputs.
+    static func cacheName(_ profile: SeccompProfile, capabilities: [String]) -> String {
+        var h = Fingerprint()
+        let v = seccomp_version()
+        h.add("bocker-seccomp-1")
+        if let v { h.add(UInt64(v.pointee.major) << 32 | UInt64(v.pointee.minor) << 16 | UInt64(v.pointee.micro)) }
+        h.add(native.scmp)
+        h.add(kernelRelease)
+        for c in capabilities { h.add(c) }
+        h.add(profile)
+        return h.hex + ".bpf"
     }
 
     /// Compiles without the cache.
@@ -129,6 +162,68 @@ public enum SeccompCompiler {
         case .greaterThan: return SCMP_CMP_GT
         case .maskedEqual: return SCMP_CMP_MASKED_EQ
         }
+    }
+}
+
+/// Two 64-bit FNV-1a hashes (different offset bases) over a sequence of values, each ended by
+/// a separator so that ("ab", "c") and ("a", "bc") differ.
+struct Fingerprint {
+    private var a: UInt64 = 0xcbf2_9ce4_8422_2325
+    private var b: UInt64 = 0x6c62_272e_07bb_0142
+
+    mutating func byte(_ x: UInt8) {
+        a = (a ^ UInt64(x)) &* 0x100_0000_01b3
+        b = (b ^ UInt64(x)) &* 0x100_0000_01b3
+    }
+    mutating func add(_ s: String) {
+        for x in s.utf8 { byte(x) }
+        byte(0)
+    }
+    mutating func add(_ n: UInt64) {
+        for i in 0..<8 { byte(UInt8(truncatingIfNeeded: n >> (8 * UInt64(i)))) }
+        byte(0xff)
+    }
+    mutating func add(_ act: SeccompProfile.Action) {
+        add(UInt64(SeccompCompiler.actionValue(act)))
+    }
+    mutating func add(_ c: SeccompProfile.Condition) {
+        for x in c.caps { add(x) }
+        byte(1)
+        for x in c.arches { add(x) }
+        byte(2)
+        add(c.minKernel ?? "-")
+    }
+    mutating func add(_ p: SeccompProfile) {
+        add(p.defaultAction)
+        for x in p.architectures { add(x) }
+        byte(3)
+        for m in p.archMap {
+            add(m.architecture)
+            for x in m.subArchitectures { add(x) }
+            byte(4)
+        }
+        for r in p.rules {
+            for n in r.names { add(n) }
+            byte(5)
+            add(r.action)
+            for g in r.args {
+                add(UInt64(g.index))
+                add(g.value)
+                add(g.valueTwo)
+                add(g.op.rawValue)
+            }
+            byte(6)
+            add(r.includes)
+            add(r.excludes)
+        }
+    }
+
+    var hex: String {
+        func h(_ v: UInt64) -> String {
+            let s = String(v, radix: 16)
+            return String(repeating: "0", count: 16 - s.count) + s
+        }
+        return h(a) + h(b)
     }
 }
 
