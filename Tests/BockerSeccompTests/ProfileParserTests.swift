@@ -1,4 +1,5 @@
 import XCTest
+import Glibc
 import BockerCore
 @testable import BockerSeccomp
 
@@ -114,5 +115,31 @@ final class ProfileParserTests: XCTestCase {
         // A profile naming syscalls this libseccomp does not know still compiles (they are skipped).
         let p = try SeccompProfile.parse(json: #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["no_such_call", "mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}"#, source: "t")
         XCTAssertGreaterThan(try SeccompCompiler.compile(p, capabilities: []).instructionCount, 3)
+    }
+
+    func testDiskCache() throws {
+        var template = Array("/tmp/bocker-seccomp-cache-XXXXXX".utf8CString)
+        let dir = String(cString: try XCTUnwrap(mkdtemp(&template)))
+        defer { _ = try? FS.removeTree(dir) }
+        let cacheDir = dir + "/cache"
+        let profile = try SeccompProfile.parse(json: #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]}"#, source: "t")
+        let first = try SeccompCompiler.program(profile, key: "cache-test-1", capabilities: ["CAP_KILL"], cacheDirectory: cacheDir)
+        let files = FS.list(cacheDir)
+        XCTAssertEqual(files.count, 1)
+        XCTAssertTrue(files[0].hasSuffix(".bpf"))
+        XCTAssertEqual(try FS.read(cacheDir + "/" + files[0]), first.bytes)
+        // Another key (nothing in memory): read back from the file.
+        try FS.writeAtomically(cacheDir + "/" + files[0], Array(first.bytes.prefix(16)), durable: false)
+        let fromDisk = try SeccompCompiler.program(profile, key: "cache-test-2", capabilities: ["CAP_KILL"], cacheDirectory: cacheDir)
+        XCTAssertEqual(fromDisk.bytes.count, 16, "the cached file is used")
+        // A torn file (not whole instructions) is ignored and replaced.
+        try FS.writeAtomically(cacheDir + "/" + files[0], [1, 2, 3], durable: false)
+        let rebuilt = try SeccompCompiler.program(profile, key: "cache-test-3", capabilities: ["CAP_KILL"], cacheDirectory: cacheDir)
+        XCTAssertEqual(rebuilt, first)
+        XCTAssertEqual(try FS.read(cacheDir + "/" + files[0]), first.bytes)
+        // Other capabilities or another profile: another file.
+        _ = try SeccompCompiler.program(profile, key: "cache-test-4", capabilities: ["CAP_SYS_ADMIN"], cacheDirectory: cacheDir)
+        _ = try SeccompCompiler.program(.dockerDefault, key: "cache-test-5", capabilities: ["CAP_KILL"], cacheDirectory: cacheDir)
+        XCTAssertEqual(FS.list(cacheDir).filter { $0.hasSuffix(".bpf") }.count, 3)
     }
 }
