@@ -131,8 +131,12 @@ public enum SeccompCompiler {
         let rc = seccomp_export_bpf(ctx, fd)
         guard rc == 0 else { throw BockerError(.internal, "seccomp: cannot export the filter: \(String(cString: strerror(-rc)))") }
         let size = lseek(fd, 0, SEEK_END)
-        guard size > 0, size % 8 == 0, size <= 8 * 65535 else {
+        guard size > 0, size % 8 == 0 else {
             throw BockerError(.internal, "seccomp: exported filter has an unexpected size (\(size) bytes)")
+        }
+        // The kernel refuses longer programs (BPF_MAXINSNS); better at create than at start.
+        guard size / 8 <= 4096 else {
+            throw BockerError(.invalidArgument, "seccomp: the profile compiles to \(size / 8) BPF instructions, more than the kernel's limit of 4096")
         }
         var bytes = [UInt8](repeating: 0, count: Int(size))
         let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
