@@ -28,6 +28,10 @@ let package = Package(
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("dl")]),
         // OCI distribution: references, auth, manifests, platform choice, verified blobs.
         .target(name: "BockerRegistry", dependencies: ["CCurl", "BockerCore", "BockerDigest"]),
+        // C: libseccomp (Debian's libseccomp-dev), for compiling seccomp profiles into BPF.
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
+        // seccomp: Docker's default profile, Docker's JSON profile format, compiling to BPF.
+        .target(name: "BockerSeccomp", dependencies: ["CSeccomp", "BockerCore", "CBocker"]),
         // Errors, state root, ids, atomic files and the store lock.
         .target(name: "BockerCore"),
         // Layers, images, container root filesystems and the storage drivers (btrfs, overlay, copy).
@@ -38,7 +42,7 @@ let package = Package(
         .target(name: "BockerNetwork", dependencies: ["BockerCore", "CBocker"]),
         // Containers: records, the lifecycle, spawning, exec, logs, commit, repair.
         .target(name: "BockerRuntime", dependencies: ["BockerCore", "BockerStore", "BockerCgroups", "BockerNetwork", "CBocker",
-                                                     "BockerRegistry", "BockerArchive", "BockerDigest"]),
+                                                     "BockerRegistry", "BockerArchive", "BockerDigest", "BockerSeccomp"]),
         // The bundled Lua scripts (scripts/), compiled into the binary.
         .target(name: "BockerScripts", plugins: ["EmbedScriptsPlugin"]),
         // The Lua host: script search, the bocker.* modules (thin bindings over the core), errors.
@@ -47,6 +51,7 @@ let package = Package(
         .executableTarget(name: "embed-scripts"),
         .plugin(name: "EmbedScriptsPlugin", capability: .buildTool(), dependencies: ["embed-scripts"]),
         .testTarget(name: "BockerCoreTests", dependencies: ["BockerCore", "BockerStore", "BockerCgroups", "BockerRuntime"]),
+        .testTarget(name: "BockerSeccompTests", dependencies: ["BockerSeccomp", "BockerCore"]),
         .testTarget(name: "BockerLuaTests", dependencies: ["BockerLua"]),
         .testTarget(name: "BockerNetworkTests", dependencies: ["BockerNetwork"]),
         .testTarget(name: "BockerArchiveTests", dependencies: ["BockerArchive", "BockerDigest", "BockerCore"]),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): median wall time of `bocker run IMG true` beside the floor
 # (`unshare -fmuip --mount-proc chroot ROOTFS /bin/true`) and, where installed, `crun run`
-# on the same busybox rootfs. Everything lives in a temporary root under /tmp, removed at exit.
+# on the same busybox rootfs, without and with a seccomp filter (Docker's default profile for
+# the default capabilities, as bocker applies it, written into crun's config.json). Everything lives in a temporary root under /tmp, removed at exit.
 #
 # Usage: sudo scripts/bench.sh [-n RUNS] [--driver overlay|btrfs] [--no-crun]
 #   -n RUNS      timed runs per command after 3 warm-ups (default $BENCH_RUNS or 30)
@@ -138,6 +139,35 @@ if ((use_crun)); then
     crun_label="crun $(crun --version | awk 'NR == 1 { print $3 }')"
     measure crun crun --root "$work/crun-state" run --bundle "$work/bundle" "$crun_id" ||
         failed+=(crun)
+    # The same bundle with Docker's default seccomp profile, resolved for the default
+    # capabilities into the OCI form (no includes/excludes): the allow-list is read from
+    # bocker's own copy (Sources/BockerSeccomp/DefaultProfile.swift), so both filter alike.
+    mkdir -p "$work/bundle-seccomp"
+    if python3 - "$BOCKER_REPO/Sources/BockerSeccomp/DefaultProfile.swift" "$work/bundle/config.json" \
+        "$work/bundle-seccomp/config.json" <<'PY'
+import json, re, sys
+src, spec_in, spec_out = sys.argv[1:4]
+text = open(src).read()
+names = re.search(r'defaultAllowed: \[String\] = """(.*?)"""', text, re.S).group(1).split()
+allow = lambda n, args=None: dict(names=n, action="SCMP_ACT_ALLOW", **({"args": args} if args else {}))
+eq = lambda v: [dict(index=0, value=v, op="SCMP_CMP_EQ")]
+rules = [allow(names), allow(["process_vm_readv", "process_vm_writev", "ptrace"]),
+         allow(["socket"], [dict(index=0, value=40, op="SCMP_CMP_NE")]),
+         allow(["arch_prctl", "modify_ldt"]),
+         allow(["clone"], [dict(index=0, value=0x7E020000, valueTwo=0, op="SCMP_CMP_MASKED_EQ")]),
+         dict(names=["clone3"], action="SCMP_ACT_ERRNO", errnoRet=38), allow(["chroot"])]
+rules += [allow(["personality"], eq(v)) for v in (0, 8, 0x20000, 0x20008, 0xffffffff)]
+spec = json.load(open(spec_in))
+spec["linux"]["seccomp"] = dict(defaultAction="SCMP_ACT_ERRNO", defaultErrnoRet=1,
+    architectures=["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"], syscalls=rules)
+json.dump(spec, open(spec_out, "w"), indent=1)
+PY
+    then
+        measure crun_seccomp crun --root "$work/crun-state" run --bundle "$work/bundle-seccomp" "$crun_id" ||
+            failed+=(crun_seccomp)
+    else
+        echo "warning: could not write crun's seccomp config (python3 missing?); skipping it" >&2
+    fi
     # Put the hugetlb hierarchy back as it was before bocker's turn.
     [[ -n "$hugetlb_mounted" ]] && umount /sys/fs/cgroup/hugetlb && hugetlb_mounted=''
     [[ -n "$hugetlb_made" && -z "$hugetlb_mounted" ]] && rmdir /sys/fs/cgroup/hugetlb && hugetlb_made=''
@@ -163,6 +193,11 @@ if [[ -n "$bocker" ]]; then
     bocker_has_rm "$bocker" && rm_flag=(--rm)
     bocker_label="bocker run${rm_flag[*]:+ ${rm_flag[*]}} (${driver:-default driver})"
     measure bocker_none "$bocker" run "${rm_flag[@]}" --network none "$img" true || failed+=(bocker_none)
+    # The same without the seccomp filter: what the filter itself costs.
+    if "$bocker" run --rm --network none --security-opt seccomp=unconfined "$img" true </dev/null >/dev/null 2>&1; then
+        measure bocker_unconfined "$bocker" run "${rm_flag[@]}" --network none --security-opt seccomp=unconfined "$img" true ||
+            failed+=(bocker_unconfined)
+    fi
     measure bocker "$bocker" run "${rm_flag[@]}" "$img" true || failed+=(bocker)
     if ((${#rm_flag[@]} == 0)); then   # no --rm: remove the containers the runs made
         ids=$(bocker_ps_ids "$bocker")
@@ -177,12 +212,19 @@ echo
 echo "median wall time, $runs runs after $warmup warm-ups ($(nproc) cores, $(uname -r))"
 row() { printf '  %-38s %9s ms  %s\n' "$1" "$2" "$3"; }
 f=${median_ms[floor]:-} fn=${median_ms[floor_net]:-} c=${median_ms[crun]:-} b=${median_ms[bocker]:-}
-bn=${median_ms[bocker_none]:-}
+cs=${median_ms[crun_seccomp]:-}
+bn=${median_ms[bocker_none]:-} bu=${median_ms[bocker_unconfined]:-}
 [[ -n "$f" ]] && row "floor (unshare -fmuip + chroot)" "$f" ""
 [[ -n "$fn" ]] && row "floor with netns (unshare -fmuipn)" "$fn" "${f:+$(ratio "$fn" "$f") floor}"
 [[ -n "$c" ]] && row "$crun_label (no network)" "$c" "${f:+$(ratio "$c" "$f") floor}"
+[[ -n "$cs" ]] && row "$crun_label with seccomp (no network)" "$cs" "${f:+$(ratio "$cs" "$f") floor}"
 if [[ -n "$bn" ]]; then
-    row "${bocker_label/run/run --network none}" "$bn" "${f:+$(ratio "$bn" "$f") floor}${c:+, $(ratio "$bn" "$c") crun}"
+    row "${bocker_label/run/run --network none} (seccomp)" "$bn" \
+        "${f:+$(ratio "$bn" "$f") floor}${c:+, $(ratio "$bn" "$c") crun}${cs:+, $(ratio "$bn" "$cs") crun+seccomp}"
+fi
+if [[ -n "$bu" ]]; then
+    row "${bocker_label/run/run --network none} (seccomp=unconfined)" "$bu" \
+        "${f:+$(ratio "$bu" "$f") floor}${c:+, $(ratio "$bu" "$c") crun}"
 fi
 if [[ -n "$b" ]]; then
     row "$bocker_label, bridge" "$b" "${fn:+$(ratio "$b" "$fn") floor-net}${c:+, $(ratio "$b" "$c") crun}"

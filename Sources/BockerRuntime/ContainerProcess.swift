@@ -176,6 +176,9 @@ public struct ProcessSpec {
     /// first, idmapped; upper/work as they are), else `rootfs`. Not with `cgroupProcs`.
     public var userNamespace: IDMapping?
     public var overlayLayers: (lowers: [String], upper: String, work: String)?
+    /// The seccomp filter (classic BPF, see `SeccompCompiler`) loaded right before execve (with
+    /// allowNewPrivileges: before the capabilities are dropped); nil = unconfined.
+    public var seccompFilter: [UInt8]?
 
     public static let dockerMaskedPaths = [
         "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -225,6 +228,14 @@ final class CStringStorage {
         arr[a.count] = nil
         blocks.append(UnsafeMutableRawPointer(arr))
         return UnsafePointer(arr)
+    }
+
+    /// A copy of bytes (nil for nil or empty).
+    func bytes(_ b: [UInt8]?) -> (UnsafeRawPointer?, Int) {
+        guard let b, !b.isEmpty, let p = malloc(b.count) else { return (nil, 0) }
+        b.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: b.count) }
+        blocks.append(p)
+        return (UnsafeRawPointer(p), b.count)
     }
 
     deinit { for b in blocks { free(b) } }
@@ -364,6 +375,7 @@ public enum ContainerProcess {
                 cfg.overlay_work = s.string(o.work)
             }
         }
+        (cfg.seccomp_filter, cfg.seccomp_filter_len) = s.bytes(spec.seccompFilter)
         var handle = bk_spawn_handle()
         var msg = [CChar](repeating: 0, count: 512)
         let rc = cgroupFds.withUnsafeBufferPointer { fds -> Int32 in
@@ -401,6 +413,7 @@ public enum ContainerProcess {
                             uid: UInt32 = 0, gid: UInt32 = 0, userName: String? = nil, groupName: String? = nil,
                             capabilities: CapabilitySet = .dockerDefault, allowNewPrivileges: Bool = false,
                             cgroupProcs: [String] = [], timeout: Double? = nil, joinUserNamespace: Bool = false,
+                            seccompFilter: [UInt8]? = nil,
                             stdin: Int32, stdout: Int32, stderr: Int32) throws -> Int32 {
         guard !argv.isEmpty else { throw BockerError(.invalidArgument, "no command given") }
         let s = CStringStorage()
@@ -419,6 +432,7 @@ public enum ContainerProcess {
         cfg.stderr_fd = stderr
         cfg.cap_keep = capabilities.bits
         cfg.cgroup_procs = s.array(cgroupProcs)
+        (cfg.seccomp_filter, cfg.seccomp_filter_len) = s.bytes(seccompFilter)
         cfg.allow_new_privs = allowNewPrivileges ? 1 : 0
         cfg.timeout_ms = timeout.map { Int32(min(max($0, 0.001), 86400) * 1000) } ?? 0
         cfg.join_userns = joinUserNamespace ? 1 : 0

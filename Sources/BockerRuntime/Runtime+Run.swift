@@ -107,6 +107,7 @@ extension Runtime {
         try applySecurity(rec.security ?? SecurityOptions(), to: &spec)
         // --device nodes, looked up again at each start (the host's node may have changed).
         spec.devices = try (rec.security?.devices ?? []).map(ContainerDevice.init)
+        spec.seccompFilter = try seccompFilter(rec, capabilities: spec.capabilities)
 
         // The child joins the container's cgroups itself and runs straight to execve (with an
         // init it cannot: init forks, so it is cloned normally and put in its cgroups by us).
@@ -319,6 +320,7 @@ extension Runtime {
             capabilities: try (rec.security ?? SecurityOptions()).capabilities(),
             allowNewPrivileges: rec.security?.noNewPrivileges == false,
             cgroupProcs: cgroup(of: rec.id).procsFiles, timeout: timeout, joinUserNamespace: rec.idMapping != nil,
+            seccompFilter: try seccompFilter(rec, capabilities: try (rec.security ?? SecurityOptions()).capabilities()),
             stdin: stdio.0, stdout: stdio.1, stderr: stdio.2)
     }
 

@@ -5,6 +5,7 @@ import Foundation
 #endif
 import Glibc
 import BockerCore
+import BockerSeccomp
 
 /// A host device made available in a container (`--device HOST[:CONTAINER][:PERMISSIONS]`).
 /// Owns the parsing of Docker's syntax and the check that the host path is a device node.
@@ -131,7 +132,13 @@ public struct SecurityOptions: Codable, Sendable, Equatable {
         switch key {
         case "seccomp":
             guard let v = value, !v.isEmpty else { throw bad("use seccomp=unconfined or seccomp=PROFILE.json") }
-            seccomp = v == "unconfined" ? "unconfined" : try readFile(v)
+            if v == "unconfined" {
+                seccomp = "unconfined"
+            } else {
+                let text = try readFile(v)
+                _ = try SeccompProfile.parse(json: text, source: v)   // errors name the file
+                seccomp = text
+            }
         case "no-new-privileges":
             switch value {
             case nil, "true"?: noNewPrivileges = true
@@ -178,9 +185,10 @@ public struct SecurityOptions: Codable, Sendable, Equatable {
             // whom the container's root is not.
             throw BockerError(.invalidArgument, "--device cannot be combined with --userns=auto (a user namespace cannot make device nodes)")
         }
-        // Accepted only once really applied (each guard goes with the change that applies it).
-        if let s = seccomp, s != "unconfined" {
-            throw BockerError(.invalidArgument, "seccomp profiles are not supported yet")
+        // A profile is compiled once here, so that one libseccomp refuses fails the create.
+        if !privileged, let s = seccomp, s != "unconfined" {
+            let profile = try SeccompProfile.parse(json: s, source: "given")
+            _ = try SeccompCompiler.program(profile, key: s, capabilities: try capabilities().names)
         }
     }
 

@@ -53,7 +53,9 @@ typedef struct {
     int null_for_missing;         // 1: -1 means /dev/null (opened in the current root); 0: inherit
     int error_fd;
     int controlling_tty;          // 1: make fd 0 (a pty slave) the new session's controlling tty
-    int allow_new_privs;          // 1: leave PR_SET_NO_NEW_PRIVS unset (--security-opt no-new-privileges=false)
+    const void *seccomp_filter;   // BPF program (struct sock_filter[]), NULL = none
+    size_t seccomp_filter_len;    // in bytes
+    int allow_new_privs;          // 1: no no_new_privs; the seccomp filter is loaded before the drop
 } bk_final_config;
 
 // Opens a pty in the current root's /dev/ptmx (the container's own devpts), sends the master
@@ -61,8 +63,13 @@ typedef struct {
 int bk_open_container_pty(int efd, int sock);
 
 // Drops privileges (bounding set, ambient, groups/gid/uid, capset, no_new_privs). Fails via
-// bk_child_fail on error.
+// bk_child_fail on error. With allow_new_privs, loads the seccomp filter first (see below).
+// Without it, the filter is loaded by bk_setup_stdio_and_exec right before execve.
 void bk_drop_privileges(const bk_final_config *c);
+// Loads c's seccomp filter (PR_SET_SECCOMP) if there is one; fails via bk_child_fail. Needs
+// no_new_privs or CAP_SYS_ADMIN. Afterwards every system call, the child's own included, is
+// filtered.
+void bk_load_seccomp(const bk_final_config *c);
 // dup2s the stdio fds, starts a new session (setsid: never the caller's terminal), marks every
 // other fd close-on-exec, and execs argv (searching path_env
 // when argv[0] has no '/'). Never returns: reports the exec failure and _exits.

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <limits.h>
 #include <signal.h>
 #include <string.h>
@@ -152,8 +154,20 @@ void bk_unblock_all_signals(void) {
 
 // --- privileges --------------------------------------------------------------------------------
 
+void bk_load_seccomp(const bk_final_config *c) {
+    if (!c->seccomp_filter || c->seccomp_filter_len < sizeof(struct sock_filter)) return;
+    struct sock_fprog prog;
+    prog.len = (unsigned short)(c->seccomp_filter_len / sizeof(struct sock_filter));
+    prog.filter = (struct sock_filter *)c->seccomp_filter;
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0)
+        bk_child_fail(c->error_fd, BK_STAGE_SECURITY, errno, "load the seccomp filter");
+}
+
 void bk_drop_privileges(const bk_final_config *c) {
     int efd = c->error_fd;
+    // Without no_new_privs the kernel accepts a filter only from a holder of CAP_SYS_ADMIN:
+    // load it now, while we are still full root (the calls below are in every sane profile).
+    if (c->allow_new_privs) bk_load_seccomp(c);
     // 1. Bounding set (needs CAP_SETPCAP, which we still have as full root).
     for (int cap = 0; cap <= c->cap_last && cap < 64; cap++) {
         if (c->cap_keep & (1ULL << cap)) continue;
@@ -283,6 +297,9 @@ _Noreturn void bk_setup_stdio_and_exec(const bk_final_config *c) {
     }
     umask(022);
     bk_unblock_all_signals();
+    // seccomp last, so that a profile needs to allow only execve (and write/exit_group for a
+    // failure report) of what bocker itself does.
+    if (!c->allow_new_privs) bk_load_seccomp(c);
 
     char msg[sizeof(((bk_child_error *)0)->message)];
     const char *file = c->argv ? c->argv[0] : NULL;

@@ -184,6 +184,8 @@ static _Noreturn void bk_exec_command(const struct bk_exec_ctx *x) {
     f.stdio[2] = x->stdio[2];
     f.null_for_missing = 0;  // -1 = inherit (only when the intermediate has no such fd either)
     f.error_fd = x->error_fd;
+    f.seccomp_filter = c->seccomp_filter;
+    f.seccomp_filter_len = c->seccomp_filter_len;
     f.allow_new_privs = c->allow_new_privs;
     bk_drop_privileges(&f);
     bk_setup_stdio_and_exec(&f);

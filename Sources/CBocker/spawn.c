@@ -437,6 +437,8 @@ static _Noreturn void bk_run_init(const bk_final_config *f, const bk_spawn_confi
     if (cmd == 0) bk_setup_stdio_and_exec(f);   // unblocks signals itself
     // The command holds the error pipe and the output pipes; init lets go of them so that
     // EOF means what it should (exec done, output over).
+    // init is confined too (its filter is loaded here, the command's in the command).
+    if (!f->allow_new_privs) bk_load_seccomp(f);
     close(f->error_fd);
     int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (nul >= 0) { dup2(nul, 0); dup2(nul, 1); dup2(nul, 2); }
@@ -528,6 +530,8 @@ released:
     f.stdio[2] = c->stderr_fd;
     f.null_for_missing = 1;
     f.error_fd = efd;
+    f.seccomp_filter = c->seccomp_filter;
+    f.seccomp_filter_len = c->seccomp_filter_len;
     f.allow_new_privs = c->allow_new_privs;
     if (tty_slave >= 0) {
         f.stdio[0] = f.stdio[1] = f.stdio[2] = tty_slave;

@@ -94,6 +94,12 @@ typedef struct {
     uint32_t userns_uid, userns_gid, userns_size;
     const char *const *overlay_lowers;  // absolute, top layer first; NULL = bind rootfs
     const char *overlay_upper, *overlay_work;
+    // seccomp: a classic BPF program (an array of struct sock_filter, seccomp_filter_len bytes)
+    // loaded with PR_SET_SECCOMP as the last step before execve; NULL = unconfined. With
+    // allow_new_privs it is loaded before privileges are dropped instead, while CAP_SYS_ADMIN
+    // still allows it (as runc does). The caller keeps it valid until the call returns.
+    const void *seccomp_filter;
+    size_t seccomp_filter_len;
 } bk_spawn_config;
 
 #define BK_MAX_MOUNT_FDS 64
@@ -146,6 +152,8 @@ typedef struct {
     int allow_new_privs;          // as in bk_spawn_config
     int timeout_ms;               // > 0: kill the command (its process group) after this long
     int join_userns;              // the container has a user namespace of its own: join it too
+    const void *seccomp_filter;       // as in bk_spawn_config (loaded in the command)
+    size_t seccomp_filter_len;
 } bk_exec_config;
 
 // Runs the command to completion. On success returns 0 and sets *exit_code (128+n for a

@@ -271,10 +271,11 @@ final class BockerFixture: @unchecked Sendable {
         return (r, new.count == 1 ? new.first : nil)
     }
 
-    /// Every path under `$ROOT`, sorted, without the lock file — to compare a store before and
-    /// after a command that must not change it.
+    /// Every path under `$ROOT`, sorted, without the lock file and the cache (compiled seccomp
+    /// programs) — to compare a store before and after a command that must not change it.
     func storeListing() -> [String] {
-        let r = runTool(["find", root, "-mindepth", "1", "!", "-path", root + "/lock"])
+        let r = runTool(["find", root, "-mindepth", "1", "!", "-path", root + "/lock",
+                         "!", "-path", root + "/cache", "!", "-path", root + "/cache/*"])
         return r.stdoutLines.sorted()
     }
 
