@@ -56,6 +56,8 @@ typedef struct {
     const void *seccomp_filter;   // BPF program (struct sock_filter[]), NULL = none
     size_t seccomp_filter_len;    // in bytes
     int allow_new_privs;          // 1: no no_new_privs; the seccomp filter is loaded before the drop
+    int pdeathsig;                // non-zero: PR_SET_PDEATHSIG(pdeathsig), re-armed after setuid
+    int parent_alive_fd;          // >= 0: write end of a pipe whose read end only the parent holds
 } bk_final_config;
 
 // Opens a pty in the current root's /dev/ptmx (the container's own devpts), sends the master

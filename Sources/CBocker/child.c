@@ -10,6 +10,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -188,6 +189,19 @@ void bk_drop_privileges(const bk_final_config *c) {
         bk_child_fail(efd, BK_STAGE_SECURITY, errno, "setgid");
     if (c->uid != 0 && syscall(SYS_setresuid, c->uid, c->uid, c->uid) != 0)
         bk_child_fail(efd, BK_STAGE_SECURITY, errno, "setuid");
+    // A change of uid or gid makes the kernel (commit_creds) clear the parent-death signal:
+    // re-arm it, the process must still die with its monitor.
+    if (c->pdeathsig) {
+        if (prctl(PR_SET_PDEATHSIG, c->pdeathsig, 0, 0, 0) != 0)
+            bk_child_fail(efd, BK_STAGE_SECURITY, errno, "prctl(PR_SET_PDEATHSIG)");
+        // The parent may have died while the signal was disarmed. getppid() says nothing in a
+        // new PID namespace (it is 0), but a pipe whose read end only the parent holds does:
+        // POLLERR once every reader is gone.
+        if (c->parent_alive_fd >= 0) {
+            struct pollfd pfd = { .fd = c->parent_alive_fd, .events = POLLOUT, .revents = 0 };
+            if (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLERR)) _exit(137);
+        }
+    }
     // 4. Effective/permitted = cap_keep for root. A non-root user lost them all at setuid (no
     //    keepcaps) and keeps them empty, as Docker does since 20.10; inheritable is always empty
     //    (CVE-2022-24769).

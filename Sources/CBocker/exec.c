@@ -187,6 +187,7 @@ static _Noreturn void bk_exec_command(const struct bk_exec_ctx *x) {
     f.seccomp_filter = c->seccomp_filter;
     f.seccomp_filter_len = c->seccomp_filter_len;
     f.allow_new_privs = c->allow_new_privs;
+    f.parent_alive_fd = -1;
     bk_drop_privileges(&f);
     bk_setup_stdio_and_exec(&f);
 }

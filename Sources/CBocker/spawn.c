@@ -533,6 +533,9 @@ released:
     f.seccomp_filter = c->seccomp_filter;
     f.seccomp_filter_len = c->seccomp_filter_len;
     f.allow_new_privs = c->allow_new_privs;
+    // The parent reads the error pipe until we exec: its write end tells whether it still lives.
+    f.pdeathsig = c->die_with_parent ? SIGKILL : 0;
+    f.parent_alive_fd = efd;
     if (tty_slave >= 0) {
         f.stdio[0] = f.stdio[1] = f.stdio[2] = tty_slave;
         f.controlling_tty = 1;
