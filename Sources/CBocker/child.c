@@ -189,8 +189,12 @@ void bk_drop_privileges(const bk_final_config *c) {
         bk_child_fail(efd, BK_STAGE_SECURITY, errno, "setgid");
     if (c->uid != 0 && syscall(SYS_setresuid, c->uid, c->uid, c->uid) != 0)
         bk_child_fail(efd, BK_STAGE_SECURITY, errno, "setuid");
-    // A change of uid or gid makes the kernel (commit_creds) clear the parent-death signal:
-    // re-arm it, the process must still die with its monitor.
+    // A change of uid or gid makes the kernel (commit_creds) clear the parent-death signal and
+    // reset the dumpable flag to fs.suid_dumpable. Put both back: the process must still die
+    // with its monitor, and must stay non-dumpable until execve even on a host where
+    // suid_dumpable is 1, or a process of the same uid in the container could open
+    // /proc/PID/exe (the host's bocker binary; CVE-2019-5736).
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (c->pdeathsig) {
         if (prctl(PR_SET_PDEATHSIG, c->pdeathsig, 0, 0, 0) != 0)
             bk_child_fail(efd, BK_STAGE_SECURITY, errno, "prctl(PR_SET_PDEATHSIG)");
