@@ -22,18 +22,21 @@ public enum LayerExtractor {
     /// outside it is ever created, changed or removed. Entries that would climb out of the root,
     /// invalid whiteouts and corrupt streams fail the whole extraction (what was written before
     /// stays: the caller discards the directory).
+    ///
+    /// `maxBytes` (0: no limit) bounds the uncompressed tar stream: past it the extraction stops
+    /// with `LayerTooLarge` (a decompression bomb never reaches the disk in full).
     public static func extract(blob: String, compression: LayerCompression, into root: String,
-                               whiteouts: WhiteoutMode) throws -> ExtractResult {
+                               whiteouts: WhiteoutMode, maxBytes: UInt64 = 0) throws -> ExtractResult {
         let fd = open(blob, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ArchiveErrors.open(blob) }
         defer { close(fd) }
         _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
-        return try extract(fd: fd, compression: compression, into: root, whiteouts: whiteouts)
+        return try extract(fd: fd, compression: compression, into: root, whiteouts: whiteouts, maxBytes: maxBytes)
     }
 
     /// As `extract(blob:…)`, reading the blob from `fd` (from its current offset; not closed).
     public static func extract(fd: Int32, compression: LayerCompression, into root: String,
-                               whiteouts: WhiteoutMode) throws -> ExtractResult {
+                               whiteouts: WhiteoutMode, maxBytes: UInt64 = 0) throws -> ExtractResult {
         let rootFD = open(root, bk_o_path | O_DIRECTORY | O_CLOEXEC)
         guard rootFD >= 0 else { throw ArchiveErrors.open(root) }
         defer { close(rootFD) }
@@ -54,20 +57,27 @@ public enum LayerExtractor {
                 throw BockerError(.io, "cannot read layer: out of memory")
             }
             defer { bk_layer_free(layer) }
+            bk_layer_set_limit(layer, maxBytes)
 
             let writer = DiskWriter(rootFD: rootFD, mode: whiteouts, layer: layer)
             defer { writer.closeAll() }
             var entry = bk_entry()
             var count = 0
-            while true {
-                let r = bk_layer_next(layer, &entry)
-                if r == 0 { break }
-                if r < 0 { throw ArchiveErrors.invalid(String(cString: bk_layer_error(layer))) }
-                count += 1
-                try writer.apply(entry)
-            }
-            guard bk_layer_drain(layer) == 0 else {
-                throw ArchiveErrors.invalid(String(cString: bk_layer_error(layer)))
+            do {
+                while true {
+                    let r = bk_layer_next(layer, &entry)
+                    if r == 0 { break }
+                    if r < 0 { throw ArchiveErrors.invalid(String(cString: bk_layer_error(layer))) }
+                    count += 1
+                    try writer.apply(entry)
+                }
+                guard bk_layer_drain(layer) == 0 else {
+                    throw ArchiveErrors.invalid(String(cString: bk_layer_error(layer)))
+                }
+            } catch {
+                // Whatever step noticed it (a header, a file's data, the drain), the cause is the limit.
+                if bk_layer_over_limit(layer) != 0 { throw LayerTooLarge(limit: maxBytes) }
+                throw error
             }
             try writer.finish()
             return ExtractResult(diffID: hasher.finalizeDigest(), entries: count, bytes: Int(bk_layer_bytes(layer)))

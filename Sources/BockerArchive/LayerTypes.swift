@@ -67,3 +67,12 @@ public struct ExtractResult: Sendable, Equatable {
         self.bytes = bytes
     }
 }
+
+/// Thrown by `LayerExtractor.extract` when the uncompressed layer is larger than `maxBytes`;
+/// the caller names the layer in the message it shows.
+public struct LayerTooLarge: Error, Equatable {
+    /// The limit that was passed (bytes).
+    public let limit: UInt64
+
+    public init(limit: UInt64) { self.limit = limit }
+}

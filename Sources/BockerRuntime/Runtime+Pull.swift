@@ -28,6 +28,21 @@ public struct PullResult: Sendable {
 }
 
 extension Runtime {
+    /// The default bound on one layer's uncompressed size: larger than any real layer, small
+    /// enough that a decompression bomb cannot fill a disk.
+    public static let defaultMaxLayerSize: UInt64 = 10 << 30
+
+    /// `BOCKER_MAX_LAYER_SIZE` (bytes, or with a k/m/g/t suffix), else 10g.
+    static func maxLayerSize() throws -> UInt64 {
+        guard let raw = getenv("BOCKER_MAX_LAYER_SIZE").flatMap({ String(validatingCString: $0) }), !raw.isEmpty else {
+            return defaultMaxLayerSize
+        }
+        guard let n = ByteSize.parse(raw), n > 0 else {
+            throw BockerError(.invalidArgument, "invalid BOCKER_MAX_LAYER_SIZE '\(raw)': expected a size such as 512m or 10g")
+        }
+        return n
+    }
+
     /// Pulls `ref` (`alpine:3.20`, `127.0.0.1:5000/x@sha256:…`) from its registry: resolves
     /// the manifest for `platform`, downloads the missing layers (three at a time, each
     /// verified for size and sha256 before use), extracts them in order into the layer
@@ -55,6 +70,7 @@ extension Runtime {
             return PullResult(image: existing, digest: manifest.referenceDigest, downloaded: false)
         }
 
+        let maxLayerSize = try Self.maxLayerSize()
         let tmp = root.tmpDir + "/pull-" + Identifier.randomHex(bytes: 6)
         try FS.makeDirectories(tmp, mode: 0o700)
         defer { try? FS.removeTree(tmp) }
@@ -84,7 +100,13 @@ extension Runtime {
                 try store.withLock {
                     if store.hasLayer(chain[i]) { return }   // another pull made it meanwhile
                     let id = try store.createLayer(parent: parent, origin: "pull \(name) \(d.digest)", id: chain[i]) { fs in
-                        let r = try LayerExtractor.extract(blob: path, compression: compression, into: fs, whiteouts: mode)
+                        let r: ExtractResult
+                        do {
+                            r = try LayerExtractor.extract(blob: path, compression: compression, into: fs, whiteouts: mode,
+                                                           maxBytes: maxLayerSize)
+                        } catch let e as LayerTooLarge {
+                            throw BockerError(.invalidArgument, "layer \(d.digest) exceeds the maximum size of \(ByteSize.format(e.limit)) (BOCKER_MAX_LAYER_SIZE)")
+                        }
                         guard r.diffID == config.diffIDs[i] else {
                             throw BockerError(.io, "layer \(d.shortDigest): diff_id mismatch: the config says \(config.diffIDs[i]), the layer is \(r.diffID)")
                         }

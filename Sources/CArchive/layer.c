@@ -148,6 +148,8 @@ struct bk_layer {
     bk_hash_fn hash;
     void *hash_ctx;
     uint64_t total;
+    uint64_t limit;      // 0: none; else the most uncompressed bytes the stream may hold
+    int over_limit;
     char err[512];
 
     // Decompressor state (only the producer touches it).
@@ -342,6 +344,7 @@ static void *producer_main(void *arg) {
 static ssize_t next_chunk(bk_layer *l, const void **out) {
     unsigned char *data;
     size_t len;
+    if (l->over_limit) return -1;
     if (!l->threaded) {
         if (l->prod_done) return 0;
         int r = produce(l, l->slots[0].data, l->bufsz, &len);
@@ -378,6 +381,12 @@ static ssize_t next_chunk(bk_layer *l, const void **out) {
     if (len > 0) {
         if (l->hash && !(l->threaded && l->hash_in_producer)) l->hash(l->hash_ctx, data, len);
         l->total += len;
+        if (l->limit && l->total > l->limit) {
+            // A decompression bomb stops here, before libarchive (and the disk) sees the rest.
+            l->over_limit = 1;
+            snprintf(l->err, sizeof l->err, "the uncompressed layer exceeds %llu bytes", (unsigned long long)l->limit);
+            return -1;
+        }
     }
     *out = data;
     return (ssize_t)len;
@@ -535,6 +544,10 @@ int bk_layer_drain(bk_layer *l) {
 }
 
 uint64_t bk_layer_bytes(const bk_layer *l) { return l->total; }
+
+void bk_layer_set_limit(bk_layer *l, uint64_t max_bytes) { l->limit = max_bytes; }
+
+int bk_layer_over_limit(const bk_layer *l) { return l->over_limit; }
 
 const char *bk_layer_error(const bk_layer *l) {
     if (l->err[0]) return l->err;

@@ -201,3 +201,40 @@ struct PullTests {
         }
     }
 }
+
+/// BOCKER_MAX_LAYER_SIZE bounds a layer's uncompressed size: a decompression bomb fails the
+/// pull with one line naming the layer, and leaves no layer, no image, no temporary file.
+@Suite("pull: layer size limit")
+struct PullSizeLimitTests {
+    @Test("a gzip bomb over BOCKER_MAX_LAYER_SIZE is refused and leaves nothing")
+    func bombRefused() throws {
+        try BockerFixture.with { f in
+            try TestRegistry.with(f) { reg in
+                // 64 MiB of zeros: about 64 KiB as gzip.
+                let summary = try reg.push("bomb/img:1", ["--layer", busyboxLayer, "--layer", "z:zeros=67108864;f:after=x"])
+                let ref = "\(reg.host)/bomb/img:1"
+                let p = f.run(["pull", "-q", ref], env: ["BOCKER_MAX_LAYER_SIZE": "16m"], timeout: 120)
+                #expect(p.status != 0, "\(p)")
+                let line = try #require(p.stderrLines.last, "\(p)")
+                #expect(line.hasPrefix("layer sha256:") && line.hasSuffix(" exceeds the maximum size of 16m (BOCKER_MAX_LAYER_SIZE)"), "\(p)")
+                #expect(p.stderrLines.count == 1, "\(p)")
+                // The digest named is the bomb's (the second layer's), as the registry knows it.
+                let digest = String(line.dropFirst("layer ".count).prefix(71))
+                #expect(summary.contains(digest), "\(digest) not in \(summary)")
+                let images = f.run(["images", "-q"])
+                #expect(images.status == 0 && images.stdout.isEmpty, "\(images)")
+                #expect(Host.listDirectory(f.root + "/layers").isEmpty, "\(Host.listDirectory(f.root + "/layers"))")
+                #expect(Host.listDirectory(f.root + "/tmp").isEmpty, "\(Host.listDirectory(f.root + "/tmp"))")
+
+                let bad = f.run(["pull", "-q", ref], env: ["BOCKER_MAX_LAYER_SIZE": "lots"], timeout: 60)
+                #expect(bad.status != 0 && bad.allLines == ["invalid BOCKER_MAX_LAYER_SIZE 'lots': expected a size such as 512m or 10g"], "\(bad)")
+
+                // Under a limit it fits in (and by default) the same image pulls and runs.
+                let ok = f.run(["pull", "-q", ref], env: ["BOCKER_MAX_LAYER_SIZE": "80m"], timeout: 120)
+                #expect(ok.status == 0, "\(ok)")
+                let r = f.run(["run", "--rm", ref, "cat", "/after"])
+                #expect(r.stdout == "x", "\(r)")
+            }
+        }
+    }
+}

@@ -66,6 +66,10 @@ int bk_layer_drain(bk_layer *l);
 
 // Uncompressed bytes handed out so far.
 uint64_t bk_layer_bytes(const bk_layer *l);
+// At most max_bytes of uncompressed tar (0: no limit); beyond that the stream fails (set before
+// the first bk_layer_next). bk_layer_over_limit then says 1.
+void bk_layer_set_limit(bk_layer *l, uint64_t max_bytes);
+int bk_layer_over_limit(const bk_layer *l);
 
 // The last error's message (never NULL).
 const char *bk_layer_error(const bk_layer *l);

@@ -14,6 +14,7 @@ recursively, owner root, mtime fixed) or a list of entries separated by ';':
   x:PATH=TEXT          regular file, mode 0755
   c:PATH=HOSTFILE      a copy of a host file (e.g. c:bin/busybox=/bin/busybox), mode kept
   r:PATH=SIZE          SIZE pseudo-random bytes (deterministic; for big blobs)
+  z:PATH=SIZE          SIZE zero bytes (compresses to almost nothing: a decompression bomb)
   d:PATH               directory, mode 0755
   l:PATH->TARGET       symlink
   h:PATH->TARGET       hard link to TARGET (an earlier entry of the same layer)
@@ -100,13 +101,16 @@ def build_tar(spec):
         else:
             for item in (e for e in spec.split(";") if e.strip()):
                 kind, _, rest = item.strip().partition(":")
-                if kind in ("f", "x", "c", "r"):
+                if kind in ("f", "x", "c", "r", "z"):
                     path, _, value = rest.partition("=")
                     if kind == "c":
                         data = open(value, "rb").read()
                         mode = os.stat(value).st_mode & 0o7777
                     elif kind == "r":
                         data = random.Random(path + value).randbytes(int(value))
+                        mode = 0o644
+                    elif kind == "z":
+                        data = bytes(int(value))
                         mode = 0o644
                     else:
                         data = unescape(value).encode()
