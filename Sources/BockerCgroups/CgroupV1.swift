@@ -6,10 +6,11 @@ import Foundation
 import Glibc
 import BockerCore
 
-/// A container cgroup on a v1 host: one directory in each of the cpu, cpuacct, memory, pids
-/// and devices hierarchies (the original made cpu,cpuacct,memory and removed only the first).
+/// A container cgroup on a v1 host: one directory in each of the cpu, cpuacct, memory, pids,
+/// devices and freezer hierarchies (the original made cpu,cpuacct,memory and removed only the
+/// first). The freezer pauses the container while `commit` copies its files.
 public struct CgroupV1: CgroupManager {
-    static let controllers = ["cpu", "cpuacct", "memory", "pids", "devices"]
+    static let controllers = ["cpu", "cpuacct", "memory", "pids", "devices", "freezer"]
 
     let dirs: [(controller: String, path: String)]
 
@@ -81,7 +82,25 @@ public struct CgroupV1: CgroupManager {
         try FS.writeInPlace(try file(key), value)
     }
 
+    var freezerDir: String? { dirs.first { $0.controller == "freezer" }?.path }
+
+    public func freeze() throws {
+        guard let dir = freezerDir, FS.isDirectory(dir) else {
+            throw BockerError(.kernel, "the container has no freezer cgroup (is the v1 freezer hierarchy mounted?)")
+        }
+        try FS.writeInPlace(dir + "/freezer.state", "FROZEN")
+        if !waitForCgroupState(dir + "/freezer.state", { $0.trimmed() == "FROZEN" }) {
+            thaw()
+            throw BockerError(.kernel, "the container's processes did not freeze")
+        }
+    }
+
+    public func thaw() {
+        if let dir = freezerDir { try? FS.writeInPlace(dir + "/freezer.state", "THAWED") }
+    }
+
     public func remove() throws {
+        thaw()   // a frozen process would not die of SIGKILL until thawed
         killAll()
         for (_, path) in dirs { try removeCgroupDir(path) }
     }

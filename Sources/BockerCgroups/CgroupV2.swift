@@ -78,6 +78,16 @@ public struct CgroupV2: CgroupManager {
         try FS.writeInPlace(path + "/" + key, value)
     }
 
+    public func freeze() throws {
+        try write("cgroup.freeze", "1")
+        if !waitForCgroupState(path + "/cgroup.events", { $0.split(byte: 0x0a).contains("frozen 1") }) {
+            thaw()
+            throw BockerError(.kernel, "the container's processes did not freeze")
+        }
+    }
+
+    public func thaw() { try? FS.writeInPlace(path + "/cgroup.freeze", "0") }
+
     public func remove() throws {
         if FS.isDirectory(path) {
             try? FS.writeInPlace(path + "/cgroup.kill", "1")

@@ -116,6 +116,11 @@ public protocol CgroupManager {
     func write(_ key: String, _ value: String) throws
     /// Kills whatever is left and removes the directories. Missing directories are fine.
     func remove() throws
+    /// Stops every process of the cgroup (v1 `freezer.state`, v2 `cgroup.freeze`) and returns
+    /// once the kernel reports them all frozen; throws when the cgroup cannot be frozen.
+    func freeze() throws
+    /// Lets frozen processes run again (nothing when they are not frozen).
+    func thaw()
 }
 
 /// Finds the host's cgroup layout and hands out managers for named cgroups.
@@ -261,4 +266,14 @@ func removeCgroupDir(_ path: String) throws {
         nanosleep(&ts, nil)
     }
     throw BockerError.errno("cannot remove cgroup '\(path)'")
+}
+
+/// Reads `file` until `done` holds for its text: the kernel finishes freezing asynchronously
+/// (v1 advances the FREEZING state on each read). Bounded to about `seconds`.
+func waitForCgroupState(_ file: String, seconds: Int = 10, _ done: (String) -> Bool) -> Bool {
+    for _ in 0..<(seconds * 1000) {
+        if let t = try? FS.readString(file), done(t) { return true }
+        usleep(1000)
+    }
+    return false
 }

@@ -351,6 +351,17 @@ public final class Runtime {
             }
             let baseConfig = (try? store.image(rec.image))?.config ?? ImageConfig()
             let dir = root.containerDir(rec.id)
+            // A running container is frozen while its files are copied, as Docker pauses it:
+            // a path-walking copy (cp) must not meet a directory the container swaps for a
+            // symlink to a host path halfway through (it would copy host files into the image).
+            let cg = cgroup(of: rec.id)
+            let running = !cg.processes().isEmpty
+            if running {
+                do { try cg.freeze() } catch let e as BockerError {
+                    throw BockerError(e.code, "cannot pause container '\(rec.id)' for commit: \(e.message)")
+                }
+            }
+            defer { if running { cg.thaw() } }
             let layer = try store.createLayer(parent: rec.layers.last, origin: "commit \(rec.id)") { fs in
                 try store.driver.commitContainer(containerDir: dir, into: fs)
                 // overlay's upper/ of a --userns=auto container holds its mapped host ids.
