@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <linux/openat2.h>
 #include <net/if.h>
 #include <pthread.h>
 #include <sched.h>
@@ -32,6 +33,19 @@
 #include <unistd.h>
 
 #define BK_STACK_SIZE (1024 * 1024)
+
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
 
 static const struct { const char *name; unsigned major, minor; } bk_dev_nodes[] = {
     { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
@@ -266,10 +280,23 @@ static void bk_readonly_paths(int efd, const char *const *paths) {
     }
 }
 
+// Opens `rel` below `rootfd` as an O_PATH fd: openat2 with RESOLVE_IN_ROOT (no ".." or
+// absolute jump leaves the root) and RESOLVE_NO_SYMLINKS (any symlink fails with ELOOP).
+static int bk_open_target(int rootfd, const char *rel) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    return (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof how);
+}
+
 // Bind mounts from the host into the new root (cwd = the new root, before pivot_root).
 static void bk_bind_mounts(int efd, const bk_spawn_config *c, int *mfds, int nm) {
     char m[PATH_MAX + 96];
     int next = 1;   // userns: mfds[0] was the root
+    if (c->n_binds <= 0) return;
+    int rootfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "open the new root");
     for (int i = 0; i < c->n_binds; i++) {
         const char *src = c->bind_sources[i], *dst = c->bind_targets[i];
         int fl = c->bind_flags ? c->bind_flags[i] : 0;
@@ -316,22 +343,54 @@ static void bk_bind_mounts(int efd, const bk_spawn_config *c, int *mfds, int nm)
             bk_child_fail_msg(efd, BK_STAGE_SETUP, ENOTDIR,
                 msg3(m, sizeof m, "cannot mount on ", dst, ": a file and a directory do not mix"));
         }
+        // The checks above walked paths; the mount itself must not. The target is opened once,
+        // inside the root and through no symlink at all (a directory swapped for a symlink
+        // since the check fails here, CVE-2021-30465), and the mount goes onto that fd.
+        int tfd = bk_open_target(rootfd, rel);
+        if (tfd < 0)
+            bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "open mount point ", dst, " inside the root"));
+        struct stat ost;
+        if (fstat(tfd, &ost) != 0 || S_ISDIR(ost.st_mode) != S_ISDIR(sst.st_mode))
+            bk_child_fail_msg(efd, BK_STAGE_SETUP, ENOTDIR,
+                msg3(m, sizeof m, "cannot mount on ", dst, ": it changed while the container was set up"));
         if (fl & BK_MOUNT_TMPFS) {
-            if (mount("tmpfs", rel, "tmpfs", MS_NOSUID | MS_NODEV | ((fl & BK_BIND_READONLY) ? MS_RDONLY : 0), "mode=1777") != 0)
+            char fdpath[40] = "/proc/self/fd/";
+            bk_append_long(fdpath, sizeof fdpath, tfd);
+            if (mount("tmpfs", fdpath, "tmpfs", MS_NOSUID | MS_NODEV | ((fl & BK_BIND_READONLY) ? MS_RDONLY : 0), "mode=1777") != 0)
                 bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "mount tmpfs on ", dst, ""));
+            close(tfd);
             continue;
         }
-        if (mfd >= 0) {   // read-only (and idmapped) already, as the parent made it
-            bk_userns_attach(efd, mfd, rel, msg3(m, sizeof m, "bind-mount on ", dst, ""));
+        if (mfd >= 0) {   // read-only (and idmapped) already, as the parent made it: onto the fd
+            if (syscall(SYS_move_mount, mfd, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+                bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "bind-mount on ", dst, ""));
+            close(mfd);
+            close(tfd);
             continue;
         }
-        if (mount(src, rel, NULL, MS_BIND | MS_REC, NULL) != 0)
+        // A detached copy of the source (read-only before it is attached, if asked), moved onto
+        // the target fd: no path is resolved again after the check.
+        int tree = (int)syscall(SYS_open_tree, AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        if (tree < 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "bind mount source ", src, ""));
+        // nodev always (device nodes in a volume cannot be opened); read-only and nosuid if asked.
+        struct bk_mount_attr attr = { .attr_set = MOUNT_ATTR_NODEV };
+        if (fl & BK_BIND_READONLY) attr.attr_set |= MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID;
+        int attr_done = syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) == 0;
+        if (!attr_done && errno != ENOSYS)
+            bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "set the mount options of ", dst, ""));
+        if (syscall(SYS_move_mount, tree, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
             bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "bind-mount on ", dst, ""));
-        bk_set_nodev(efd, rel, msg3(m, sizeof m, "make ", dst, " nodev"));
-        if ((fl & BK_BIND_READONLY) &&
-            mount(src, rel, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) != 0)
-            bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "make ", dst, " read-only"));
+        if (!attr_done) {
+            // Kernels before 5.12 (no mount_setattr): by path, right after the mount.
+            bk_set_nodev(efd, rel, msg3(m, sizeof m, "make ", dst, " nodev"));
+            if ((fl & BK_BIND_READONLY) &&
+                mount(src, rel, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) != 0)
+                bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "make ", dst, " read-only"));
+        }
+        close(tree);
+        close(tfd);
     }
+    close(rootfd);
 }
 
 static void bk_setup_root(const struct bk_spawn_ctx *x) {
