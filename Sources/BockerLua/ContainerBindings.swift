@@ -48,9 +48,9 @@ enum ContainerBindings {
     /// name=, user=, cpu_shares=, memory=bytes, pids_limit=, network="bridge"|"none"|"host"|name,
     /// ports={"8080:80", "127.0.0.1:53:53/udp"…}, privileged=bool, cap_add={…}, cap_drop={…},
     /// read_only=bool, security_opt={"seccomp=unconfined"…}, devices={"/dev/x[:/dev/y][:rwm]"…},
-    /// userns="host"|"auto"} → Container (state "created").
+    /// userns="host"|"auto", log_opts={"max-size=10m", "max-file=3"}} → Container (state "created").
     /// The options `bocker.container.create` takes (any other key is an error).
-    static let createOptions = ["image", "cmd", "entrypoint", "shell", "env", "workdir", "name", "user", "cpu_shares", "memory", "pids_limit", "network", "ports", "volumes", "tmpfs", "volumes_from", "hostname", "restart", "auto_remove", "init", "tty", "labels", "privileged", "cap_add", "cap_drop", "read_only", "security_opt", "devices", "userns"]
+    static let createOptions = ["image", "cmd", "entrypoint", "shell", "env", "workdir", "name", "user", "cpu_shares", "memory", "pids_limit", "network", "ports", "volumes", "tmpfs", "volumes_from", "hostname", "restart", "auto_remove", "init", "tty", "labels", "privileged", "cap_add", "cap_drop", "read_only", "security_opt", "devices", "userns", "log_opts"]
 
     static let create: clua_swift_function = { L in
         binding(L) { lua in
@@ -105,6 +105,7 @@ enum ContainerBindings {
             for opt in try lua.optStrings(t, "security_opt") ?? [] { try spec.security.apply(securityOpt: opt) }
             spec.security.devices = try (lua.optStrings(t, "devices") ?? []).map(DeviceMapping.parse)
             spec.security.userns = try lua.optString(t, "userns")
+            spec.logOptions = try LogOptions.parse(lua.optStrings(t, "log_opts") ?? [])
             if spec.autoRemove && spec.restartPolicy.name != "no" {
                 throw BockerError(.invalidArgument, "conflicting options: --restart and --rm")
             }

@@ -99,6 +99,8 @@ public struct ContainerRecord: Codable, Sendable {
     public var security: SecurityOptions? = nil
     /// `--userns=auto`: the host ids its user namespace maps to (leased until `rm`).
     public var idMapping: IDMapping?
+    /// `--log-opt` settings (nil: Docker's defaults, an unbounded log).
+    public var logOptions: LogOptions? = nil
     public var created: Double
     public var state: ContainerState
     public var pid: Int32?
@@ -190,6 +192,7 @@ extension ContainerRecord {
         if let m = j["idMapping"], let u = m["uidBase"]?.int, let g = m["gidBase"]?.int, let n = m["size"]?.int {
             idMapping = IDMapping(uidBase: UInt32(u), gidBase: UInt32(g), size: UInt32(n))
         }
+        logOptions = j["logOptions"].map(LogOptions.init(json:))
         if case .object(let l)? = j["labels"] {
             var d: [String: String] = [:]
             for (k, v) in l { if let s = v.string { d[k] = s } }
@@ -246,6 +249,7 @@ extension ContainerRecord {
             ("labels", labels.map { l in .object(l.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }) }),
             ("layers", a(layers)), ("monitorPid", i(monitorPid)), ("monitorStartTime", i(monitorStartTime)),
         ]
+        f.append(("logOptions", logOptions?.json))
         f.append(("mounts", mounts.map { ms in .array(ms.map { m in .object([
             ("destination", .string(m.destination)), ("readOnly", .bool(m.readOnly)), ("source", .string(m.source)),
             ("type", .string(m.type.rawValue))]) }) }))

@@ -69,6 +69,9 @@ extension Runtime {
                     ("CgroupPermissions", .string(d.permissions))]) })),
                 ("UsernsMode", .string(sec.userns ?? "")),
                 ("IDMapping", idMapping),
+                ("LogConfig", .object([("Type", .string("json-file")),
+                                       ("Config", .object((rec.logOptions ?? LogOptions()).dockerConfig.sorted { $0.key < $1.key }
+                                           .map { ($0.key, .string($0.value)) }))])),
             ])),
             ("Mounts", .array((rec.mounts ?? []).map { m in
                 var f: [(String, JSONValue)] = [("Type", .string(m.type.rawValue))]

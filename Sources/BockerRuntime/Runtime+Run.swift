@@ -75,7 +75,7 @@ extension Runtime {
                  onRunning: () -> Void) throws {
         let dir = root.containerDir(rec.id)
         let plan = store.driver.mountPlan(containerDir: dir, layerFS: rec.layers.map(store.layerFS))
-        let log = try LogWriter(path: logPath(rec.id))
+        let log = try LogWriter(path: logPath(rec.id), options: rec.logOptions ?? LogOptions())
 
         var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
         guard bk_pipe_cloexec(&outPipe) == 0, bk_pipe_cloexec(&errPipe) == 0 else {

@@ -35,6 +35,8 @@ public struct ContainerSpec: Sendable {
     public var useInit = false
     public var tty = false
     public var labels: [String: String] = [:]
+    /// `--log-opt`: rotation of the container's log.
+    public var logOptions = LogOptions()
     /// Privileges, capabilities, seccomp, devices, read-only root, user namespace.
     public var security = SecurityOptions()
 
@@ -152,6 +154,7 @@ public final class Runtime {
                 labels: spec.labels.isEmpty ? nil : spec.labels, entrypoint: entry.isEmpty ? nil : entry,
                 restartPending: nil, created: WallClock.now(), state: .created)
             rec.security = spec.security.isDefault ? nil : spec.security
+            rec.logOptions = spec.logOptions.isDefault ? nil : spec.logOptions
             try store.beginPending("create", id)
             do {
                 let dir = root.containerDir(id)
@@ -409,7 +412,7 @@ public final class Runtime {
             // state first and the log second never loses a last line.
             let rec = try container(id)
             let active = (rec.state == .running && rec.isMonitorAlive) || restartPending(rec)
-            let (entries, next) = try LogReader.read(path: logPath(id), from: offset)
+            let (entries, next) = try LogReader.follow(path: logPath(id), from: offset)
             guard let watch = watch, active, entries.isEmpty else { return (entries, next, active) }
             watch.sleep(untilExitOf: rec.liveState == .running ? rec.pid : nil)
         }

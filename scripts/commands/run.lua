@@ -36,6 +36,8 @@ local options = {
   ["--security-opt"] = { name = "security_opt", kind = "list" },
   ["--device"] = { name = "device", kind = "list" },
   ["--userns"] = { name = "userns", kind = "value" },
+  -- logging (rotation of the json-file log)
+  ["--log-opt"] = { name = "log_opt", kind = "list" },
 }
 
 -- Docker's --pull: "missing" (default) pulls a registry reference not in the store yet;
@@ -112,6 +114,10 @@ Security (see docs/security.md):
       --userns MODE        host (default) or auto: root in the container is an unused range of
                            65536 host ids ('bocker' lines of /etc/subuid and /etc/subgid)
 
+Logging:
+      --log-opt KEY=VALUE  max-size=SIZE rotates the log past SIZE (10m); max-file=N keeps N
+                           files (default 1: the log is emptied); unbounded by default
+
 One command argument containing shell syntax or spaces runs as /bin/sh -c '<it>', as the
 original did ('sleep 5 && ps aux'); several arguments are executed directly, as Docker does.
 Exit status: the command's; 125 when bocker itself fails, 126 when the command cannot be
@@ -159,6 +165,7 @@ executed, 127 when it is not found.]],
       restart = o.restart, auto_remove = o.rm, init = o.init, tty = o.tty, labels = labels,
       privileged = o.privileged, cap_add = o.cap_add, cap_drop = o.cap_drop, read_only = o.read_only,
       security_opt = o.security_opt, devices = o.device, userns = o.userns,
+      log_opts = o.log_opt,
     }
     if o.detach then
       c:start()
