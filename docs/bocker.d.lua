@@ -294,6 +294,7 @@ function Container:cgroup() end
 ---@field security_opt? string[] "seccomp=unconfined", "seccomp=PROFILE.json", "no-new-privileges[=false]", "systempaths=unconfined".
 ---@field devices? string[] "HOST[:CONTAINER][:rwm]" host devices to make available.
 ---@field userns? "host"|"auto" The user namespace: the host's (default) or a private id range.
+---@field log_opts? string[] "max-size=10m", "max-file=3": rotation of the container's log (Docker's json-file options).
 
 ---@class bocker.Volume
 ---@field name string
