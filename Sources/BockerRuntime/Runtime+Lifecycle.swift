@@ -116,6 +116,9 @@ extension Runtime {
             throw BockerError(.invalidState, "Container '\(rec.id)' is not running")
         }
         if sig == SIGKILL || sig == SIGTERM { rec = try requestStop(rec.id) }
+        // A commit killed halfway leaves the container frozen, and a frozen process acts on no
+        // signal (not even SIGKILL on cgroup v1) until it is thawed.
+        cgroup(of: rec.id).thaw()
         let fd = bk_pidfd_open(pid)
         guard fd >= 0 else { return rec }   // it just went
         defer { close(fd) }
@@ -134,6 +137,7 @@ extension Runtime {
         // The request is on record before anything is signalled: a container that exits by
         // itself meanwhile, or is between policy restarts, is not started again.
         rec = try requestStop(rec.id)
+        cgroup(of: rec.id).thaw()   // see kill: a container left frozen by a killed commit
         if rec.liveState == .running, let pid = rec.pid {
             let fd = bk_pidfd_open(pid)
             if fd >= 0 {

@@ -39,3 +39,29 @@ struct CommitRaceTests {
         }
     }
 }
+
+/// A commit killed while the container is frozen must not leave it unstoppable.
+@Suite("a commit killed halfway")
+struct CommitKilledFrozenTests {
+    @Test("kill -9 during commit of a running container: stop still ends it")
+    func stopAfterKilledCommit() throws {
+        try BockerFixture.with { f in
+            let img = try f.initImage()
+            let before = f.containerIds()
+            let p = try f.start(["run", img, "sh", "-c", "trap 'exit 7' TERM; echo ready; while :; do sleep 1; done"])
+            try #require(p.waitForStdout(containing: "ready", timeout: 30), "\(p.finish(timeout: 5))")
+            let id = try #require(f.containerIds().subtracting(before).first)
+            let c = f.run(["commit", id, "snap"], env: ["BOCKER_FAULT": "commit.layer"])
+            #expect(c.status == 128 + SIGKILL, "\(c)")
+            let freezer = Host.cgroupDirectories(forContainer: id).first { $0.contains("/freezer/") }
+            let dir = try #require(freezer, "no freezer cgroup for \(id)")
+            // The scenario is real: the killed commit left the container frozen.
+            #expect(Host.readFile(dir + "/freezer.state")?.hasPrefix("FROZEN") == true)
+            let stop = f.run(["stop", id], timeout: 30)
+            #expect(stop.status == 0, "\(stop)")
+            let r = p.finish(timeout: 30)
+            #expect(r.status == 7, "the container did not get its SIGTERM: \(r)")
+            _ = f.run(["rm", id])
+        }
+    }
+}
