@@ -12,9 +12,12 @@
 // /proc/<pid>/exe and overwrite the host binary. Both children are non-dumpable
 // (PR_SET_DUMPABLE 0, inherited across fork), which makes /proc/<pid>/exe (and ptrace) need
 // CAP_SYS_PTRACE over them, and containers never hold CAP_SYS_PTRACE (it is dropped from the
-// bounding set of every container process). The intermediate itself stays outside the
-// container's PID namespace and is invisible in its /proc. After execve, /proc/<pid>/exe is the
-// container's own binary.
+// bounding set of every container process). bk_drop_privileges makes the command non-dumpable
+// again after setresuid (the kernel resets the flag to fs.suid_dumpable on a uid change). The
+// intermediate itself stays outside the container's PID namespace and is invisible in its
+// /proc. After execve, /proc/<pid>/exe is the container's own binary. A container granted
+// CAP_SYS_PTRACE (--cap-add, --privileged) can still open the binary read-only; running it from
+// a sealed memfd copy (runc's exeseal) would close that too (not done yet).
 #define _GNU_SOURCE
 #include "bk_spawn.h"
 #include "bk_child.h"
