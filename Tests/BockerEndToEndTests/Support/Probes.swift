@@ -1,15 +1,14 @@
 import Glibc
 
-/// Attack probes: small static C programs compiled by the test (`cc -static`) and copied into
-/// a copy of the busybox rootfs, which becomes an image of the fixture's store.
+/// Attack probes kept as files (Tests/Probes/*.c), compiled with `StaticProbe.build` and
+/// installed into a copy of the busybox rootfs, which becomes an image of the fixture's store.
 extension BockerFixture {
     /// Compiles `source` into `<tmp>/probes/<name>` and returns that path.
     func compileProbe(_ name: String, _ source: String) throws -> String {
-        let src = try writeFile("probes/\(name).c", source)
-        let out = tmp + "/probes/" + name
-        let r = runTool(["cc", "-static", "-O2", "-Wall", "-o", out, src])
-        guard r.status == 0 else { throw FixtureError(description: "cc -static \(name).c failed: \(r)") }
-        return out
+        let dir = tmp + "/probes"
+        runTool(["mkdir", "-p", dir])
+        try StaticProbe.build(source, name: name, into: dir, tmp: tmp)
+        return dir + "/" + name
     }
 
     /// `bocker init` of a copy of the busybox rootfs with `files` (host path → absolute path in
