@@ -555,7 +555,16 @@ public final class RegistryClient: @unchecked Sendable {
         }
         var query: [String] = []
         if let service = c.parameters["service"] { query.append("service=" + percentEncode(service)) }
-        query.append("scope=" + percentEncode(c.parameters["scope"] ?? scope))
+        if pushAccess {
+            // Ask for push at once (a HEAD's challenge names pull only), plus whatever else the
+            // challenge names (a mount's source repository).
+            query.append("scope=" + percentEncode(scope))
+            for extra in (c.parameters["scope"] ?? "").split(separator: " ").map(String.init) where extra != scope {
+                query.append("scope=" + percentEncode(extra))
+            }
+        } else {
+            query.append("scope=" + percentEncode(c.parameters["scope"] ?? scope))
+        }
         if let creds { query.append("account=" + percentEncode(creds.username)) }
         let url = realm + (realm.contains("?") ? "&" : "?") + query.joined(separator: "&")
         lock.withLock { tokenRequestCount += 1 }

@@ -188,12 +188,12 @@ static void add_xattrs(struct writer *w, int dirfd, const char *name) {
     if (fd < 0) return;
     snprintf(procpath, sizeof procpath, "/proc/self/fd/%d", fd);
     char list[4096];
-    ssize_t n = llistxattr(procpath, list, sizeof list);
+    ssize_t n = listxattr(procpath, list, sizeof list);   // follows the magic link to the entry itself
     for (ssize_t off = 0; n > 0 && off < n; off += (ssize_t)strlen(list + off) + 1) {
         const char *key = list + off;
         if (strncmp(key, "user.", 5) != 0 && strcmp(key, "security.capability") != 0) continue;
         unsigned char value[4096];
-        ssize_t vn = lgetxattr(procpath, key, value, sizeof value);
+        ssize_t vn = getxattr(procpath, key, value, sizeof value);
         if (vn >= 0) W.entry_xattr_add_entry(w->e, key, value, (size_t)vn);
     }
     close(fd);
@@ -320,7 +320,7 @@ static int walk(struct writer *w, int cfd, int pfd, const char *dir) {
                 int fd = openat(cfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
                 if (fd >= 0) {
                     snprintf(procpath, sizeof procpath, "/proc/self/fd/%d", fd);
-                    ssize_t vn = lgetxattr(procpath, "trusted.overlay.opaque", v, sizeof v);
+                    ssize_t vn = getxattr(procpath, "trusted.overlay.opaque", v, sizeof v);
                     opaque = vn == 1 && v[0] == 'y';
                     close(fd);
                 }
