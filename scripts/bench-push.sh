@@ -63,18 +63,24 @@ done
 
 ms() { date +%s%N; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-declare -A times=()
+declare -A times=() cpus=()
+# Wall time, and the CPU time (user + sys) of the command and its children: on a shared, loaded
+# machine the wall time mostly measures the neighbours; the CPU time is what the work costs.
 timeit() {   # timeit NAME SETUP-FUNCTION COMMAND...
     local name=$1 setup=$2; shift 2
-    local all=() i s e
+    local all=() cpu=() i s e c0 c1
     for ((i = 0; i < runs; i++)); do
         $setup
         sync
+        c0=$(awk '{ print $14 + $15 + $16 + $17 }' /proc/$$/stat)
         s=$(ms); "$@" >/dev/null 2>&1 || { echo "FAILED: $*" >&2; return 1; }; e=$(ms)
+        c1=$(awk '{ print $14 + $15 + $16 + $17 }' /proc/$$/stat)
         all+=("$(( (e - s) / 1000000 ))")
+        cpu+=("$(( (c1 - c0) * 1000 / $(getconf CLK_TCK) ))")
     done
     times[$name]=$(printf '%s\n' "${all[@]}" | median)
-    printf '  %-44s median %6s ms  (%s)\n' "$name" "${times[$name]}" "${all[*]}"
+    cpus[$name]=$(printf '%s\n' "${cpu[@]}" | median)
+    printf '  %-44s median %6s ms wall, %6s ms cpu\n' "$name" "${times[$name]}" "${cpus[$name]}"
 }
 
 dst_port=""
@@ -119,9 +125,14 @@ echo
 for kind in "bocker push, pulled image (upload)" "skopeo copy oci:gzip → registry" \
             "bocker push, local image (pack+upload)" "skopeo copy oci:plain --dest-compress"; do
     m=$(for ((r = 0; r < runs; r++)); do echo "${times["$kind #$r"]}"; done | median)
+    c=$(for ((r = 0; r < runs; r++)); do echo "${cpus["$kind #$r"]}"; done | median)
     times[$kind]=$m
-    printf '  %-44s median %6s ms\n' "$kind" "$m"
+    cpus[$kind]=$c
+    printf '  %-44s median %6s ms wall, %6s ms cpu\n' "$kind" "$m" "$c"
 done
 awk -v a="${times["bocker push, pulled image (upload)"]}" -v b="${times["skopeo copy oci:gzip → registry"]}" \
     -v c="${times["bocker push, local image (pack+upload)"]}" -v d="${times["skopeo copy oci:plain --dest-compress"]}" \
-    'BEGIN { printf "upload only: bocker / skopeo %.2fx   pack + upload: bocker / skopeo %.2fx\n", a / b, c / d }'
+    'BEGIN { printf "wall: upload only bocker / skopeo %.2fx   pack + upload bocker / skopeo %.2fx\n", a / b, c / d }'
+awk -v a="${cpus["bocker push, pulled image (upload)"]}" -v b="${cpus["skopeo copy oci:gzip → registry"]}" \
+    -v c="${cpus["bocker push, local image (pack+upload)"]}" -v d="${cpus["skopeo copy oci:plain --dest-compress"]}" \
+    'BEGIN { printf "cpu:  upload only bocker / skopeo %.2fx   pack + upload bocker / skopeo %.2fx\n", a / b, c / d }'
