@@ -35,7 +35,7 @@ let package = Package(
         // Errors, state root, ids, atomic files and the store lock.
         .target(name: "BockerCore"),
         // Layers, images, container root filesystems and the storage drivers (btrfs, overlay, copy).
-        .target(name: "BockerStore", dependencies: ["BockerCore", "CBocker"]),
+        .target(name: "BockerStore", dependencies: ["BockerCore", "BockerDigest", "CBocker"]),
         // cgroup v1 and v2 behind one interface.
         .target(name: "BockerCgroups", dependencies: ["BockerCore", "CBocker"]),
         // Bridge networks over rtnetlink: addresses, veths, NAT and published ports.

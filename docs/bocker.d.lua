@@ -40,16 +40,45 @@
 ---An image (userdata; fields are a snapshot taken when the object was made).
 ---@class bocker.Image
 ---@field id string "img_" + 12 hex digits.
----@field source string The directory given to init, or the name given to commit.
+---@field source string The directory given to init, the name given to commit or pull ("<none>" when it has no name left).
+---@field names string[] Every name: source, then those tag gave it.
+---@field digest? string A pulled image's manifest (or index) digest.
+---@field manifest? string The digest of its manifest in the blob store (pulled, or pushed once).
 ---@field created number Seconds since the epoch.
 ---@field layers string[] Layer ids, bottom first.
 ---@field config bocker.ImageConfig
 local Image = {}
 
----Removes this image and the layers nothing else uses.
+---Removes this image and the layers nothing else uses (with several names: only with force).
 ---@param opts? bocker.RemoveOptions
 ---@return string id The removed image's id.
+---@return string? untagged Always nil here (an image object is a reference by id).
 function Image:remove(opts) end
+
+---Gives this image another name ([REGISTRY/]NAME[:TAG]); an image that had it loses it.
+---@param name string
+---@return bocker.Image image
+---@return string name The name as recorded ("myapp:latest").
+function Image:tag(name) end
+
+---@class bocker.PushEvent
+---@field layer string 12 hex digits of the blob's digest.
+---@field status string "Preparing", "Pushing", "Pushed", "Layer already exists" or "Mounted from REPO".
+---@field current integer Bytes sent.
+---@field total integer The blob's size.
+
+---@class bocker.PushOptions
+---@field compression? "gzip"|"zstd" For layers packed now (images made by init or commit); default gzip.
+---@field progress? fun(ev: bocker.PushEvent) Called on the calling thread.
+
+---Pushes this image to the registry `target` names ([REGISTRY/]NAME[:TAG]; default: the name
+---the image was fetched by). Returns the manifest's digest and size and the reference.
+---@param target? string
+---@param opts? bocker.PushOptions
+---@return string digest
+---@return integer size
+---@return string reference
+function Image:push(target, opts) end
 
 ---@class bocker.ImageInitOptions
 ---@field source? string What `images` shows as SOURCE (default: the directory's absolute path).
@@ -61,7 +90,7 @@ local imagelib = {}
 ---@return bocker.Image[]
 function imagelib.list() end
 
----The image with this id, else the newest whose source is `ref`. Raises not_found.
+---The image `ref` names: an id, a name (NAME[:TAG], newest holder), NAME@DIGEST, or the start of an id. Raises not_found.
 ---@param ref string
 ---@return bocker.Image
 function imagelib.get(ref) end
@@ -72,10 +101,13 @@ function imagelib.get(ref) end
 ---@return bocker.Image
 function imagelib.init(dir, opts) end
 
----Removes an image (by id, source or object). Raises in_use while a container uses it, unless force.
+---Removes a name or an image (Docker's rules): by one of several names, only that name goes;
+---otherwise the image goes. Raises in_use for an id with several names or while a container
+---uses it, unless force.
 ---@param ref string|bocker.Image
 ---@param opts? bocker.RemoveOptions
 ---@return string id
+---@return string? untagged The name removed when the image stays.
 function imagelib.remove(ref, opts) end
 
 ---Pulls an image from a registry (Docker Hub names are normalised: "alpine" is
@@ -93,6 +125,22 @@ function imagelib.pull(ref, opts) end
 ---@param user string
 ---@param password string
 function imagelib.login(server, user, password) end
+
+---Gives image `ref` the name `name`. See Image:tag.
+---@param ref string|bocker.Image
+---@param name string
+---@return bocker.Image image
+---@return string name
+function imagelib.tag(ref, name) end
+
+---Pushes image `ref` to `target` (default `ref`). See Image:push.
+---@param ref string|bocker.Image
+---@param target? string
+---@param opts? bocker.PushOptions
+---@return string digest
+---@return integer size
+---@return string reference
+function imagelib.push(ref, target, opts) end
 
 -- Cgroups -----------------------------------------------------------------------------------
 

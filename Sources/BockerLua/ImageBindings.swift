@@ -3,12 +3,13 @@ import BockerCore
 import BockerStore
 import BockerRuntime
 
-/// `bocker.image`: list, get, init (from a directory), remove. Images are `bocker.Image`
-/// userdata with fields id, source, created, layers, config and the method remove.
+/// `bocker.image`: list, get, init (from a directory), remove, tag, pull, push. Images are
+/// `bocker.Image` userdata with fields id, source, names, created, layers, config, digest,
+/// manifest and the methods remove, tag and push.
 enum ImageBindings {
     static let functions: Modules.Functions = [
         ("list", list), ("get", get), ("init", initFn), ("remove", remove),
-        ("pull", PullBindings.pull), ("login", PullBindings.login),
+        ("tag", tag), ("pull", PullBindings.pull), ("push", PullBindings.push), ("login", PullBindings.login),
     ]
 
     static func runtime(_ lua: Lua) throws -> Runtime { try LuaHost.from(lua.L).runtime() }
@@ -47,16 +48,36 @@ enum ImageBindings {
         }
     }
 
-    /// bocker.image.remove(ref [, {force = bool}]) → the removed image's id.
+    /// The image argument i: an Image object's id, or a reference string.
+    static func imageRef(_ lua: Lua, _ i: Int32, _ fn: String) throws -> String {
+        if let obj = lua.object(i, .image, as: ImageObject.self) { return obj.rec.id }
+        return try lua.checkString(i, fn)
+    }
+
+    /// bocker.image.tag(image, name) / image:tag(name) → the image (now also called name), the
+    /// name in its recorded form ("myapp:latest").
+    static let tag: clua_swift_function = { L in
+        binding(L) { lua in
+            let ref = try imageRef(lua, 1, "bocker.image.tag")
+            let target = try lua.checkString(2, "bocker.image.tag")
+            let (img, name) = try runtime(lua).tag(ref, as: target)
+            lua.pushObject(ImageObject(img), .image)
+            lua.push(name)
+            return 2
+        }
+    }
+
+    /// bocker.image.remove(ref [, {force = bool}]) → the image's id, and the name removed when
+    /// the reference took away only one of the image's names (the image stays).
     static let remove: clua_swift_function = { L in
         binding(L) { lua in
-            let ref: String
-            if let obj = lua.object(1, .image, as: ImageObject.self) { ref = obj.rec.id }
-            else { ref = try lua.checkString(1, "bocker.image.remove") }
+            let ref = try imageRef(lua, 1, "bocker.image.remove")
             let opts = try lua.optionsTable(2, "bocker.image.remove", keys: ["force"])
             let force = try opts.flatMap { try lua.optBool($0, "force") } ?? false
-            lua.push(try runtime(lua).removeImage(ref, force: force).id)
-            return 1
+            let r = try runtime(lua).removeImage(ref, force: force)
+            lua.push(r.image.id)
+            lua.push(.optional(r.untagged))
+            return 2
         }
     }
 
@@ -64,6 +85,10 @@ enum ImageBindings {
         switch key {
         case "id": lua.push(img.id)
         case "source": lua.push(img.source)
+        case "names": lua.push(.strings(img.names))
+        case "manifest": lua.push(.optional(img.manifest))
+        case "tag": lua.push(function: tag)
+        case "push": lua.push(function: PullBindings.push)
         case "created": lua.push(.number(img.created))
         case "layers": lua.push(.strings(img.layers))
         case "digest": lua.push(.optional(img.digest))

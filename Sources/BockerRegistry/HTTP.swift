@@ -78,6 +78,48 @@ struct HTTPRequest {
     var lowSpeedTime = 60
     /// A CA bundle to trust instead of the system's (a private registry's ca.crt).
     var caFile: String?
+    /// The request body (PUT, PATCH, POST); nil: none.
+    var body: HTTPBody?
+}
+
+/// A request body: its length and a way to read it from the start (a redirect or an
+/// authentication round sends it again). The reader fills the buffer and returns the bytes it
+/// gave (0 at the end, -1 to abort).
+struct HTTPBody {
+    var length: Int64
+    var makeReader: () -> (UnsafeMutableRawBufferPointer) -> Int
+
+    static func bytes(_ b: [UInt8]) -> HTTPBody {
+        HTTPBody(length: Int64(b.count)) {
+            var offset = 0
+            return { buf in
+                let n = min(buf.count, b.count - offset)
+                if n > 0 { b.withUnsafeBytes { buf.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) } }
+                offset += n
+                return n
+            }
+        }
+    }
+
+    /// `length` bytes of the open file fd from `offset` (pread: the fd is shared); `sent` gets
+    /// the bytes handed out so far.
+    static func file(_ fd: Int32, offset: Int64, length: Int64, sent: ((Int64) -> Void)? = nil) -> HTTPBody {
+        HTTPBody(length: length) {
+            var done: Int64 = 0
+            return { buf in
+                let want = Int(min(Int64(buf.count), length - done))
+                if want == 0 { return 0 }
+                while true {
+                    let n = pread(fd, buf.baseAddress, want, off_t(offset + done))
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { return -1 }
+                    done += Int64(n)
+                    sent?(done)
+                    return n
+                }
+            }
+        }
+    }
 }
 
 /// The per-transfer state the C callbacks reach through their context pointer.
@@ -89,6 +131,7 @@ private final class TransferContext {
     var headDelivered = false
     let onHead: ((Int, [(name: String, value: String)]) -> SinkVerdict)?
     let sink: (UnsafeRawBufferPointer) -> SinkVerdict
+    var reader: ((UnsafeMutableRawBufferPointer) -> Int)?
 
     init(onHead: ((Int, [(name: String, value: String)]) -> SinkVerdict)?,
          sink: @escaping (UnsafeRawBufferPointer) -> SinkVerdict) {
@@ -113,6 +156,14 @@ private let headerCallback: bk_curl_data_callback = { data, size, nmemb, ctx in
         t.headers.append((name, value))
     }
     return n
+}
+
+private let readCallback: bk_curl_data_callback = { data, size, nmemb, ctx in
+    guard let data, let ctx else { return 0 }
+    let t = Unmanaged<TransferContext>.fromOpaque(ctx).takeUnretainedValue()
+    guard let reader = t.reader else { return 0 }
+    let n = reader(UnsafeMutableRawBufferPointer(start: data, count: size * nmemb))
+    return n < 0 ? Int(CURL_READFUNC_ABORT) : n
 }
 
 private let writeCallback: bk_curl_data_callback = { data, size, nmemb, ctx in
@@ -214,6 +265,8 @@ final class CurlSession: @unchecked Sendable {
         var errbuf = [CChar](repeating: 0, count: Int(BK_CURL_ERROR_SIZE) + 1)
         var list: UnsafeMutablePointer<curl_slist>? = nil
         for line in req.headers { list = bk_curl_slist_append(list, line) }
+        // No "Expect: 100-continue" wait before a body.
+        if req.body != nil { list = bk_curl_slist_append(list, "Expect:") }
         defer { bk_curl_slist_free_all(list) }
 
         let code: CURLcode = errbuf.withUnsafeMutableBufferPointer { eb in
@@ -231,7 +284,13 @@ final class CurlSession: @unchecked Sendable {
             bk_curl_setopt_long(h, CURLOPT_MAXREDIRS, 10)
             // Never let libcurl re-send credentials to another host, even when it follows.
             bk_curl_setopt_long(h, CURLOPT_UNRESTRICTED_AUTH, 0)
-            if req.method == "HEAD" {
+            if let body = req.body {
+                ctx.reader = body.makeReader()
+                bk_curl_setopt_long(h, CURLOPT_UPLOAD, 1)
+                bk_curl_setopt_off(h, CURLOPT_INFILESIZE_LARGE, curl_off_t(body.length))
+                bk_curl_set_read_callback(h, readCallback, ctxPtr)
+                bk_curl_setopt_string(h, CURLOPT_CUSTOMREQUEST, req.method)
+            } else if req.method == "HEAD" {
                 bk_curl_setopt_long(h, CURLOPT_NOBODY, 1)
             } else if req.method != "GET" {
                 bk_curl_setopt_string(h, CURLOPT_CUSTOMREQUEST, req.method)

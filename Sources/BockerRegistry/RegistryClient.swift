@@ -25,6 +25,8 @@ public final class RegistryClient: @unchecked Sendable {
     public var maxAttempts = 4
     /// The first back-off delay in seconds; doubled after each failed attempt (capped at 8 s).
     public var retryDelay = 0.25
+    /// Push: blobs larger than this go up in PATCH chunks of this size, smaller ones in one PUT.
+    public var chunkSize: Int64 = 32 << 20
     /// Manifests larger than this are refused.
     public static let maxManifestSize = 4 << 20
     /// Config blobs larger than this are refused.
@@ -99,10 +101,12 @@ public final class RegistryClient: @unchecked Sendable {
         return nil
     }
 
-    private var registryOrigin: String { scheme + "://" + reference.apiHost }
-    private var repositoryURL: String { registryOrigin + "/v2/" + reference.repository }
-    private var pullScope: String { "repository:\(reference.repository):pull" }
-    private var displayName: String { reference.registry + "/" + reference.repository }
+    var registryOrigin: String { scheme + "://" + reference.apiHost }
+    var repositoryURL: String { registryOrigin + "/v2/" + reference.repository }
+    /// Also ask for push access (`push`): tokens then carry pull,push for this repository.
+    public var pushAccess = false
+    private var pullScope: String { "repository:\(reference.repository):" + (pushAccess ? "pull,push" : "pull") }
+    var displayName: String { reference.registry + "/" + reference.repository }
 
     // MARK: - Resolving
 
@@ -398,7 +402,7 @@ public final class RegistryClient: @unchecked Sendable {
         case retry(BockerError, Double?)
     }
 
-    private func withRetries<T>(what: String, _ body: (Int) throws -> Attempt<T>) throws -> T {
+    func withRetries<T>(what: String, _ body: (Int) throws -> Attempt<T>) throws -> T {
         var delay = retryDelay
         var attempt = 1
         while true {
@@ -416,7 +420,7 @@ public final class RegistryClient: @unchecked Sendable {
     }
 
     /// Maps a failed exchange to a retry or a one-line error.
-    private func classify<T>(_ r: HTTPResult, what: String, notFound: BockerError) throws -> Attempt<T> {
+    func classify<T>(_ r: HTTPResult, what: String, notFound: BockerError) throws -> Attempt<T> {
         if r.curlCode != CURLE_OK && r.status == 0 || r.isTransientTransportError {
             let err = BockerError(.io, "cannot download \(what) from \(reference.registry): \(r.curlMessage)")
             if r.isTransientTransportError { return .retry(err, nil) }
@@ -459,22 +463,22 @@ public final class RegistryClient: @unchecked Sendable {
     }
 
     /// One exchange with the registry: authenticates on a 401 (once), follows redirects.
-    private func send(url: String, method: String = "GET", headers: [String],
+    func send(url: String, method: String = "GET", headers: [String], body: HTTPBody? = nil,
                       onHead: ((Int, [(name: String, value: String)]) -> SinkVerdict)? = nil,
                       sink: @escaping (UnsafeRawBufferPointer) -> SinkVerdict) throws -> HTTPResult {
         let scope = pullScope
         var auth = cachedAuth(scope)
-        var r = sendFollowingRedirects(url: url, method: method, headers: headers, authorization: auth, onHead: onHead, sink: sink)
+        var r = sendFollowingRedirects(url: url, method: method, headers: headers, body: body, authorization: auth, onHead: onHead, sink: sink)
         if r.curlCode == CURLE_OK && r.status == 401 {
             auth = try authenticate(challenges: r.headers("www-authenticate"), scope: scope, stale: auth)
-            r = sendFollowingRedirects(url: url, method: method, headers: headers, authorization: auth, onHead: onHead, sink: sink)
+            r = sendFollowingRedirects(url: url, method: method, headers: headers, body: body, authorization: auth, onHead: onHead, sink: sink)
             if r.curlCode == CURLE_OK && r.status == 401 { throw unauthorized }
         }
         return r
     }
 
     /// Follows up to 10 redirects; Authorization goes only to the origin it was meant for.
-    func sendFollowingRedirects(url: String, method: String = "GET", headers: [String], authorization: String?,
+    func sendFollowingRedirects(url: String, method: String = "GET", headers: [String], body: HTTPBody? = nil, authorization: String?,
                                 onHead: ((Int, [(name: String, value: String)]) -> SinkVerdict)? = nil,
                                 sink: @escaping (UnsafeRawBufferPointer) -> SinkVerdict) -> HTTPResult {
         var current = url
@@ -485,6 +489,7 @@ public final class RegistryClient: @unchecked Sendable {
             var req = HTTPRequest(url: current)
             req.method = method
             req.headers = headers
+            req.body = body
             if let a = auth, urlOrigin(current) == authOrigin { req.headers.append("Authorization: " + a) } else { auth = nil }
             if urlOrigin(current) == urlOrigin(registryOrigin) { req.caFile = caFile }
             result = session.perform(req, onHead: onHead, sink: sink)
@@ -550,7 +555,16 @@ public final class RegistryClient: @unchecked Sendable {
         }
         var query: [String] = []
         if let service = c.parameters["service"] { query.append("service=" + percentEncode(service)) }
-        query.append("scope=" + percentEncode(c.parameters["scope"] ?? scope))
+        if pushAccess {
+            // Ask for push at once (a HEAD's challenge names pull only), plus whatever else the
+            // challenge names (a mount's source repository).
+            query.append("scope=" + percentEncode(scope))
+            for extra in (c.parameters["scope"] ?? "").split(separator: " ").map(String.init) where extra != scope {
+                query.append("scope=" + percentEncode(extra))
+            }
+        } else {
+            query.append("scope=" + percentEncode(c.parameters["scope"] ?? scope))
+        }
         if let creds { query.append("account=" + percentEncode(creds.username)) }
         let url = realm + (realm.contains("?") ? "&" : "?") + query.joined(separator: "&")
         lock.withLock { tokenRequestCount += 1 }

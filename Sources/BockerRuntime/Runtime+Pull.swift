@@ -53,7 +53,7 @@ extension Runtime {
         let ref = try ImageReference.parse(refText)
         let client = RegistryClient(ref)
         let plat = try platform.map(Platform.parse) ?? .host
-        let (manifest, config, _) = try client.resolve(platform: plat)
+        let (manifest, config, configBytes) = try client.resolve(platform: plat)
         guard config.diffIDs.count == manifest.layers.count else {
             throw BockerError(.io, "image \(ref.familiar): \(manifest.layers.count) layers but \(config.diffIDs.count) diff_ids in its config")
         }
@@ -66,6 +66,7 @@ extension Runtime {
         }
         let name = ref.familiar
         if let existing = try? store.image(name), existing.digest == manifest.referenceDigest,
+           existing.manifest == manifest.digest, existing.names.contains(name),
            existing.layers == chain, existing.layers.allSatisfy(store.hasLayer) {
             return PullResult(image: existing, digest: manifest.referenceDigest, downloaded: false)
         }
@@ -113,6 +114,10 @@ extension Runtime {
                         FaultPoint.hit("pull.layer")
                     }
                     made.append(id)
+                    // The blob as served stays (a push elsewhere sends these very bytes).
+                    try store.adoptBlob(file: path, digest: d.digest)
+                    try store.setLayerBlob(id, LayerBlob(digest: d.digest, size: d.size, mediaType: d.mediaType,
+                                                         diffID: config.diffIDs[i]))
                 }
                 unlink(path)
                 progress(PullEvent(layer: d.shortDigest, status: "Pull complete", current: d.size, total: d.size))
@@ -123,24 +128,44 @@ extension Runtime {
             throw error
         }
 
-        let imageConfig = ImageConfig(env: config.env, entrypoint: config.entrypoint, cmd: config.cmd,
+        var imageConfig = ImageConfig(env: config.env, entrypoint: config.entrypoint, cmd: config.cmd,
                                       workingDir: config.workingDir, user: config.user)
+        imageConfig.exposedPorts = config.exposedPorts.isEmpty ? nil : config.exposedPorts
+        imageConfig.labels = config.labels.isEmpty ? nil : config.labels
+        imageConfig.stopSignal = config.stopSignal
+        let blobs = manifest.layers.indices.map {
+            LayerBlob(digest: manifest.layers[$0].digest, size: manifest.layers[$0].size,
+                      mediaType: manifest.layers[$0].mediaType, diffID: config.diffIDs[$0])
+        }
         let image: ImageRecord = try store.withLock {
+            // The manifest and config exactly as served: a push of this image keeps its digest.
+            try store.putBlob(manifest.bytes, expected: manifest.digest)
+            try store.putBlob(configBytes, expected: manifest.config.digest)
+            func fill(_ r: inout ImageRecord) {
+                r.layers = chain
+                r.config = imageConfig
+                r.digest = manifest.referenceDigest
+                r.reference = ref.description
+                r.manifest = manifest.digest
+                r.manifestMediaType = manifest.mediaType
+                r.configDigest = manifest.config.digest
+                r.layerBlobs = blobs
+                r.blobSource = ref.registry + "/" + ref.repository
+            }
             var rec: ImageRecord
-            if var old = try? store.image(name), old.source == name {
-                old.layers = chain
-                old.config = imageConfig
+            if var old = try? store.image(name), old.source == name, old.tags == nil {
+                fill(&old)
                 old.created = WallClock.now()
-                old.digest = manifest.referenceDigest
-                old.reference = ref.description
                 try store.beginPending("collect", old.id)
                 try store.replaceImage(old)
                 rec = old
             } else {
-                rec = try store.saveNewImage(source: name, layers: chain, config: imageConfig)
-                rec.digest = manifest.referenceDigest
-                rec.reference = ref.description
+                rec = try store.saveNewImage(source: "<none>", layers: chain, config: imageConfig)
+                fill(&rec)
+                try store.beginPending("collect", rec.id)
                 try store.replaceImage(rec)
+                try store.claimName(name, for: rec.id)
+                rec = try store.image(rec.id)
             }
             for id in made { store.endPending("layer", id) }
             try store.collectLayers(inUse: layersInUse())

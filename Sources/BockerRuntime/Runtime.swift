@@ -6,6 +6,7 @@ import Foundation
 import Glibc
 import BockerCore
 import BockerStore
+import BockerRegistry
 import BockerCgroups
 import BockerNetwork
 import CBocker
@@ -332,14 +333,42 @@ public final class Runtime {
     // MARK: Images
 
     /// Removes an image; refused while a container uses it unless force.
-    public func removeImage(_ ref: String, force: Bool) throws -> ImageRecord {
+    /// Removes a name or an image (Docker's rules): a reference by name takes that name away,
+    /// and the image goes with its last name; a reference by id removes the image, which with
+    /// several names needs `force`. An image containers use stays unless `force`.
+    /// Returns the image and, when only a name went, that name.
+    public func removeImage(_ ref: String, force: Bool) throws -> (image: ImageRecord, untagged: String?) {
         try store.withLock {
-            let img = try store.image(ref)
+            let match = try store.resolveImage(ref)
+            var img = match.image
+            if let name = match.name, img.names.count > 1 {
+                store.dropName(name, from: &img)
+                try store.replaceImage(img)
+                return (img, name)
+            }
+            if match.name == nil, img.names.count > 1, !force {
+                throw BockerError(.inUse, "Image '\(img.id)' has several names (\(img.names.joined(separator: ", "))): remove them by name, or use -f")
+            }
             if !force, let user = listContainers().first(where: { $0.image == img.id }) {
                 throw BockerError(.inUse, "Image '\(img.id)' is used by container '\(user.id)' (remove it first or use -f)")
             }
             try store.removeImage(img.id, layersInUse: layersInUse())
-            return img
+            return (img, nil)
+        }
+    }
+
+    /// Gives image `source` the name `target` (`NAME[:TAG]`, tag `latest` when none); an image
+    /// that had the name loses it.
+    public func tag(_ source: String, as target: String) throws -> (image: ImageRecord, name: String) {
+        let ref = try ImageReference.parse(target)
+        if ref.digest != nil {
+            throw BockerError(.invalidArgument, "invalid reference format '\(target)': a tag cannot hold a digest")
+        }
+        let name = ref.familiar
+        return try store.withLock {
+            let img = try store.image(source)
+            try store.claimName(name, for: img.id)
+            return (try store.image(img.id), name)
         }
     }
 
@@ -348,8 +377,10 @@ public final class Runtime {
     public func commit(_ ref: String, to target: String) throws -> (image: ImageRecord, replaced: Bool) {
         try store.withLock {
             let rec = try container(ref)
-            let existing = try? store.image(target)
-            if existing == nil && target.isEmpty {
+            let found = try? store.resolveImage(target)
+            // A re-commit to an image's only name (or its id) replaces that image in place.
+            let existing = found.flatMap { m in m.name == nil || m.image.names.count == 1 ? m.image : nil }
+            if found == nil && target.isEmpty {
                 throw BockerError(.invalidArgument, "commit needs an image name")
             }
             let baseConfig = (try? store.image(rec.image))?.config ?? ImageConfig()
@@ -377,6 +408,12 @@ public final class Runtime {
                 img.layers = layers
                 img.config = baseConfig
                 img.created = WallClock.now()
+                // Content made for the old layers no longer describes the image.
+                img.manifest = nil
+                img.manifestMediaType = nil
+                img.configDigest = nil
+                img.layerBlobs = nil
+                img.digest = nil
                 try store.beginPending("collect", img.id)
                 try store.replaceImage(img)
                 store.endPending("layer", layer)
@@ -384,7 +421,13 @@ public final class Runtime {
                 store.endPending("collect", img.id)
                 return (img, true)
             }
-            let img = try store.saveNewImage(source: target, layers: layers, config: baseConfig)
+            var img = try store.saveNewImage(source: target, layers: layers, config: baseConfig)
+            if let name = found?.name {   // the name moves to the new image
+                img.source = "<none>"
+                try store.replaceImage(img)
+                try store.claimName(name, for: img.id)
+                img = try store.image(img.id)
+            }
             store.endPending("layer", layer)
             return (img, false)
         }

@@ -13,6 +13,10 @@ public struct ImageConfig: Codable, Equatable, Sendable {
     public var cmd: [String]?
     public var workingDir: String?
     public var user: String?
+    /// Kept from a pulled image's config for a re-made config (nil when the image had none).
+    public var exposedPorts: [String]?
+    public var labels: [String: String]?
+    public var stopSignal: String?
 
     public init(env: [String]? = nil, entrypoint: [String]? = nil, cmd: [String]? = nil,
                 workingDir: String? = nil, user: String? = nil) {
@@ -24,7 +28,26 @@ public struct ImageConfig: Codable, Equatable, Sendable {
     }
 }
 
-/// An image: its id, where it came from, and its layers (bottom first).
+/// One layer as content: the blob's digest, size and media type, and the uncompressed tar's
+/// diff_id (an OCI manifest's layer descriptor plus the config's rootfs entry).
+public struct LayerBlob: Codable, Equatable, Sendable {
+    public var digest: String
+    public var size: Int64
+    public var mediaType: String
+    public var diffID: String
+
+    public init(digest: String, size: Int64, mediaType: String, diffID: String) {
+        self.digest = digest
+        self.size = size
+        self.mediaType = mediaType
+        self.diffID = diffID
+    }
+}
+
+/// An image: its id, where it came from, and its layers (bottom first). `source` is its first
+/// name (the `images` SOURCE column); `tags` are the names `tag` gave it since. `manifest`,
+/// `config` and the layer blobs are content in the blob store (`blobs/sha256/…`): for a pulled
+/// image the registry's bytes as served, for a local one made by `push` when first needed.
 public struct ImageRecord: Codable, Equatable, Sendable {
     public var id: String
     public var source: String
@@ -34,6 +57,16 @@ public struct ImageRecord: Codable, Equatable, Sendable {
     /// For pulled images: the digest the reference resolved to, and the registry reference.
     public var digest: String?
     public var reference: String?
+    /// More names (`tag`), familiar form ("myapp:1", "127.0.0.1:5000/x:y").
+    public var tags: [String]?
+    /// The image manifest's digest and media type (OCI or Docker schema 2), its config's digest.
+    public var manifest: String?
+    public var manifestMediaType: String?
+    public var configDigest: String?
+    /// The layers as blobs, in layer order, when known (always with `manifest`).
+    public var layerBlobs: [LayerBlob]?
+    /// The repository (registry/path) the layer blobs came from, for cross-repository mounts.
+    public var blobSource: String?
 
     public init(id: String, source: String, created: Double, layers: [String], config: ImageConfig) {
         self.id = id
@@ -50,6 +83,9 @@ public struct LayerRecord: Codable, Equatable, Sendable {
     public var parent: String?
     public var created: Double
     public var origin: String
+    /// This layer as a blob once `push` made one (digest, size, media type, diff_id); the blob
+    /// lives in the blob store for as long as the layer does.
+    public var blob: LayerBlob?
 
     public init(id: String, parent: String?, created: Double, origin: String) {
         self.id = id
@@ -69,6 +105,33 @@ extension ImageRecord {
                                       workingDir: c?["workingDir"]?.string, user: c?["user"]?.string))
         digest = j["digest"]?.string
         reference = j["reference"]?.string
+        tags = j["tags"]?.strings
+        manifest = j["manifest"]?.string
+        manifestMediaType = j["manifestMediaType"]?.string
+        configDigest = j["configDigest"]?.string
+        blobSource = j["blobSource"]?.string
+        if let c {
+            config.exposedPorts = c["exposedPorts"]?.strings
+            config.stopSignal = c["stopSignal"]?.string
+            if case .object(let fields)? = c["labels"] {
+                var l: [String: String] = [:]
+                for (k, v) in fields { if let s = v.string { l[k] = s } }
+                config.labels = l
+            }
+        }
+        layerBlobs = j["layerBlobs"]?.array?.compactMap { b in
+            guard let d = b["digest"]?.string, let size = b["size"]?.int, let m = b["mediaType"]?.string,
+                  let diff = b["diffID"]?.string else { return nil }
+            return LayerBlob(digest: d, size: Int64(size), mediaType: m, diffID: diff)
+        }
+    }
+
+    /// Every name of the image: its source, then its tags.
+    public var names: [String] { (source == "<none>" ? [] : [source]) + (tags ?? []) }
+
+    /// The blobs this image keeps alive in the blob store.
+    public var blobDigests: [String] {
+        [manifest, configDigest].compactMap { $0 } + (layerBlobs ?? []).map(\.digest)
     }
 
     /// A record from its file: the fast reader, Codable if that cannot.

@@ -180,6 +180,10 @@ public struct CopyDriver: StorageDriver {
     public func mountPlan(containerDir: String, layerFS: [String]) -> (dir: String, options: String)? { nil }
 
     public func commitContainer(containerDir: String, into newFS: String) throws {
+        // newFS starts as a copy of the parent: start over from empty, or files the container
+        // deleted would come back.
+        try FS.removeTree(newFS)
+        guard mkdir(newFS, 0o755) == 0 else { throw BockerError.errno("cannot create '\(newFS)'", code: .io) }
         try copyTree(from: Self.rootfs(containerDir), to: newFS)
     }
 

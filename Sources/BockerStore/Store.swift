@@ -121,15 +121,10 @@ public final class Store {
             .sorted { $0.created < $1.created }
     }
 
-    /// Finds an image by id, or by source (`NAME:TAG` or the directory it was made from;
-    /// `alpine` finds `alpine:latest`).
+    /// Finds an image by id, by one of its names (`NAME[:TAG]`, `NAME@DIGEST`, the directory
+    /// it was made from; `alpine` finds `alpine:latest`), or by an unambiguous id prefix.
     public func image(_ ref: String) throws -> ImageRecord {
-        if Identifier.isSafeComponent(ref), FS.exists(root.imageFile(ref)) {
-            return try ImageRecord.load(root.imageFile(ref))
-        }
-        let all = ref.isEmpty ? [] : listImages()
-        if let match = all.last(where: { $0.source == ref || $0.source == ref + ":latest" }) { return match }
-        throw BockerError(.notFound, "No image named '\(ref)' exists")
+        try resolveImage(ref).image
     }
 
     public func layerFS(_ id: String) -> String { root.layerDir(id) + "/fs" }
@@ -223,5 +218,6 @@ public final class Store {
         for id in FS.list(root.layersDir) where !used.contains(id) {
             try removeLayerFiles(id)
         }
+        collectBlobs()
     }
 }

@@ -130,6 +130,11 @@ CURLcode bk_curl_set_header_callback(CURL *h, bk_curl_data_callback callback, vo
     if (rc != CURLE_OK) return rc;
     return curl_easy_setopt(h, CURLOPT_HEADERDATA, context);
 }
+CURLcode bk_curl_set_read_callback(CURL *h, bk_curl_data_callback callback, void *context) {
+    CURLcode rc = curl_easy_setopt(h, CURLOPT_READFUNCTION, callback);
+    if (rc != CURLE_OK) return rc;
+    return curl_easy_setopt(h, CURLOPT_READDATA, context);
+}
 CURLcode bk_curl_set_error_buffer(CURL *h, char *buffer) {
     return curl_easy_setopt(h, CURLOPT_ERRORBUFFER, buffer);
 }

@@ -16,7 +16,10 @@ return {
         print(bocker.json { ID = img.id, Source = img.source, Layers = #img.layers,
                             CreatedAt = os.date("!%Y-%m-%d %H:%M:%S +0000 UTC", math.floor(img.created)) })
       else
-        rows[#rows + 1] = { img.id, img.source, cli.ago(img.created) }
+        -- One row per name (an image without names shows its source, "<none>").
+        local names = img.names
+        if #names == 0 then names = { img.source } end
+        for _, name in ipairs(names) do rows[#rows + 1] = { img.id, name, cli.ago(img.created) } end
       end
     end
     if not o.quiet and o.format ~= "json" then cli.table({ "IMAGE_ID", "SOURCE", "CREATED" }, rows) end

@@ -110,4 +110,19 @@ int bk_compressor_write(bk_compressor *c, const void *in, size_t len, int fd);
 int bk_compressor_finish(bk_compressor *c, int fd);
 void bk_compressor_free(bk_compressor *c);
 
+// ---- layer writing ----
+
+// Receives the tar stream. 0 to go on, non-zero to stop (bk_tar_write_tree then fails).
+typedef int (*bk_out_fn)(void *ctx, const void *data, size_t len);
+
+// Writes the tree under `root` as an uncompressed tar stream (PAX restricted, entries sorted by
+// name bytes, directories before their contents, real mtimes in seconds, numeric ids only, no
+// root entry): the same tree always gives the same bytes. `parent` (or NULL): a tree `root` was
+// made from (cumulative storage drivers); only what differs from it is written, and what it has
+// that `root` lacks becomes a `.wh.NAME` whiteout. `overlay`: translate overlayfs's own
+// whiteouts (0/0 character devices, trusted.overlay.opaque=y) to OCI ones. Keeps user.* and
+// security.capability extended attributes. 0, or -1 with a message in err.
+int bk_tar_write_tree(const char *root, const char *parent, int overlay, bk_out_fn out, void *ctx,
+                      char *err, size_t errlen);
+
 #endif

@@ -37,6 +37,9 @@ CURLcode bk_curl_setopt_slist(CURL *h, CURLoption option, struct curl_slist *val
 CURLcode bk_curl_set_write_callback(CURL *h, bk_curl_data_callback callback, void *context);
 // CURLOPT_HEADERFUNCTION + CURLOPT_HEADERDATA (one call per header line, status lines included).
 CURLcode bk_curl_set_header_callback(CURL *h, bk_curl_data_callback callback, void *context);
+// The request body's source (CURLOPT_READFUNCTION/READDATA): fills data, returns the bytes given
+// (0 at the end, CURL_READFUNC_ABORT to stop).
+CURLcode bk_curl_set_read_callback(CURL *h, bk_curl_data_callback callback, void *context);
 // An error buffer of CURL_ERROR_SIZE bytes owned by the caller (CURLOPT_ERRORBUFFER).
 CURLcode bk_curl_set_error_buffer(CURL *h, char *buffer);
 

@@ -20,6 +20,9 @@ that blob GETs (/v2/<name>/blobs/sha256:…) are tampered with according to MODE
                  the next is forwarded
   huge-manifest  manifest GETs get a 5 MiB OCI manifest (with Content-Length); a client must
                  refuse it
+  drop-upload-once  the first blob upload PUT or PATCH of each repository: half its body is read,
+                 then the connection is dropped without an answer (a push client must start again);
+                 the Host header is passed on, so upload Locations point back at the shim
 Every request is logged to DIR/shim-NAME.log, one JSON object per line:
   {"listener": "main"|"cdn", "method", "path", "authorization": bool, "range": str|null, "status"}
 """
@@ -51,7 +54,8 @@ def main():
         opts[args[i]] = args[i + 1]
         i += 2
     upstream, mode, storage = int(opts["--upstream"]), opts["--mode"], opts["--storage"]
-    if mode not in ("proxy", "redirect", "corrupt", "short", "truncate-once", "fail-once", "huge-manifest"):
+    if mode not in ("proxy", "redirect", "corrupt", "short", "truncate-once", "fail-once", "huge-manifest",
+                    "drop-upload-once"):
         sys.exit(f"shim.py: unknown mode {mode}")
     if mode == "redirect" and not storage:
         sys.exit("shim.py: --mode redirect needs --storage REGISTRY_DATA_DIR")
@@ -97,6 +101,8 @@ def main():
             req_body = self.rfile.read(length) if length else None
             conn = http.client.HTTPConnection("127.0.0.1", upstream, timeout=60)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+            if mode == "drop-upload-once" and self.headers.get("Host"):
+                headers["Host"] = self.headers["Host"]
             conn.request(self.command, self.path, body=req_body, headers=headers)
             resp = conn.getresponse()
             body = resp.read()
@@ -116,6 +122,15 @@ def main():
                 body = json.dumps({"errors": [{"code": "UNAVAILABLE", "message": "injected 503"}]}).encode()
                 log(self.entry(503))   # logged before the answer: a client reading the log after it finds the line
                 return self.send_body(503, [("Content-Type", "application/json")], body, self.command == "HEAD")
+            upload = re.match(r"^/v2/(.+)/blobs/uploads/.+$", path)
+            if mode == "drop-upload-once" and upload and self.command in ("PUT", "PATCH") \
+                    and first_time(("upload", upload.group(1))):
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length // 2)
+                log(self.entry(0) | {"dropped": True})
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
             if mode == "huge-manifest" and MANIFEST_RE.match(path):
                 pad = b" " * (5 << 20)
                 body = b'{"schemaVersion":2,' + pad + b'"layers":[]}'

@@ -196,6 +196,46 @@ end
 
 --- KEY=VALUE lines of an env file ('#' comments and blank lines skipped; KEY alone takes this
 --- shell's value, as Docker). Returns the list, or nil and the error.
+-- "1.5MB": Docker's sizes (powers of 1000).
+function cli.human(n)
+  local units, i = { "B", "kB", "MB", "GB" }, 1
+  while n >= 1000 and i < #units do n = n / 1000; i = i + 1 end
+  return (i == 1 and "%d%s" or "%.4g%s"):format(n, units[i])
+end
+
+-- A progress function for pull and push events ({layer, status, current, total}): Docker's
+-- one line per layer, redrawn in place on a terminal; plain lines (each status change once)
+-- when the output is not a terminal. nil when quiet.
+function cli.progress(quiet)
+  if quiet then return nil end
+  local tty = bocker.isatty(1)
+  local order, state = {}, {}
+  local drawn = 0
+  local function line(id)
+    local s = state[id]
+    if (s.status == "Downloading" or s.status == "Pushing") and s.total > 0 then
+      local width = 40
+      local filled = math.floor(width * s.current / s.total)
+      local bar = string.rep("=", math.max(filled - 1, 0)) .. (filled > 0 and ">" or "") .. string.rep(" ", width - filled)
+      return ("%s: %s [%s] %s/%s"):format(id, s.status, bar, cli.human(s.current), cli.human(s.total))
+    end
+    return ("%s: %s"):format(id, s.status)
+  end
+  return function(ev)
+    if not state[ev.layer] then order[#order + 1] = ev.layer end
+    local old = state[ev.layer]
+    state[ev.layer] = ev
+    if tty then
+      if drawn > 0 then io.write(("\27[%dA"):format(drawn)) end
+      for _, id in ipairs(order) do io.write("\27[2K", line(id), "\n") end
+      drawn = #order
+      io.flush()
+    elseif not old or old.status ~= ev.status then
+      print(line(ev.layer))
+    end
+  end
+end
+
 function cli.read_env_file(path)
   local f, err = io.open(path, "r")
   if not f then return nil, err end
