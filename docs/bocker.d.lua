@@ -258,9 +258,10 @@ function Container:kill(signal) end
 function Container:wait(opts) end
 
 ---Blocks until every condition holds: a log line matching the regular expression `log`
----(`times` of them), a TCP `port` accepting connections. Raises `timeout` (default 60 s) or
----`invalid_state` when the container stops first. Returns the container.
----@param conditions {log?: string, times?: integer, port?: integer, timeout?: number|string}
+---(`times` of them), a TCP `port` accepting connections, an HTTP GET of `http.path` on
+---`http.port` answering `http.status` (any 2xx when not given). Raises `timeout` (default
+---60 s) or `invalid_state` when the container stops first. Returns the container.
+---@param conditions {log?: string, times?: integer, port?: integer, http?: {port?: integer, path?: string, status?: integer}, timeout?: number|string}
 ---@return bocker.Container
 function Container:wait_for(conditions) end
 
@@ -487,6 +488,15 @@ function bocker.duration(value) end
 ---@param opts? {filters?: {container?: string|string[], event?: string|string[], image?: string|string[]}, since?: number, until?: number, timeout?: number|string}
 ---@return fun(): {time: number, time_text: string, type: "container", action: string, id: string, name?: string, image: string, exit_code?: integer}
 function bocker.events(opts) end
+
+---Plain HTTP for smoke tests and health gates.
+bocker.http = {}
+
+---One request (redirects followed). `method` defaults to POST with a body, GET without. Any
+---status is an answer; no answer raises `io`, the time limit (default 30 s) `timeout`.
+---@param req {url: string, method?: string, headers?: table<string, string>, body?: string, timeout?: number|string}
+---@return {status: integer, headers: table<string, string>, body: string}
+function bocker.http.request(req) end
 
 ---An environment variable, or `default` when it is unset or empty.
 ---@param name string

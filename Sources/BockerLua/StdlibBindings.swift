@@ -1,6 +1,7 @@
 import CLua
 import Glibc
 import BockerCore
+import BockerRegistry
 
 /// The small standard library scripts get beside the container API: JSON both ways and the
 /// file-system helpers orchestration scripts need (`bocker.json`, `bocker.fs`).
@@ -35,6 +36,10 @@ enum StdlibBindings {
         ])
         lua_setfield(L, bocker, "log")
         Modules.register(lua, into: bocker, [("env", env), ("duration", duration)])
+
+        lua_createtable(L, 0, 1)
+        Modules.register(lua, into: lua_gettop(L), [("request", httpRequest)])
+        lua_setfield(L, bocker, "http")
     }
 
     /// bocker.env(name [, default]) → the environment variable, or the default (nil) when unset
@@ -63,6 +68,30 @@ enum StdlibBindings {
                 throw BockerError(.invalidArgument, "invalid duration '\(lua.string(1) ?? lua.typeName(1))': use seconds or a form such as 1m30s")
             }
             lua.push(.number(v))
+            return 1
+        }
+    }
+
+    /// bocker.http.request{url =, method = "GET"|"POST"|…, headers = {K = V}, body =, timeout = 30}
+    /// → {status =, headers = {name = value} (lowercase names), body =}. Any status is an
+    /// answer; no answer raises `io`, the time limit `timeout`.
+    static let httpRequest: clua_swift_function = { L in
+        binding(L) { lua in
+            guard let t = try lua.optionsTable(1, "bocker.http.request", keys: ["url", "method", "headers", "body", "timeout"]),
+                  let url = try lua.optString(t, "url") else {
+                throw BockerError(.invalidArgument, "bocker.http.request needs {url = …}")
+            }
+            let r = try WebClient.request(url: url, method: try lua.optString(t, "method"),
+                                          headers: try lua.optStringMap(t, "headers") ?? [:],
+                                          body: try lua.optString(t, "body").map { Array($0.utf8) },
+                                          timeout: try lua.optDuration(t, "timeout") ?? 30)
+            var headers: [(String, LuaValue)] = []
+            for (name, value) in r.headers where !headers.contains(where: { $0.0 == name }) { headers.append((name, .string(value))) }
+            lua.push(.table([("status", .int(r.status)), ("headers", .table(headers))]))
+            r.body.withUnsafeBufferPointer { b in
+                b.baseAddress.map { lua_pushlstring(L, UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self), b.count) } ?? lua_pushstring(L, "")
+            }
+            lua_setfield(L, -2, "body")
             return 1
         }
     }

@@ -19,19 +19,26 @@ enum WaitBindings {
         }
     }
 
-    /// c:wait_for{log = "regex", times = 1, port = 80, timeout = 60} → c, once every condition
-    /// given holds. Raises `timeout`, or `invalid_state` when the container stops first.
+    /// c:wait_for{log = "regex", times = 1, port = 80, http = {port =, path = "/", status = 200},
+    /// timeout = 60} → c, once every condition given holds. Raises `timeout`, or `invalid_state` when the container stops first.
     static let waitFor: clua_swift_function = { L in
         binding(L) { lua in
-            guard let t = try lua.optionsTable(2, "wait_for", keys: ["log", "times", "port", "timeout"]) else {
-                throw BockerError(.invalidArgument, "c:wait_for needs a table of conditions (log, port)")
+            guard let t = try lua.optionsTable(2, "wait_for", keys: ["log", "times", "port", "http", "timeout"]) else {
+                throw BockerError(.invalidArgument, "c:wait_for needs a table of conditions (log, port, http)")
             }
             var w = WaitStrategy()
             w.logPattern = try lua.optString(t, "log")
             w.logTimes = try lua.optInt(t, "times") ?? 1
             w.port = try lua.optInt(t, "port")
-            guard w.logPattern != nil || w.port != nil else {
-                throw BockerError(.invalidArgument, "c:wait_for needs a condition: log or port")
+            if let h = try lua.optionsTable(EventBindings.pushedField(lua, t, "http"), "wait_for http", keys: ["port", "path", "status"]) {
+                guard let port = try lua.optInt(h, "port") ?? w.port else {
+                    throw BockerError(.invalidArgument, "c:wait_for: http needs a port (http = {port = 80, path = \"/\"})")
+                }
+                w.http = (port, try lua.optString(h, "path") ?? "/", try lua.optInt(h, "status"))
+            }
+            clua_pop(L, 1)   // the http value pushed above
+            guard w.logPattern != nil || w.port != nil || w.http != nil else {
+                throw BockerError(.invalidArgument, "c:wait_for needs a condition: log, port or http")
             }
             let timeout = try lua.optDuration(t, "timeout") ?? 60
             try ContainerBindings.runtime(lua).waitFor(try ContainerBindings.ref(lua, 1, "wait_for"), w, timeout: timeout)

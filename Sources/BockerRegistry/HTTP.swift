@@ -80,6 +80,8 @@ struct HTTPRequest {
     var caFile: String?
     /// The request body (PUT, PATCH, POST); nil: none.
     var body: HTTPBody?
+    /// The whole exchange's time limit in seconds (nil: none beyond the low-speed rule).
+    var totalTimeout: Double?
 }
 
 /// A request body: its length and a way to read it from the start (a redirect or an
@@ -279,6 +281,7 @@ final class CurlSession: @unchecked Sendable {
             bk_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT, req.connectTimeout)
             bk_curl_setopt_long(h, CURLOPT_LOW_SPEED_LIMIT, req.lowSpeedLimit)
             bk_curl_setopt_long(h, CURLOPT_LOW_SPEED_TIME, req.lowSpeedTime)
+            if let t = req.totalTimeout { bk_curl_setopt_long(h, CURLOPT_TIMEOUT_MS, max(1, Int(t * 1000))) }
             bk_curl_setopt_long(h, CURLOPT_TCP_KEEPALIVE, 1)
             bk_curl_setopt_long(h, CURLOPT_FOLLOWLOCATION, req.followRedirects ? 1 : 0)
             bk_curl_setopt_long(h, CURLOPT_MAXREDIRS, 10)

@@ -7,6 +7,7 @@ import Glibc
 import BockerCore
 import BockerNetwork
 import CBocker
+import BockerRegistry
 
 /// What `waitFor` waits for (Testcontainers' wait strategies): a log line, a listening port.
 /// Every condition given must hold; each is checked again until it does or the time is up.
@@ -18,6 +19,8 @@ public struct WaitStrategy: Sendable {
     /// A container TCP port that must accept a connection (on its address in a bridge network,
     /// on 127.0.0.1 with the host's network).
     public var port: Int?
+    /// An HTTP GET of `path` on the container's `port` that answers `status` (any 2xx when nil).
+    public var http: (port: Int, path: String, status: Int?)?
 
     public init() {}
 }
@@ -66,7 +69,7 @@ extension Runtime {
         do { regex = try strategy.logPattern.map { try Regex($0) } } catch {
             throw BockerError(.invalidArgument, "invalid log pattern '\(strategy.logPattern ?? "")': \(error)")
         }
-        var logSeen = 0, offset = 0, portOpen = strategy.port == nil
+        var logSeen = 0, offset = 0, portOpen = strategy.port == nil, httpOK = strategy.http == nil
         let watch = ContainerDirWatch(directory: root.containerDir(id), events: IN_MODIFY | IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE_SELF)
         while true {
             try Interrupt.check()
@@ -79,18 +82,34 @@ extension Runtime {
                 }
             }
             if !portOpen, let port = strategy.port { portOpen = try portAccepts(rec, port) }
-            if (regex == nil || logSeen >= strategy.logTimes) && portOpen { return }
+            if !httpOK, let h = strategy.http { httpOK = try httpAnswers(rec, h) }
+            if (regex == nil || logSeen >= strategy.logTimes) && portOpen && httpOK { return }
             guard rec.liveState == .running else {
                 throw BockerError(.invalidState, "container '\(ref)' is \(rec.liveState.rawValue) (exit code \(rec.exitCode.map(String.init) ?? "none")) and never became ready")
             }
             let left = try remaining(deadline, "waiting for container '\(ref)' to be ready", timeout)
             // A port is polled (nothing signals a listen()); a log line arrives as a write.
-            watch.sleep(untilExitOf: rec.monitorPid, atMost: portOpen ? left : min(left, 0.05))
+            watch.sleep(untilExitOf: rec.monitorPid, atMost: portOpen && httpOK ? left : min(left, 0.05))
         }
+    }
+
+    /// Whether an HTTP GET of the container's port and path answers the status wanted now.
+    func httpAnswers(_ rec: ContainerRecord, _ h: (port: Int, path: String, status: Int?)) throws -> Bool {
+        guard let ip = try reachableAddress(rec), TCPProbe.connects(ip: ip, port: h.port, timeoutMs: 200) else { return false }
+        let path = h.path.hasPrefix("/") ? h.path : "/" + h.path
+        guard let r = try? WebClient.request(url: "http://\(ip):\(h.port)\(path)", timeout: 2) else { return false }
+        return h.status.map { r.status == $0 } ?? (200..<300).contains(r.status)
     }
 
     /// Whether a TCP connection to the container's `port` succeeds now.
     func portAccepts(_ rec: ContainerRecord, _ port: Int) throws -> Bool {
+        guard let ip = try reachableAddress(rec) else { return false }
+        return TCPProbe.connects(ip: ip, port: port, timeoutMs: 200)
+    }
+
+    /// The address the container's ports are reached at from here: its bridge address,
+    /// 127.0.0.1 with the host's network; nil while it is not attached yet.
+    func reachableAddress(_ rec: ContainerRecord) throws -> String? {
         let ip: String
         if rec.networkMode == "host" {
             ip = "127.0.0.1"
@@ -99,9 +118,9 @@ extension Runtime {
         } else if rec.networkMode == "none" {
             throw BockerError(.invalidArgument, "cannot wait for a port of container '\(rec.id)': it has no network (--network none)")
         } else {
-            return false   // not attached yet
+            return nil   // not attached yet
         }
-        return TCPProbe.connects(ip: ip, port: port, timeoutMs: 200)
+        return ip
     }
 
     func isDone(_ rec: ContainerRecord) -> Bool {

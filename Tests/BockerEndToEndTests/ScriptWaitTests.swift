@@ -159,6 +159,45 @@ struct ScriptWaitTests {
         }
     }
 
+    @Test("wait_for{http=…} waits for the right status; bocker.http.request GETs and POSTs")
+    func httpReadiness() throws {
+        try BockerFixture.with { f in
+            let img = try f.initImage()
+            // httpd serves /ready only once the file exists; a CGI echoes what is posted.
+            let path = try f.writeFile("http.lua", """
+                local c = bocker.container.create{ image = arg[1], ports = { "8080" }, cmd = { "sh", "-c", [[
+                  mkdir -p /www/cgi-bin
+                  printf '#!/bin/sh\necho Content-Type: text/plain\necho\necho "got:$REQUEST_METHOD:$(cat)"\n' > /www/cgi-bin/echo
+                  chmod +x /www/cgi-bin/echo
+                  httpd -f -p 8080 -h /www ]] } }
+                c:start()
+                c:wait_for{ port = 8080, timeout = 20 }
+                local ok, err = pcall(c.wait_for, c, { http = { port = 8080, path = "/ready", status = 200 }, timeout = 0.5 })
+                print("early=" .. err.code)
+                c:exec({ "sh", "-c", "echo ok > /www/ready" }, { capture = true })
+                c:wait_for{ http = { port = 8080, path = "/ready" }, timeout = 20 }
+                local url = "http://127.0.0.1:" .. c:port(8080)
+                local r = bocker.http.request{ url = url .. "/ready" }
+                print("get=" .. r.status .. ":" .. r.body:gsub("\\n", ""))
+                local p = bocker.http.request{ url = url .. "/cgi-bin/echo", body = "hello", timeout = "5s" }
+                print("post=" .. p.status .. ":" .. p.body:gsub("\\n", ""))
+                local missing = bocker.http.request{ url = url .. "/nothing" }
+                print("missing=" .. missing.status)
+                local ok2, err2 = pcall(bocker.http.request, { url = "http://127.0.0.1:1/", timeout = 2 })
+                print("refused=" .. err2.code)
+                c:remove{ force = true }
+                """)
+            let r = f.run(["script", path, img])
+            #expect(r.status == 0, "\(r)")
+            let v = keyed(r.stdout)
+            #expect(v["early"] == "timeout", "\(r)")
+            #expect(v["get"] == "200:ok", "\(r)")
+            #expect(v["post"] == "200:got:POST:hello", "\(r)")
+            #expect(v["missing"] == "404", "\(r)")
+            #expect(v["refused"] == "io", "\(r)")
+        }
+    }
+
     @Test("run -p 80 publishes on a picked port, shown by inspect")
     func cliPickedPort() throws {
         try BockerFixture.with { f in
