@@ -75,6 +75,7 @@ return {
   rm NAME...                    remove networks no running container uses
   inspect NAME                  the network and its running containers, as JSON]],
   options = {},
+  subcommands = { create = create_options, ls = ls_options },
   run = function(args)
     if args[1] == "--help" or args[1] == "-h" then cli.print_help("network"); return 0 end
     local verb = args[1]

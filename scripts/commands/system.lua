@@ -37,6 +37,7 @@ return {
   usage = "bocker system prune [-f]",
   help = "  prune   remove exited containers, unused networks and the layers only they used",
   options = {},
+  subcommands = { prune = prune_options },
   run = function(args)
     if args[1] == "--help" or args[1] == "-h" then cli.print_help("system"); return 0 end
     if args[1] == "prune" then return prune(table.move(args, 2, #args, 1, {})) end

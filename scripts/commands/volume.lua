@@ -59,6 +59,7 @@ return {
   summary = "Manage volumes (create, ls, rm, inspect)",
   usage = usage,
   options = {},
+  subcommands = { ls = ls_options },
   help = [[
   create NAME                   a named volume
   ls [-q] [--format FORMAT]     the volumes

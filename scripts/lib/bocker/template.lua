@@ -15,6 +15,8 @@
 -- a tab and a newline; `json` alone is `{{json .}}`.
 local template = {}
 
+local funcs = {}   -- the template functions (filled below)
+
 local function fail(msg)
   error(bocker.error("invalid_argument", "template: " .. msg, 125), 0)
 end
@@ -97,6 +99,8 @@ local function parse_pipeline(toks, pos, stop)
       pos = pos + 1
     elseif t.k == ")" then
       fail("unexpected )")
+    elseif t.k == "ident" and not funcs[t.v] then
+      fail(("function \"%s\" not defined"):format(t.v))
     else
       cur[#cur + 1] = t
       pos = pos + 1
@@ -228,7 +232,6 @@ end
 
 local function str(v) return type(v) == "string" and v or show(v) end
 
-local funcs = {}
 funcs.json = function(v)
   if v == NOVALUE or v == nil then return "null" end
   return bocker.json(v)
