@@ -10,7 +10,7 @@ local options = {
   ["--user"] = { name = "user", kind = "value" },
   ["-i"] = { name = "interactive", kind = "flag", help = "keep stdin open (always: stdin is this terminal's)" },
   ["--interactive"] = { name = "interactive", kind = "flag" },
-  ["-t"] = { name = "tty", kind = "flag", help = "the command uses this terminal (-it for a shell; see below)" },
+  ["-t"] = { name = "tty", kind = "flag", help = "give the command a pseudo-terminal in the container (-it for a shell)" },
   ["--tty"] = { name = "tty", kind = "flag" },
 }
 
@@ -18,9 +18,9 @@ return {
   summary = "Execute a command in a running container",
   usage = "bocker exec [OPTIONS] <container> <command> [arg...]",
   options = options,
-  help = [[The command's stdin, stdout and stderr are this terminal's, as in the original:
-with -t the command shares bocker's terminal (isatty is true, job control works) rather than
-a new pseudo-terminal inside the container as Docker makes, so tty(1) cannot name it.
+  help = [[stdin is always connected, as in the original. The command never gets this terminal
+itself: without -t a terminal reaches it through a relayed pipe; with -t it gets a new
+pseudo-terminal of the container's own (/dev/pts/N there), relayed to this one.
 Exit status: the command's; 125 for a bad option; 126 when it cannot be executed, 127 when
 it is not found.]],
   run = function(args)
@@ -28,6 +28,6 @@ it is not found.]],
     if #rest < 2 then cli.fail("usage: bocker exec <container_id> <command> [arg...]") end
     local c = bocker.container.get(rest[1])
     local cmd = table.move(rest, 2, #rest, 1, {})
-    return c:exec(cmd, { env = o.env, workdir = o.workdir, user = o.user })
+    return c:exec(cmd, { env = o.env, workdir = o.workdir, user = o.user, tty = o.tty })
   end,
 }
