@@ -198,6 +198,7 @@ function cgrouplib.of(ref) end
 ---@field env? string[] "KEY=VALUE" entries added to the container's environment.
 ---@field workdir? string An existing directory inside the container.
 ---@field user? string "name", "uid", "name:group" or "uid:gid" (names from the container's own files).
+---@field tty? boolean A new pty of the container's own is the command's stdio (exec -t); not with capture.
 
 ---A container (userdata holding the id; each field read reloads the record, and raises
 ---not_found once the container is removed).
