@@ -119,6 +119,7 @@ struct DockerHabitsTests {
                              " CPUs: \(sysconf(Int32(_SC_NPROCESSORS_ONLN)))", " Bocker Root Dir: " + f.root] {
                 #expect(info.stdoutLines.contains(expected), "\(expected): \(info)")
             }
+            #expect(info.stdoutLines.contains("  seccomp") && info.stdoutLines.contains("   Profile: builtin"), "\(info)")
             let n = f.run(["info", "-f", "{{.ContainersRunning}}/{{.ContainersStopped}} {{.Driver}}"])
             #expect(n.stdout == "1/1 overlay\n", "\(n)")
             _ = f.run(["rm", "-f", running, exited])

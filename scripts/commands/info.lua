@@ -36,6 +36,10 @@ return {
       OperatingSystem = h.os or "unknown", OSType = "linux", Architecture = h.machine, NCPU = h.cpus,
       MemTotal = h.memory, BockerRootDir = bocker.root(), ServerVersion = h.version,
       Networks = #bocker.network.list(), Volumes = #bocker.volume.list(),
+      -- What every container gets unless told otherwise: Docker's default seccomp profile
+      -- (when the kernel filters system calls) and no_new_privs.
+      SecurityOptions = h.seccomp and { "name=seccomp,profile=builtin", "name=no-new-privileges" }
+                        or { "name=no-new-privileges" },
     }
     if o.format then
       io.write(table.concat(template.format_list(o.format, { i }), "\n"), "\n")
@@ -57,6 +61,7 @@ return {
       " Storage Driver: " .. i.Driver,
       " Cgroup Driver: cgroupfs",
       " Cgroup Version: " .. cgv,
+      " Security Options:",
       " Kernel Version: " .. h.kernel,
       " Operating System: " .. i.OperatingSystem,
       " OSType: linux",
@@ -65,6 +70,12 @@ return {
       " Total Memory: " .. gib(h.memory),
       " Bocker Root Dir: " .. i.BockerRootDir,
     }
+    local at = 0
+    for k, l in ipairs(lines) do if l == " Security Options:" then at = k end end
+    local sec = {}
+    if h.seccomp then sec = { "  seccomp", "   Profile: builtin" } end
+    sec[#sec + 1] = "  no-new-privileges"
+    for k = #sec, 1, -1 do table.insert(lines, at + 1, sec[k]) end
     print(table.concat(lines, "\n"))
     return 0
   end,
