@@ -198,6 +198,7 @@ function cgrouplib.of(ref) end
 ---@field env? string[] "KEY=VALUE" entries added to the container's environment.
 ---@field workdir? string An existing directory inside the container.
 ---@field user? string "name", "uid", "name:group" or "uid:gid" (names from the container's own files).
+---@field tty? boolean A new pty of the container's own is the command's stdio (exec -t); not with capture.
 
 ---A container (userdata holding the id; each field read reloads the record, and raises
 ---not_found once the container is removed).
@@ -581,6 +582,22 @@ function bocker.now() end
 ---@return string
 function bocker.version() end
 
+---@class bocker.HostInfo
+---@field version string bocker's version
+---@field build string the first 7 hex digits of the binary's GNU build id ("unknown" without one)
+---@field swift string the Swift compiler it was built with ("6.3")
+---@field lua string the Lua release it was compiled against ("Lua 5.4.4")
+---@field kernel string uname release
+---@field machine string uname machine ("x86_64")
+---@field os string? PRETTY_NAME of /etc/os-release
+---@field cpus integer online CPUs
+---@field memory integer total memory in bytes
+---@field seccomp boolean whether the kernel has seccomp filtering
+
+---This build and this host (needs no state root): what `bocker version` and `bocker info` show.
+---@return bocker.HostInfo
+function bocker.host_info() end
+
 -- bocker.cli ---------------------------------------------------------------------------------
 -- The editor cannot see that require "bocker.cli" loads this; annotate the local:
 --   local cli = require "bocker.cli" ---@type bocker.cli
@@ -588,6 +605,8 @@ function bocker.version() end
 ---@class bocker.cli.OptionSpec
 ---@field name string Key in the options table.
 ---@field kind "flag"|"value"|"list"
+---@field help? string What --help says about it (one spelling of each option carries it; "\n" continues a line).
+---@field arg? string The value's placeholder in --help ("NAME"; default: the name upper-cased).
 
 ---@class bocker.cli
 local cli = {}
@@ -597,14 +616,28 @@ local cli = {}
 ---@param status? integer
 function cli.fail(message, status) end
 
----Parses options at the front of args (stops at the first non-option or after "--").
----A "value" option also sets opts[name .. "_spelling"].
+---Parses options at the front of args (stops at the first non-option or after "--"; with
+---`anywhere`, options may follow positional arguments too). A "value" option also sets
+---opts[name .. "_spelling"]. "--help" (and "-h" when spec has no -h) prints the command's
+---help, generated from spec, and ends the command with status 0. A bad command line
+---(unknown flag, missing value) fails with exit status 125.
 ---@param args string[]
 ---@param spec table<string, bocker.cli.OptionSpec>
----@param command? string Named in "unknown flag" messages.
+---@param command? string|{name: string, usage: string, help?: string} Named in messages; its help is shown.
+---@param anywhere? boolean
 ---@return table<string, any> opts
 ---@return string[] rest
-function cli.parse(args, spec, command) end
+function cli.parse(args, spec, command, anywhere) end
+
+---The "Options:" text generated from a parser table (every spelling, sorted by long name).
+---@param spec table<string, bocker.cli.OptionSpec>
+---@return string
+function cli.options_text(spec) end
+
+---Prints a command's usage, summary, generated Options and prose help.
+---@param command string|{name: string, usage: string, help?: string}
+---@param spec? table<string, bocker.cli.OptionSpec> default: the command's `options`
+function cli.print_help(command, spec) end
 
 ---A whole number from text, or a failure naming the option.
 ---@param text string

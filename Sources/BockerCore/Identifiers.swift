@@ -32,4 +32,30 @@ public enum Identifier {
         }
         return true
     }
+
+    /// The id prefix `ref` stands for, with `kind` ("ps_", "img_") put in front when left
+    /// out: `90c6`, `ps_90c6` → `ps_90c6`. nil when ref is not one (not hex, or nothing after
+    /// the kind), so names never turn into prefixes.
+    public static func idPrefix(_ ref: String, kind: String) -> String? {
+        let hex = ref.hasPrefix(kind) ? ref.dropFirst(kind.count) : Substring(ref)
+        guard !hex.isEmpty, hex.utf8.count <= 12,
+              hex.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else { return nil }
+        return kind + hex
+    }
+
+    /// Picks what a reference means among `candidates` (id, name) as Docker does: the full id,
+    /// then an exact name, then a unique id prefix (with or without `kind`). A prefix that fits
+    /// several is an error listing them; nothing fitting returns nil.
+    public static func resolve<T>(_ ref: String, kind: String, what: String, in candidates: [T],
+                                  id: (T) -> String, names: (T) -> [String]) throws -> T? {
+        guard !ref.isEmpty else { return nil }
+        if let exact = candidates.first(where: { id($0) == ref }) { return exact }
+        if let named = candidates.last(where: { names($0).contains(ref) }) { return named }
+        guard let prefix = idPrefix(ref, kind: kind) else { return nil }
+        let matches = candidates.filter { id($0).hasPrefix(prefix) }
+        if matches.count > 1 {
+            throw BockerError(.invalidArgument, "Ambiguous \(what) reference '\(ref)': multiple IDs found with provided prefix: \(matches.map(id).joined(separator: ", "))")
+        }
+        return matches.first
+    }
 }

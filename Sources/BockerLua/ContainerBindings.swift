@@ -148,20 +148,22 @@ enum ContainerBindings {
             guard let argv = try lua.stringArray(2, "exec command"), !argv.isEmpty else {
                 throw BockerError(.invalidArgument, "exec needs a command")
             }
-            let opts = try lua.optionsTable(3, "exec", keys: ["env", "workdir", "user", "capture", "timeout"])
+            let opts = try lua.optionsTable(3, "exec", keys: ["env", "workdir", "user", "capture", "timeout", "tty"])
+            let tty = try opts.flatMap { try lua.optBool($0, "tty") } ?? false
             let timeout = try opts.flatMap { try lua.optDuration($0, "timeout") }
             let env = try opts.flatMap { try lua.optStrings($0, "env") } ?? []
             let workdir = try opts.flatMap { try lua.optString($0, "workdir") }
             let user = try opts.flatMap { try lua.optString($0, "user") }
             fflush(nil)
             if try opts.flatMap({ try lua.optBool($0, "capture") }) == true {
+                if tty { throw BockerError(.invalidArgument, "exec: tty and capture cannot be combined") }
                 let (code, out, err) = try runtime(lua).execCapture(id, argv: argv, env: env, workdir: workdir, user: user, timeout: timeout)
                 lua.push(.int(Int(code)))
                 lua.push(String(decoding: out, as: UTF8.self))
                 lua.push(String(decoding: err, as: UTF8.self))
                 return 3
             }
-            lua.push(.int(Int(try runtime(lua).exec(id, argv: argv, env: env, workdir: workdir, user: user, timeout: timeout))))
+            lua.push(.int(Int(try runtime(lua).exec(id, argv: argv, env: env, workdir: workdir, user: user, timeout: timeout, tty: tty))))
             return 1
         }
     }

@@ -5,7 +5,7 @@ import BockerRuntime
 
 /// `bocker.*` functions about the host itself: errors, the state root, the command list.
 enum HostBindings {
-    static let version = "0.1.0"
+    static var version: String { HostFacts.version }
 
     static let functions: Modules.Functions = [
         ("error", makeError),
@@ -16,6 +16,7 @@ enum HostBindings {
         ("isatty", isatty),
         ("now", now),
         ("version", versionFn),
+        ("host_info", hostInfo),
         ("json", json),
         ("sleep", sleep),
         ("wait_any", WaitBindings.waitAny),
@@ -164,6 +165,23 @@ enum HostBindings {
     static let versionFn: clua_swift_function = { L in
         binding(L) { lua in
             lua.push(version)
+            return 1
+        }
+    }
+
+    /// bocker.host_info() → {version, build, swift, lua, kernel, machine, os, cpus, memory,
+    /// seccomp}: this build and this host (no state root needed).
+    static let hostInfo: clua_swift_function = { L in
+        binding(L) { lua in
+            let k = HostFacts.kernel()
+            lua.push(.table([
+                ("version", .string(HostFacts.version)), ("build", .string(HostFacts.buildID())),
+                ("swift", .string(HostFacts.swiftVersion)), ("lua", .string(String(cString: clua_release()))),
+                ("kernel", .string(k.release)), ("machine", .string(k.machine)),
+                ("os", HostFacts.operatingSystem().map { .string($0) } ?? .nil),
+                ("cpus", .int(HostFacts.cpus())), ("memory", .int(HostFacts.memoryBytes())),
+                ("seccomp", .bool(HostFacts.kernelHasSeccomp())),
+            ]))
             return 1
         }
     }

@@ -192,7 +192,9 @@ public final class LuaHost {
         let call = protectedCall(nargs: 1, nresults: 1)
         if !call.ok {
             // Bundled commands show just the message (the original's lines); a user's own
-            // command shows where it failed.
+            // command shows where it failed. `--help` ends a command with an empty status-0
+            // error: nothing more to print.
+            if call.status == 0 && call.bare.isEmpty { return 0 }
             printError(bundled ? call.bare : call.message)
             return call.status ?? failStatus
         }
@@ -256,23 +258,36 @@ public final class LuaHost {
 
     // MARK: The CLI
 
-    /// The whole command line: global options (`--debug`, and the original's `--name=value`,
-    /// which sets `BOCKER_NAME`), then a command and its arguments. Returns the exit status.
+    /// The global options `--name=value` may set (as `BOCKER_NAME`): the original's
+    /// `--cpu_share`/`--mem_limit` and the variables README documents. Anything else before
+    /// the command is an error, not a stray environment variable.
+    public static let globalSettings: Set<String> = [
+        "cpu_share", "mem_limit", "root", "driver", "script_path", "cgroup_parent",
+        "bridge", "bridge_subnet", "dns",
+    ]
+
+    /// The whole command line: global options (`--debug`, `--help`/`-h`, `--version`/`-v`, and
+    /// the original's `--name=value` for the names in `globalSettings`, which sets
+    /// `BOCKER_NAME`), then a command and its arguments. Returns the exit status.
     public static func main(_ argv: [String]) -> Int32 {
         var args = Array(argv.dropFirst())
         var debug = false
-        while let first = args.first, first.hasPrefix("--"), first.count > 2 {
+        while let first = args.first, first.hasPrefix("-"), first.count > 1 {
             args.removeFirst()
-            let opt = String(first.dropFirst(2))
-            if opt == "debug" { debug = true; continue }
-            if opt == "help" { args.insert("help", at: 0); break }
-            let key = String(opt.prefix { $0 != "=" })
-            let value = opt.contains("=") ? String(opt.drop { $0 != "=" }.dropFirst()) : "x"
-            guard !key.isEmpty, key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
-                LuaHost.writeStderr("bocker: invalid option '\(first)'\n")
+            if first == "--" { break }
+            let opt = String(first.drop { $0 == "-" })
+            if opt == "debug" || first == "-D" { debug = true; continue }
+            if opt == "help" || first == "-h" { args = ["help"] + args; break }
+            if opt == "version" || first == "-v" {
+                print("bocker version \(HostFacts.version), build \(HostFacts.buildID())")
+                return 0
+            }
+            let key = String(opt.prefix { $0 != "=" }).lowercased().replacingDashes()
+            guard first.hasPrefix("--"), opt.contains("="), globalSettings.contains(key) else {
+                LuaHost.writeStderr("bocker: unknown option: \(first.prefix { $0 != "=" }) (global options: --debug, --help, --version, --NAME=VALUE for \(globalSettings.sorted().joined(separator: ", ")); see 'bocker help')\n")
                 return 125
             }
-            setenv("BOCKER_" + key.uppercased().replacingDashes(), value, 1)
+            setenv("BOCKER_" + key.uppercased(), String(opt.drop { $0 != "=" }.dropFirst()), 1)
         }
         let host = LuaHost()
         host.debug = debug

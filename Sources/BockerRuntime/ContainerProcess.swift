@@ -414,7 +414,7 @@ public enum ContainerProcess {
                             capabilities: CapabilitySet = .dockerDefault, allowNewPrivileges: Bool = false,
                             cgroupProcs: [String] = [], timeout: Double? = nil, joinUserNamespace: Bool = false,
                             seccompFilter: [UInt8]? = nil,
-                            stdin: Int32, stdout: Int32, stderr: Int32) throws -> Int32 {
+                            tty: Bool = false, stdin: Int32, stdout: Int32, stderr: Int32) throws -> Int32 {
         guard !argv.isEmpty else { throw BockerError(.invalidArgument, "no command given") }
         let s = CStringStorage()
         var cfg = bk_exec_config()
@@ -436,6 +436,16 @@ public enum ContainerProcess {
         cfg.allow_new_privs = allowNewPrivileges ? 1 : 0
         cfg.timeout_ms = timeout.map { Int32(min(max($0, 0.001), 86400) * 1000) } ?? 0
         cfg.join_userns = joinUserNamespace ? 1 : 0
+        cfg.tty = tty ? 1 : 0
+        // exec -t on a terminal: ours goes raw while the command's pty does the line discipline.
+        var saved = termios()
+        let raw = tty && isatty(stdin) == 1 && tcgetattr(stdin, &saved) == 0
+        if raw {
+            var t = saved
+            cfmakeraw(&t)
+            tcsetattr(stdin, TCSANOW, &t)
+        }
+        defer { if raw { tcsetattr(stdin, TCSANOW, &saved) } }
         var code: Int32 = 0
         var err = bk_child_error()
         let r = withExtendedLifetime(s) { bk_exec_run(&cfg, &code, &err) }

@@ -307,7 +307,8 @@ extension Runtime {
     /// process's stdio (or the given fds); returns the command's exit code. A terminal among
     /// them reaches the command only as a pipe (exec.c relays it).
     public func exec(_ ref: String, argv: [String], env: [String] = [], workdir: String? = nil,
-                     user: String? = nil, stdio: (Int32, Int32, Int32) = (0, 1, 2), timeout: Double? = nil) throws -> Int32 {
+                     user: String? = nil, stdio: (Int32, Int32, Int32) = (0, 1, 2), timeout: Double? = nil,
+                     tty: Bool = false) throws -> Int32 {
         let rec = try container(ref)
         guard rec.liveState.canExec, let pid = rec.pid else {
             throw BockerError(.invalidState, "Container '\(rec.id)' exists but is not running")
@@ -321,7 +322,7 @@ extension Runtime {
             allowNewPrivileges: rec.security?.noNewPrivileges == false,
             cgroupProcs: cgroup(of: rec.id).procsFiles, timeout: timeout, joinUserNamespace: rec.idMapping != nil,
             seccompFilter: try seccompFilter(rec, capabilities: try (rec.security ?? SecurityOptions()).capabilities()),
-            stdin: stdio.0, stdout: stdio.1, stderr: stdio.2)
+            tty: tty, stdin: stdio.0, stdout: stdio.1, stderr: stdio.2)
     }
 
     /// `exec` with its output captured: (exit code, stdout, stderr). The output goes to

@@ -94,12 +94,16 @@ public final class Runtime {
             .sorted { $0.created < $1.created }
     }
 
-    /// Finds a container by id or name.
+    /// Finds a container by full id, name, or unique id prefix with or without `ps_` (Docker's
+    /// order); an ambiguous prefix is an error listing the matches.
     public func container(_ ref: String) throws -> ContainerRecord {
         if Identifier.isSafeComponent(ref), FS.exists(recordPath(ref)) {
             return try ContainerRecord.load(recordPath(ref))
         }
-        if !ref.isEmpty, let c = listContainers().first(where: { $0.name == ref }) { return c }
+        if let c = try Identifier.resolve(ref, kind: "ps_", what: "container", in: listContainers(),
+                                          id: \.id, names: { $0.name.map { [$0] } ?? [] }) {
+            return c
+        }
         throw BockerError(.notFound, "No container named '\(ref)' exists")
     }
 

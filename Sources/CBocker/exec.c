@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -191,6 +192,7 @@ static _Noreturn void bk_exec_command(const struct bk_exec_ctx *x) {
     f.seccomp_filter_len = c->seccomp_filter_len;
     f.allow_new_privs = c->allow_new_privs;
     f.parent_alive_fd = -1;
+    f.controlling_tty = c->tty;   // stdio is the pty's slave: setsid and make it the ctty
     bk_drop_privileges(&f);
     bk_setup_stdio_and_exec(&f);
 }
@@ -250,7 +252,37 @@ static _Noreturn void bk_exec_intermediate(struct bk_exec_ctx *x) {
     int nrl = 0;
     int cmd_ends[3] = { -1, -1, -1 };
     const int given[3] = { c->stdin_fd, c->stdout_fd, c->stderr_fd };
-    for (int i = 0; i < 3; i++) {
+    if (c->tty) {
+        // exec -t: a pty of the container's own devpts (we are in its mount namespace now), as
+        // run -t has. The command gets only the slave; the caller's terminal stays out of reach.
+        int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (master < 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "open /dev/ptmx");
+        int unlock = 0;
+        if (ioctl(master, TIOCSPTLCK, &unlock) != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "unlock the pty");
+        int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (slave < 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "open the pty's slave");
+        int in = given[0] >= 0 ? given[0] : (fcntl(0, F_GETFD) >= 0 ? 0 : -1);
+        int out = given[1] >= 0 ? given[1] : (fcntl(1, F_GETFD) >= 0 ? 1 : -1);
+        struct winsize ws;
+        if ((in >= 0 && ioctl(in, TIOCGWINSZ, &ws) == 0) || (out >= 0 && ioctl(out, TIOCGWINSZ, &ws) == 0))
+            ioctl(master, TIOCSWINSZ, &ws);
+        int master_in = fcntl(master, F_DUPFD_CLOEXEC, 3);   // the input relay closes its own copy at EOF
+        if (master_in < 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "dup the pty");
+        fcntl(master, F_SETFL, O_NONBLOCK);                  // one open file: both copies
+        if (in >= 0) {
+            bk_relay *r = &rl[nrl++];
+            r->len = r->off = 0; r->input = 1; r->src = in; r->dst = master_in;
+        } else {
+            close(master_in);
+        }
+        if (out >= 0) {
+            bk_relay *r = &rl[nrl++];
+            r->len = r->off = 0; r->input = 0; r->src = master; r->dst = out;
+        }
+        x->stdio[0] = x->stdio[1] = x->stdio[2] = slave;
+        cmd_ends[0] = slave;
+    }
+    for (int i = 0; i < 3 && !c->tty; i++) {
         int fd = given[i] >= 0 ? given[i] : (fcntl(i, F_GETFD) >= 0 ? i : -1);
         x->stdio[i] = fd;
         if (fd < 0 || !isatty(fd)) continue;

@@ -2,10 +2,12 @@
 local cli = require "bocker.cli"
 
 local options = {
-  ["--since"] = { name = "since", kind = "value" },
-  ["--until"] = { name = "until", kind = "value" },
-  ["-f"] = { name = "filter", kind = "list" }, ["--filter"] = { name = "filter", kind = "list" },
-  ["--format"] = { name = "format", kind = "value" },
+  ["--since"] = { name = "since", kind = "value", arg = "TIME", help = "also show events since TIME (a Unix time, or a duration ago: 10m)" },
+  ["--until"] = { name = "until", kind = "value", arg = "TIME", help = "stop at TIME (the same forms); without it, follow until interrupted" },
+  ["-f"] = { name = "filter", kind = "list", arg = "KEY=VALUE",
+             help = "container=ID|NAME, event=create|start|die|oom|destroy, image=SOURCE\n(the same key twice: either value)" },
+  ["--filter"] = { name = "filter", kind = "list" },
+  ["--format"] = { name = "format", kind = "value", arg = "FORMAT", help = "json (or '{{json .}}'): one JSON object per line" },
 }
 
 -- Docker's --since/--until: a Unix time ("1700000000", "1700000000.5") or a duration before
@@ -29,15 +31,8 @@ end
 return {
   summary = "Show container events as they happen",
   usage = "bocker events [OPTIONS]",
-  help = [[
-Options:
-      --since TIME         also show events since TIME (a Unix time, or a duration ago: 10m)
-      --until TIME         stop at TIME (the same forms); without it, follow until interrupted
-  -f, --filter KEY=VALUE   container=ID|NAME, event=create|start|die|oom|destroy, image=SOURCE
-                           (the same key twice: either value)
-      --format FORMAT      json (or '{{json .}}'): one JSON object per line
-
-Lines look like Docker's:
+  options = options,
+  help = [[Lines look like Docker's:
   2026-12-02T15:40:00.123456789Z container die ps_0123456789ab (exitCode=0, image=/tmp/rootfs)]],
   error_status = 1,
   run = function(args)

@@ -10,12 +10,10 @@ return {
         if err then error(err, 0) end
         error(bocker.error("not_found", ("bocker: '%s' is not a bocker command. See 'bocker help'."):format(name)), 0)
       end
-      print("Usage: " .. (cmd.usage or ("bocker " .. name)))
-      if cmd.summary then print("\n" .. cmd.summary) end
-      if cmd.help then print("\n" .. cmd.help) end
+      require("bocker.cli").print_help(name)
       return 0
     end
-    print("Usage: bocker [--debug] COMMAND [ARG...]")
+    print("Usage: bocker [--debug] [--NAME=VALUE] COMMAND [ARG...]   (bocker --version: the version)")
     print("       bocker script FILE [ARG...]   run a Lua script against the bocker API")
     print("\nCommands:")
     local rows, width = {}, 0

@@ -8,19 +8,21 @@ local function write(e, timestamps)
   out:flush()
 end
 
+local options = {
+  ["-t"] = { name = "timestamps", kind = "flag", help = "prefix each line with its time (RFC 3339)" },
+  ["--timestamps"] = { name = "timestamps", kind = "flag" },
+  ["-f"] = { name = "follow", kind = "flag", help = "keep printing new output until the container stops" },
+  ["--follow"] = { name = "follow", kind = "flag" },
+  ["-n"] = { name = "tail", kind = "value", arg = "N", help = "only the last N lines" },
+  ["--tail"] = { name = "tail", kind = "value" },
+}
+
 return {
   summary = "Show a container's output",
   usage = "bocker logs [-f] [-n N] [-t] <container>",
-  help = [[
-  -f, --follow       keep printing new output until the container stops
-  -n, --tail N       only the last N lines
-  -t, --timestamps   prefix each line with its time (RFC 3339)]],
+  options = options,
   run = function(args)
-    local o, rest = cli.parse(args, {
-      ["-t"] = { name = "timestamps", kind = "flag" }, ["--timestamps"] = { name = "timestamps", kind = "flag" },
-      ["-f"] = { name = "follow", kind = "flag" }, ["--follow"] = { name = "follow", kind = "flag" },
-      ["-n"] = { name = "tail", kind = "value" }, ["--tail"] = { name = "tail", kind = "value" },
-    }, "logs", true)
+    local o, rest = cli.parse(args, options, "logs", true)
     if #rest ~= 1 then cli.fail("usage: bocker logs [-f] [-n N] [-t] <container>") end
     local c = bocker.container.get(rest[1])
     local entries, offset, running = c:logs { offset = 0 }

@@ -1,6 +1,12 @@
 -- bocker pull NAME TAG | bocker pull [REGISTRY/]NAME[:TAG|@DIGEST]: an image from a registry.
 local cli = require "bocker.cli"
 
+local options = {
+  ["--platform"] = { name = "platform", kind = "value", arg = "OS/ARCH[/VARIANT]", help = "the platform to pull (default: this machine's)" },
+  ["-q"] = { name = "quiet", kind = "flag", help = "print only the Created: line" },
+  ["--quiet"] = { name = "quiet", kind = "flag" },
+}
+
 return {
   summary = "Pull an image from a registry (Docker Hub or any OCI registry)",
   usage = "bocker pull [--platform OS/ARCH[/VARIANT]] [-q] NAME[:TAG|@DIGEST]  |  bocker pull NAME TAG",
@@ -8,11 +14,9 @@ return {
 Docker Hub is the default registry (`alpine` is docker.io/library/alpine:latest). Plain HTTP is
 used only for localhost/127.0.0.1 and for registries listed in $BOCKER_INSECURE_REGISTRIES.
 Credentials come from ~/.docker/config.json or `bocker login`.]],
+  options = options,
   run = function(args)
-    local o, rest = cli.parse(args, {
-      ["--platform"] = { name = "platform", kind = "value" },
-      ["-q"] = { name = "quiet", kind = "flag" }, ["--quiet"] = { name = "quiet", kind = "flag" },
-    }, "pull", true)
+    local o, rest = cli.parse(args, options, "pull", true)
     local ref
     if #rest == 2 then ref = rest[1] .. ":" .. rest[2]
     elseif #rest == 1 then ref = rest[1]

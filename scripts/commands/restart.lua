@@ -1,12 +1,17 @@
 -- bocker restart [-t SECONDS] ID...: stop, then start again.
 local cli = require "bocker.cli"
 
+local options = {
+  ["-t"] = { name = "time", kind = "value", arg = "SECONDS", help = "seconds to wait after SIGTERM before SIGKILL (default 10)" },
+  ["--time"] = { name = "time", kind = "value" },
+}
+
 return {
   summary = "Restart one or more containers",
   usage = "bocker restart [-t SECONDS] <container>...",
+  options = options,
   run = function(args)
-    local o, ids = cli.parse(args, { ["-t"] = { name = "time", kind = "value" },
-                                     ["--time"] = { name = "time", kind = "value" } }, "restart", true)
+    local o, ids = cli.parse(args, options, "restart", true)
     if #ids == 0 then cli.fail("usage: bocker restart [-t SECONDS] <container>...") end
     local timeout = o.time and cli.integer(o.time, "-t", 0) or 10
     return cli.each(ids, function(id)

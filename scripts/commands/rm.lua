@@ -1,13 +1,17 @@
 -- bocker rm ID...: remove containers (and, as the original, images given by id).
 local cli = require "bocker.cli"
 
+local options = {
+  ["-f"] = { name = "force", kind = "flag", help = "kill and remove a running container" },
+  ["--force"] = { name = "force", kind = "flag" },
+}
+
 return {
   summary = "Delete containers (or images)",
   usage = "bocker rm [-f] <container_id or image_id>...",
-  help = "-f, --force   kill and remove a running container",
+  options = options,
   run = function(args)
-    local o, ids = cli.parse(args, { ["-f"] = { name = "force", kind = "flag" },
-                                     ["--force"] = { name = "force", kind = "flag" } }, "rm")
+    local o, ids = cli.parse(args, options, "rm", true)
     if #ids == 0 then cli.fail("usage: bocker rm [-f] <container_id>...") end
     local failed = 0
     for _, id in ipairs(ids) do

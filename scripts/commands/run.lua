@@ -2,42 +2,55 @@
 local cli = require "bocker.cli"
 
 local options = {
-  ["-i"] = { name = "interactive", kind = "flag" }, ["--interactive"] = { name = "interactive", kind = "flag" },
-  ["--rm"] = { name = "rm", kind = "flag" },
-  ["--name"] = { name = "name", kind = "value" },
-  ["-e"] = { name = "env", kind = "list" }, ["--env"] = { name = "env", kind = "list" },
-  ["-w"] = { name = "workdir", kind = "value" }, ["--workdir"] = { name = "workdir", kind = "value" },
-  ["-u"] = { name = "user", kind = "value" }, ["--user"] = { name = "user", kind = "value" },
-  ["--entrypoint"] = { name = "entrypoint", kind = "value" },
-  ["-c"] = { name = "cpu_shares", kind = "value" }, ["--cpu-shares"] = { name = "cpu_shares", kind = "value" },
-  ["--cpu_share"] = { name = "cpu_share", kind = "value" },
-  ["-m"] = { name = "memory", kind = "value" }, ["--memory"] = { name = "memory", kind = "value" },
-  ["--mem_limit"] = { name = "mem_limit", kind = "value" },
-  ["--pids-limit"] = { name = "pids_limit", kind = "value" },
-  ["-p"] = { name = "publish", kind = "list" }, ["--publish"] = { name = "publish", kind = "list" },
-  ["--network"] = { name = "network", kind = "value" }, ["--net"] = { name = "network", kind = "value" },
-  ["-d"] = { name = "detach", kind = "flag" }, ["--detach"] = { name = "detach", kind = "flag" },
-  ["-h"] = { name = "hostname", kind = "value" }, ["--hostname"] = { name = "hostname", kind = "value" },
-  ["--env-file"] = { name = "env_file", kind = "list" },
-  ["-v"] = { name = "volume", kind = "list" }, ["--volume"] = { name = "volume", kind = "list" },
-  ["--volumes-from"] = { name = "volumes_from", kind = "list" },
-  ["--tmpfs"] = { name = "tmpfs", kind = "list" },
-  ["--restart"] = { name = "restart", kind = "value" },
-  ["--init"] = { name = "init", kind = "flag" },
-  ["-t"] = { name = "tty", kind = "flag" }, ["--tty"] = { name = "tty", kind = "flag" },
-  ["-l"] = { name = "label", kind = "list" }, ["--label"] = { name = "label", kind = "list" },
-  ["--pull"] = { name = "pull", kind = "value" },
-  ["--platform"] = { name = "platform", kind = "value" },
+  ["-i"] = { name = "interactive", kind = "flag", help = "keep stdin open (the container reads this terminal's input)" },
+  ["--interactive"] = { name = "interactive", kind = "flag" },
+  ["--rm"] = { name = "rm", kind = "flag", help = "remove the container when it exits" },
+  ["--name"] = { name = "name", kind = "value", arg = "NAME", help = "name the container" },
+  ["-e"] = { name = "env", kind = "list", arg = "KEY=VALUE", help = "set an environment variable (KEY alone: take this shell's value)" },
+  ["--env"] = { name = "env", kind = "list" },
+  ["-w"] = { name = "workdir", kind = "value", arg = "DIR", help = "working directory inside the container" },
+  ["--workdir"] = { name = "workdir", kind = "value" },
+  ["-u"] = { name = "user", kind = "value", arg = "USER[:GROUP]", help = "run as this user (name or uid)" },
+  ["--user"] = { name = "user", kind = "value" },
+  ["--entrypoint"] = { name = "entrypoint", kind = "value", arg = "CMD", help = "override the image's entrypoint" },
+  ["-c"] = { name = "cpu_shares", kind = "value", arg = "N", help = "CPU shares (default: $BOCKER_CPU_SHARE or 512)" },
+  ["--cpu-shares"] = { name = "cpu_shares", kind = "value" },
+  ["--cpu_share"] = { name = "cpu_share", kind = "value", arg = "N", help = "CPU shares, the original's spelling" },
+  ["-m"] = { name = "memory", kind = "value", arg = "SIZE", help = "memory limit: 64m, 1g (default: $BOCKER_MEM_LIMIT MB or 512 MB)" },
+  ["--memory"] = { name = "memory", kind = "value" },
+  ["--mem_limit"] = { name = "mem_limit", kind = "value", arg = "MB", help = "memory limit in MB (x 1,000,000 bytes), the original's spelling" },
+  ["--pids-limit"] = { name = "pids_limit", kind = "value", arg = "N", help = "most processes at once (default 4096; 0 or -1: unlimited)" },
+  ["-p"] = { name = "publish", kind = "list", arg = "[IP:]HOSTPORT:PORT[/udp]", help = "publish a container port on the host" },
+  ["--publish"] = { name = "publish", kind = "list" },
+  ["--network"] = { name = "network", kind = "value", arg = "NAME", help = "bridge (default: bridge0, 10.0.0.0/24), none (loopback only),\nhost (the host's network), or a network from 'bocker network create'" },
+  ["--net"] = { name = "network", kind = "value" },
+  ["-d"] = { name = "detach", kind = "flag", help = "run in the background and print the container id" },
+  ["--detach"] = { name = "detach", kind = "flag" },
+  ["-h"] = { name = "hostname", kind = "value", arg = "NAME", help = "the container's hostname (default: its id)" },
+  ["--hostname"] = { name = "hostname", kind = "value" },
+  ["--env-file"] = { name = "env_file", kind = "list", arg = "FILE", help = "KEY=VALUE lines to add to the environment" },
+  ["-v"] = { name = "volume", kind = "list", arg = "SRC:DEST[:ro]", help = "bind-mount a host path (SRC starts with /) or a named volume" },
+  ["--volume"] = { name = "volume", kind = "list" },
+  ["--volumes-from"] = { name = "volumes_from", kind = "list", arg = "C[:ro]", help = "the mounts of container C too" },
+  ["--tmpfs"] = { name = "tmpfs", kind = "list", arg = "DEST", help = "a tmpfs on DEST" },
+  ["--restart"] = { name = "restart", kind = "value", arg = "POLICY", help = "no (default), on-failure[:N], always or unless-stopped" },
+  ["--init"] = { name = "init", kind = "flag", help = "run bocker's init as PID 1 (reaps zombies, forwards signals)" },
+  ["-t"] = { name = "tty", kind = "flag", help = "give the command a pseudo-terminal (-it for an interactive shell)" },
+  ["--tty"] = { name = "tty", kind = "flag" },
+  ["-l"] = { name = "label", kind = "list", arg = "KEY=VALUE", help = "set a label on the container" },
+  ["--label"] = { name = "label", kind = "list" },
+  ["--pull"] = { name = "pull", kind = "value", arg = "POLICY", help = "missing (default), always or never: pull a registry image first" },
+  ["--platform"] = { name = "platform", kind = "value", arg = "OS/ARCH[/VARIANT]", help = "the platform to pull" },
   -- security (docs/security.md)
-  ["--privileged"] = { name = "privileged", kind = "flag" },
-  ["--cap-add"] = { name = "cap_add", kind = "list" },
-  ["--cap-drop"] = { name = "cap_drop", kind = "list" },
-  ["--read-only"] = { name = "read_only", kind = "flag" },
-  ["--security-opt"] = { name = "security_opt", kind = "list" },
-  ["--device"] = { name = "device", kind = "list" },
-  ["--userns"] = { name = "userns", kind = "value" },
+  ["--privileged"] = { name = "privileged", kind = "flag", help = "all capabilities, no seccomp filter, every device, writable /sys:\nthe container can take over the host. Dangerous." },
+  ["--cap-add"] = { name = "cap_add", kind = "list", arg = "CAP", help = "add a capability (NET_ADMIN, SYS_TIME, ..., ALL)" },
+  ["--cap-drop"] = { name = "cap_drop", kind = "list", arg = "CAP", help = "drop a capability (ALL drops every one; drops apply before adds)" },
+  ["--read-only"] = { name = "read_only", kind = "flag", help = "mount the root filesystem read-only (volumes and --tmpfs stay writable)" },
+  ["--security-opt"] = { name = "security_opt", kind = "list", arg = "OPT", help = "seccomp=unconfined, seccomp=PROFILE.json (Docker's format),\nno-new-privileges[=true|false], systempaths=unconfined" },
+  ["--device"] = { name = "device", kind = "list", arg = "HOST[:CONTAINER][:rwm]", help = "make a host device available in the container" },
+  ["--userns"] = { name = "userns", kind = "value", arg = "MODE", help = "host (default) or auto: root in the container is an unused range of\n65536 host ids ('bocker' lines of /etc/subuid and /etc/subgid)" },
   -- logging (rotation of the json-file log)
-  ["--log-opt"] = { name = "log_opt", kind = "list" },
+  ["--log-opt"] = { name = "log_opt", kind = "list", arg = "KEY=VALUE", help = "max-size=SIZE rotates the log past SIZE (10m); max-file=N keeps N files" },
 }
 
 -- Docker's --pull: "missing" (default) pulls a registry reference not in the store yet;
@@ -75,48 +88,9 @@ end
 return {
   summary = "Create a container from an image and run a command in it",
   usage = "bocker run [OPTIONS] <image> [command [arg...]]",
-  help = [[
-Options:
-  -i, --interactive        keep stdin open (the container reads this terminal's input)
-  -t, --tty                give the command a pseudo-terminal (-it for an interactive shell)
-      --rm                 remove the container when it exits
-      --name NAME          name the container
-  -e, --env KEY=VALUE      set an environment variable (KEY alone: take this shell's value)
-  -w, --workdir DIR        working directory inside the container
-  -u, --user USER[:GROUP]  run as this user (name or uid)
-      --entrypoint CMD     override the image's entrypoint
-  -c, --cpu-shares N       CPU shares (default: $BOCKER_CPU_SHARE or 512)
-      --cpu_share=N        the same, the original's spelling
-  -m, --memory SIZE        memory limit: 64m, 1g (default: $BOCKER_MEM_LIMIT MB or 512 MB)
-      --mem_limit=MB       memory limit in MB (x 1,000,000 bytes), the original's spelling
-      --pids-limit N       most processes at once (default 4096; 0 or -1: unlimited)
-  -d, --detach             run in the background and print the container id
-  -h, --hostname NAME      the container's hostname (default: its id)
-      --env-file FILE      KEY=VALUE lines to add to the environment
-  -v, --volume SRC:DEST[:ro]   bind-mount a host path (SRC starts with /) or a named volume
-      --volumes-from C[:ro]    the mounts of container C too
-      --tmpfs DEST         a tmpfs on DEST
-      --restart POLICY     no (default), on-failure[:N], always or unless-stopped
-      --init               run bocker's init as PID 1 (reaps zombies, forwards signals)
-  -p, --publish [IP:]HOSTPORT:PORT[/udp]   publish a container port on the host
-      --network NAME       bridge (default: bridge0, 10.0.0.0/24), none (loopback only),
-                           host (the host's network), or a network from 'bocker network create'
-
-Security (see docs/security.md):
-      --privileged         all capabilities, no seccomp filter, every device, writable /sys:
-                           the container can take over the host. Dangerous.
-      --cap-add CAP        add a capability (NET_ADMIN, SYS_TIME, ..., ALL)
-      --cap-drop CAP       drop a capability (ALL drops every one; drops apply before adds)
-      --read-only          mount the root filesystem read-only (volumes and --tmpfs stay writable)
-      --security-opt OPT   seccomp=unconfined, seccomp=PROFILE.json (Docker's format),
-                           no-new-privileges[=true|false], systempaths=unconfined
-      --device HOST[:CONTAINER][:rwm]   make a host device available in the container
-      --userns MODE        host (default) or auto: root in the container is an unused range of
-                           65536 host ids ('bocker' lines of /etc/subuid and /etc/subgid)
-
-Logging:
-      --log-opt KEY=VALUE  max-size=SIZE rotates the log past SIZE (10m); max-file=N keeps N
-                           files (default 1: the log is emptied); unbounded by default
+  options = options,
+  help = [[The security options are described in docs/security.md. --log-opt max-file=N keeps N
+files (default 1: the log is emptied); the log is unbounded by default.
 
 One command argument containing shell syntax or spaces runs as /bin/sh -c '<it>', as the
 original did ('sleep 5 && ps aux'); several arguments are executed directly, as Docker does.

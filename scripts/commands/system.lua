@@ -7,9 +7,15 @@ local function human(bytes)
   return (i == 1 and "%d%s" or "%.3g%s"):format(bytes, units[i])
 end
 
+local prune_options = {
+  ["-f"] = { name = "force", kind = "flag", help = "do not ask (bocker never asks)" },
+  ["--force"] = { name = "force", kind = "flag" },
+  ["-a"] = { name = "all", kind = "flag", help = "accepted for Docker's sake (unused layers always go)" },
+  ["--all"] = { name = "all", kind = "flag" },
+}
+
 local function prune(args)
-  cli.parse(args, { ["-f"] = { name = "force", kind = "flag" }, ["--force"] = { name = "force", kind = "flag" },
-                    ["-a"] = { name = "all", kind = "flag" } }, "system")
+  cli.parse(args, prune_options, { name = "system prune", usage = "bocker system prune [-f]" })
   local freed, removed = 0, {}
   for _, c in ipairs(bocker.container.list()) do
     if c.status == "exited" or c.status == "created" then
@@ -29,8 +35,11 @@ end
 return {
   summary = "System maintenance: prune",
   usage = "bocker system prune [-f]",
-  help = "prune   remove exited containers, unused networks and the layers only they used",
+  help = "  prune   remove exited containers, unused networks and the layers only they used",
+  options = {},
+  subcommands = { prune = prune_options },
   run = function(args)
+    if args[1] == "--help" or args[1] == "-h" then cli.print_help("system"); return 0 end
     if args[1] == "prune" then return prune(table.move(args, 2, #args, 1, {})) end
     cli.fail("usage: bocker system prune [-f]")
   end,

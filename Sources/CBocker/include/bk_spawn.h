@@ -154,6 +154,9 @@ typedef struct {
     int join_userns;              // the container has a user namespace of its own: join it too
     const void *seccomp_filter;       // as in bk_spawn_config (loaded in the command)
     size_t seccomp_filter_len;
+    int tty;                      // 1 (exec -t): a new pty in the container's devpts is the command's
+                                  // stdio and controlling tty; the intermediate relays the caller's
+                                  // stdin/stdout to and from its master
 } bk_exec_config;
 
 // Runs the command to completion. On success returns 0 and sets *exit_code (128+n for a

@@ -8,6 +8,8 @@
 #include <lua5.4/lualib.h>
 
 static inline int clua_registryindex(void) { return LUA_REGISTRYINDEX; }
+/* The Lua release bocker was compiled against ("Lua 5.4.4"). */
+static inline const char *clua_release(void) { return LUA_RELEASE; }
 static inline int clua_upvalueindex(int i) { return lua_upvalueindex(i); }
 static inline void clua_pop(lua_State *L, int n) { lua_pop(L, n); }
 static inline void clua_newtable(lua_State *L) { lua_newtable(L); }

@@ -9,19 +9,29 @@ function cli.fail(message, status)
 end
 
 --- Parses options at the front of args, stopping at the first argument that is not an option
---- (or after "--"). spec maps each spelling to {name=, kind="flag"|"value"|"list"}:
----   { ["-d"] = {name="detach", kind="flag"}, ["--name"] = {name="name", kind="value"} }
---- Accepts "--opt=value", "--opt value", "-o value", "-ovalue" and bundled short flags ("-it").
---- Returns the options table and the remaining arguments. With `anywhere`, options may also
---- follow positional arguments (`network create NAME --subnet X`), as Docker allows for
---- commands that take no command line of their own.
+--- (or after "--"). spec maps each spelling to {name=, kind="flag"|"value"|"list", help=, arg=}:
+---   { ["-d"] = {name="detach", kind="flag", help="run in the background"},
+---     ["--name"] = {name="name", kind="value", arg="NAME", help="name the container"} }
+--- `help` and `arg` (the value's placeholder) are what `--help` shows: the Options text is
+--- generated from this same table (cli.options_text), so help and behaviour cannot drift.
+--- Accepts "--opt=value", "--opt value", "-o value", "-ovalue" and bundled short flags ("-it",
+--- "-dit", "-dp 80:80"). "--help" (and "-h" unless the command gives it a meaning, as run's
+--- hostname) prints the command's help and ends it with status 0. Returns the options table
+--- and the remaining arguments. With `anywhere`, options may also follow positional
+--- arguments (`network create NAME --subnet X`), as Docker allows for commands that take no
+--- command line of their own. `command` is the command's name ("ps", "network ls") or a
+--- table {name=, usage=} for a subcommand. A bad command line exits 125, as Docker's does.
 function cli.parse(args, spec, command, anywhere)
   local opts, i = {}, 1
   local positional = {}
+  local cname = type(command) == "table" and command.name or command
+  local function bad(fmt, what)
+    cli.fail(fmt:format(what) .. (cname and (" (see 'bocker help " .. cname:match("^%S+") .. "')") or ""), 125)
+  end
   local function set(def, spelling, value)
     if def.kind == "flag" then
       if value ~= nil and value ~= "true" and value ~= "false" then
-        cli.fail(("invalid value '%s' for %s: expected true or false"):format(value, spelling))
+        cli.fail(("invalid value '%s' for %s: expected true or false"):format(value, spelling), 125)
       end
       opts[def.name] = value ~= "false"
     elseif def.kind == "list" then
@@ -41,33 +51,33 @@ function cli.parse(args, spec, command, anywhere)
       i = i + 1
       goto continue
     end
+    if (a == "--help" and not spec["--help"]) or (a == "-h" and not spec["-h"]) then
+      cli.print_help(command, spec)
+      error(bocker.error("help", "", 0), 0)
+    end
     local name, value = a:match("^(%-%-[^=]+)=(.*)$")
     name = name or a
     local def = spec[name]
     if not def and not a:match("^%-%-") and #a > 2 then
-      -- "-it" (bundled flags) or "-m64m" (value glued to a short option)
-      local first = spec[a:sub(1, 2)]
-      if first and first.kind ~= "flag" then
-        def, name, value = first, a:sub(1, 2), a:sub(3)
-      else
-        for k = 2, #a do
-          local d = spec["-" .. a:sub(k, k)]
-          if not d or d.kind ~= "flag" then
-            cli.fail(("unknown flag: %s%s"):format(a, command and (" (see 'bocker help " .. command .. "')") or ""))
-          end
-          set(d, "-" .. a:sub(k, k))
+      -- "-it" (bundled flags), "-m64m" (value glued to a short option), "-dp 80:80" (flags
+      -- then one option taking a value: the rest of the word, or the next argument)
+      for k = 2, #a do
+        local d = spec["-" .. a:sub(k, k)]
+        if not d then bad("unknown flag: %s", a) end
+        if d.kind ~= "flag" then
+          def, name = d, "-" .. a:sub(k, k)
+          value = k < #a and a:sub(k + 1) or nil
+          break
         end
-        i = i + 1
-        goto continue
+        set(d, "-" .. a:sub(k, k))
       end
+      if not def then i = i + 1; goto continue end
     end
-    if not def then
-      cli.fail(("unknown flag: %s%s"):format(name, command and (" (see 'bocker help " .. command .. "')") or ""))
-    end
+    if not def then bad("unknown flag: %s", name) end
     if def.kind ~= "flag" and value == nil then
       i = i + 1
       value = args[i]
-      if value == nil then cli.fail(("flag needs an argument: %s"):format(name)) end
+      if value == nil then bad("flag needs an argument: %s", name) end
     end
     set(def, name, value)
     i = i + 1
@@ -76,6 +86,70 @@ function cli.parse(args, spec, command, anywhere)
   local rest = positional
   for k = i, #args do rest[#rest + 1] = args[k] end
   return opts, rest
+end
+
+--- The "Options:" text for a parser table: one line per option (its spellings together,
+--- short first, the value's placeholder, its help), sorted by long name as Docker's, and
+--- -h/--help. Every spelling the parser accepts is shown.
+function cli.options_text(spec)
+  local groups, order = {}, {}
+  for spelling, def in pairs(spec) do
+    local g = groups[def.name]
+    if not g then
+      g = { spellings = {}, kind = def.kind }
+      groups[def.name] = g
+      order[#order + 1] = def.name
+    end
+    g.spellings[#g.spellings + 1] = spelling
+    g.help = g.help or def.help
+    g.arg = g.arg or def.arg
+  end
+  if not spec["--help"] then
+    groups["\0help"] = { spellings = spec["-h"] and { "--help" } or { "-h", "--help" }, kind = "flag", help = "print this help" }
+    order[#order + 1] = "\0help"
+  end
+  local rows = {}
+  for _, key in ipairs(order) do
+    local g = groups[key]
+    table.sort(g.spellings, function(x, y)
+      local sx, sy = not x:match("^%-%-"), not y:match("^%-%-")
+      if sx ~= sy then return sx end
+      return x < y
+    end)
+    local left = table.concat(g.spellings, ", ")
+    if not g.spellings[1]:match("^%-%-") then left = "  " .. left else left = "      " .. left end
+    if g.kind ~= "flag" then left = left .. " " .. (g.arg or (key:upper():gsub("^%z", ""))) end
+    local long = g.spellings[#g.spellings]:gsub("^%-+", "")
+    rows[#rows + 1] = { sort = long, left = left, help = g.help or "" }
+  end
+  table.sort(rows, function(x, y) return x.sort < y.sort end)
+  local width = 0
+  for _, r in ipairs(rows) do if #r.left <= 34 then width = math.max(width, #r.left) end end
+  local out = { "Options:" }
+  for _, r in ipairs(rows) do
+    local pad = #r.left < width and string.rep(" ", width - #r.left) or ""
+    local help = r.help:gsub("\n", "\n" .. string.rep(" ", width + 3))
+    out[#out + 1] = (r.left .. pad .. "   " .. help):gsub("%s+$", "")
+  end
+  return table.concat(out, "\n")
+end
+
+--- Prints a command's help: usage, summary, the Options generated from its parser table,
+--- then its prose notes. `command` is a name ("run") or {name=, usage=, help=} for a
+--- subcommand; spec defaults to the command's `options`.
+function cli.print_help(command, spec)
+  local name = type(command) == "table" and command.name or command or "?"
+  local cmd = {}
+  if type(command) == "table" then cmd = command
+  else
+    local ok, loaded = pcall(bocker.load_command, name)
+    if ok and type(loaded) == "table" then cmd = loaded end
+  end
+  spec = spec or cmd.options or {}
+  io.write("Usage: ", cmd.usage or ("bocker " .. name), "\n")
+  if cmd.summary then io.write("\n", cmd.summary, "\n") end
+  io.write("\n", cli.options_text(spec), "\n")
+  if cmd.help then io.write("\n", cmd.help, "\n") end
 end
 
 --- A whole number from text, or a clear error naming the option.
