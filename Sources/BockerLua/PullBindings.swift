@@ -12,26 +12,11 @@ enum PullBindings {
             let ref = try lua.checkString(1, "bocker.image.pull")
             let opts = try lua.optionsTable(2, "bocker.image.pull", keys: ["platform", "progress"])
             let platform = try opts.flatMap { try lua.optString($0, "platform") }
-            var hasCallback = false
-            if let t = opts {
-                lua.pushRawField(t, "progress")
-                hasCallback = lua_type(L, -1) == LUA_TFUNCTION
-                if !hasCallback { clua_pop(L, 1) }
-            }
-            let cb = lua_gettop(L)
-            var callbackError: String?
+            let progress = LuaProgress(lua, options: opts)
             let result = try ImageBindings.runtime(lua).pull(ref, platform: platform) { ev in
-                guard hasCallback, callbackError == nil else { return }
-                lua_pushvalue(L, cb)
-                lua.push(.table([("layer", .string(ev.layer)), ("status", .string(ev.status)),
-                                 ("current", .int(Int(ev.current))), ("total", .int(Int(ev.total)))]))
-                // Protected: a Lua error in the callback must not longjmp over Swift frames.
-                if clua_pcall(L, 1, 0, 0) != LUA_OK {
-                    callbackError = lua.string(-1) ?? "error in the progress function"
-                    clua_pop(L, 1)
-                }
+                progress.report(layer: ev.layer, status: ev.status, current: ev.current, total: ev.total)
             }
-            if let e = callbackError { throw BockerError(.invalidArgument, "progress function: \(e)") }
+            try progress.check()
             lua.pushObject(ImageObject(result.image), .image)
             lua.push(result.digest)
             lua.push(.bool(result.downloaded))
@@ -55,25 +40,11 @@ enum PullBindings {
             case "zstd": options.compression = .zstd
             case let other?: throw BockerError(.invalidArgument, "bocker.image.push: compression must be gzip or zstd, not '\(other)'")
             }
-            var hasCallback = false
-            if let t = opts {
-                lua.pushRawField(t, "progress")
-                hasCallback = lua_type(L, -1) == LUA_TFUNCTION
-                if !hasCallback { clua_pop(L, 1) }
-            }
-            let cb = lua_gettop(L)
-            var callbackError: String?
+            let progress = LuaProgress(lua, options: opts)
             let result = try ImageBindings.runtime(lua).push(image, to: target, options: options) { ev in
-                guard hasCallback, callbackError == nil else { return }
-                lua_pushvalue(L, cb)
-                lua.push(.table([("layer", .string(ev.layer)), ("status", .string(ev.status)),
-                                 ("current", .int(Int(ev.current))), ("total", .int(Int(ev.total)))]))
-                if clua_pcall(L, 1, 0, 0) != LUA_OK {
-                    callbackError = lua.string(-1) ?? "error in the progress function"
-                    clua_pop(L, 1)
-                }
+                progress.report(layer: ev.layer, status: ev.status, current: ev.current, total: ev.total)
             }
-            if let e = callbackError { throw BockerError(.invalidArgument, "progress function: \(e)") }
+            try progress.check()
             lua.push(result.digest)
             lua.push(.int(result.size))
             lua.push(result.reference)
@@ -91,5 +62,42 @@ enum PullBindings {
             lua.push(server)
             return 1
         }
+    }
+}
+
+/// A script's `progress` function (the `progress` field of an options table) for pull and
+/// push: called with {layer, status, current, total} on the calling thread, protected, so a
+/// Lua error in it never longjmps over Swift frames; the first error stops further calls and
+/// is raised by `check()` once the operation returns.
+final class LuaProgress {
+    private let lua: Lua
+    private let index: Int32?
+    private var failure: String?
+
+    /// Reads `progress` from the options table at `options` (nil: none) and leaves it on the
+    /// stack for the calls.
+    init(_ lua: Lua, options: Int32?) {
+        self.lua = lua
+        var index: Int32?
+        if let t = options {
+            lua.pushRawField(t, "progress")
+            if lua_type(lua.L, -1) == LUA_TFUNCTION { index = lua_gettop(lua.L) } else { clua_pop(lua.L, 1) }
+        }
+        self.index = index
+    }
+
+    func report<N: BinaryInteger>(layer: String, status: String, current: N, total: N) {
+        guard let index, failure == nil else { return }
+        lua_pushvalue(lua.L, index)
+        lua.push(.table([("layer", .string(layer)), ("status", .string(status)),
+                         ("current", .int(Int(current))), ("total", .int(Int(total)))]))
+        if clua_pcall(lua.L, 1, 0, 0) != LUA_OK {
+            failure = lua.string(-1) ?? "error in the progress function"
+            clua_pop(lua.L, 1)
+        }
+    }
+
+    func check() throws {
+        if let e = failure { throw BockerError(.invalidArgument, "progress function: \(e)") }
     }
 }

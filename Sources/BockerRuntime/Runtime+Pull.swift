@@ -209,19 +209,7 @@ final class ParallelDownloads: @unchecked Sendable {
 
     func start() {
         guard !queue.isEmpty else { return }
-        for _ in 0..<width {
-            var t = pthread_t()
-            let box = Unmanaged.passRetained(self).toOpaque()
-            if pthread_create(&t, nil, { arg in
-                let me = Unmanaged<ParallelDownloads>.fromOpaque(arg!).takeRetainedValue()
-                me.work()
-                return nil
-            }, box) == 0 {
-                threads.append(t)
-            } else {
-                Unmanaged<ParallelDownloads>.fromOpaque(box).release()
-            }
-        }
+        threads = WorkerThreads.start(width) { self.work() }
     }
 
     private func locked<T>(_ body: () -> T) -> T {

@@ -264,20 +264,7 @@ final class ParallelWork: @unchecked Sendable {
 
     func run(progress: (PushEvent) -> Void) throws {
         guard count > 0 else { return }
-        var threads: [pthread_t] = []
-        for _ in 0..<width {
-            var t = pthread_t()
-            let box = Unmanaged.passRetained(self).toOpaque()
-            if pthread_create(&t, nil, { arg in
-                let me = Unmanaged<ParallelWork>.fromOpaque(arg!).takeRetainedValue()
-                me.work()
-                return nil
-            }, box) == 0 {
-                threads.append(t)
-            } else {
-                Unmanaged<ParallelWork>.fromOpaque(box).release()
-            }
-        }
+        let threads = WorkerThreads.start(width) { self.work() }
         if threads.isEmpty { work() }
         while true {
             pthread_mutex_lock(&mutex)

@@ -65,8 +65,9 @@ static int netlink_socket(void) {
     return fd;
 }
 
-int bk_netlink_socket_in(int nsfd) {
-    if (nsfd < 0) return netlink_socket();
+// Moves this thread into the network namespace nsfd. Returns an fd of the one it was in (for
+// restore), or -1 with errno.
+static int enter_netns(int nsfd) {
     int saved = bk_netns_current();
     if (saved < 0) return -1;
     if (setns(nsfd, CLONE_NEWNET) != 0) {
@@ -75,6 +76,13 @@ int bk_netlink_socket_in(int nsfd) {
         errno = err;
         return -1;
     }
+    return saved;
+}
+
+int bk_netlink_socket_in(int nsfd) {
+    if (nsfd < 0) return netlink_socket();
+    int saved = enter_netns(nsfd);
+    if (saved < 0) return -1;
     int fd = netlink_socket();
     int err = errno;
     restore(saved);
@@ -95,14 +103,8 @@ int bk_sysctl_write(const char *path, const char *value) {
 }
 
 int bk_sysctl_write_in(int nsfd, const char *path, const char *value) {
-    int saved = bk_netns_current();
+    int saved = enter_netns(nsfd);
     if (saved < 0) return -1;
-    if (setns(nsfd, CLONE_NEWNET) != 0) {
-        int err = errno;
-        close(saved);
-        errno = err;
-        return -1;
-    }
     int rc = bk_sysctl_write(path, value);
     int err = errno;
     restore(saved);
