@@ -35,18 +35,6 @@
 
 #define BK_STACK_SIZE (1024 * 1024)
 
-#ifndef SYS_openat2
-#define SYS_openat2 437
-#endif
-#ifndef SYS_open_tree
-#define SYS_open_tree 428
-#endif
-#ifndef SYS_move_mount
-#define SYS_move_mount 429
-#endif
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
 
 
 // Overwrites this process's argument area (our own private copy of the parent's memory) so
