@@ -35,6 +35,37 @@ public enum FS {
         }
     }
 
+    /// The complete, non-empty lines ("\n" left off) of a file from byte `offset` on, and the
+    /// offset just past the last complete one: a line still being written is left for the
+    /// next read. An append-only log is read this way without reading it again from the
+    /// start. A missing file has no lines. Symlinks are not followed.
+    /// `what` names the file in the error ("log" → "cannot read log '…'").
+    public static func completeLines(_ path: String, from offset: Int, what: String = "") throws -> ([ArraySlice<UInt8>], Int) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        if fd < 0 {
+            if errno == ENOENT { return ([], offset) }
+            throw BockerError.errno("cannot read \(what.isEmpty ? "" : what + " ")'\(path)'", code: .io)
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        var pos = off_t(offset)
+        while true {
+            let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, pos) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            bytes += buf[0..<n]
+            pos += off_t(n)
+        }
+        var lines: [ArraySlice<UInt8>] = []
+        var start = 0
+        for (i, b) in bytes.enumerated() where b == 0x0a {
+            if i > start { lines.append(bytes[start..<i]) }
+            start = i + 1
+        }
+        return (lines, offset + start)
+    }
+
     public static func read(_ path: String) throws -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {

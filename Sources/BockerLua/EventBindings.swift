@@ -50,8 +50,8 @@ enum EventBindings {
                     lua.push(.number(timeout))
                     lua_setfield(L, state, "timeout")
                 }
-                if let f = try lua.optionsTable(pushedField(lua, t, "filters"), "bocker.events filters",
-                                                keys: ["container", "event", "image"]) {
+                try lua.nestedOptions(t, "filters", "bocker.events filters", keys: ["container", "event", "image"]) { f in
+                    guard let f else { return }
                     for key in ["container", "event", "image"] {
                         if let list = try lua.optStrings(f, key) {
                             lua.push(.strings(list))
@@ -59,7 +59,6 @@ enum EventBindings {
                         }
                     }
                 }
-                clua_pop(L, 1)   // the filters value pushed above
             }
             lua.push(.int(start))
             lua_setfield(L, state, "offset")
@@ -72,12 +71,6 @@ enum EventBindings {
             lua_callk(L, 2, 1, 0, nil)
             return 1
         }
-    }
-
-    /// Pushes field `key` of the table at t and returns its (absolute) index.
-    static func pushedField(_ lua: Lua, _ t: Int32, _ key: String) -> Int32 {
-        lua.pushRawField(t, key)
-        return lua_gettop(lua.L)
     }
 
     /// read(state) → { event… }, ended: blocks until there is at least one matching event.

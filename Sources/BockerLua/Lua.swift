@@ -218,6 +218,15 @@ struct Lua {
         return t
     }
 
+    /// Field `key` of the options table at t, when present an options table itself with `keys`
+    /// (read raw and strictly, as `optionsTable`): `body` gets its index, or nil when the field
+    /// is absent. The stack is as it was afterwards, whatever `body` does.
+    func nestedOptions<T>(_ t: Int32, _ key: String, _ fn: String, keys: [String], _ body: (Int32?) throws -> T) throws -> T {
+        pushRawField(t, key)
+        defer { clua_pop(L, 1) }
+        return try body(try optionsTable(lua_gettop(L), fn, keys: keys))
+    }
+
     /// Pushes a function implemented in Swift (called through the C trampoline).
     func push(function: clua_swift_function) { clua_pushswiftfunction(L, function) }
 

@@ -30,13 +30,13 @@ enum WaitBindings {
             w.logPattern = try lua.optString(t, "log")
             w.logTimes = try lua.optInt(t, "times") ?? 1
             w.port = try lua.optInt(t, "port")
-            if let h = try lua.optionsTable(EventBindings.pushedField(lua, t, "http"), "wait_for http", keys: ["port", "path", "status"]) {
+            try lua.nestedOptions(t, "http", "wait_for http", keys: ["port", "path", "status"]) { h in
+                guard let h else { return }
                 guard let port = try lua.optInt(h, "port") ?? w.port else {
                     throw BockerError(.invalidArgument, "c:wait_for: http needs a port (http = {port = 80, path = \"/\"})")
                 }
                 w.http = (port, try lua.optString(h, "path") ?? "/", try lua.optInt(h, "status"))
             }
-            clua_pop(L, 1)   // the http value pushed above
             guard w.logPattern != nil || w.port != nil || w.http != nil else {
                 throw BockerError(.invalidArgument, "c:wait_for needs a condition: log, port or http")
             }

@@ -173,31 +173,10 @@ func jsonEscape(_ bytes: [UInt8], into out: inout [UInt8]) {
 enum LogReader {
     /// Entries from byte `offset` on (whole lines only) and the offset after them.
     static func read(path: String, from offset: Int) throws -> ([LogEntry], Int) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        if fd < 0 {
-            if errno == ENOENT { return ([], offset) }
-            throw BockerError.errno("cannot read log '\(path)'", code: .io)
-        }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        var pos = off_t(offset)
-        while true {
-            let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, pos) }
-            if n <= 0 { break }
-            bytes += buf[0..<n]
-            pos += off_t(n)
-        }
+        let (lines, next) = try FS.completeLines(path, from: offset, what: "log")
         let decoder = JSONDecoder()
-        var entries: [LogEntry] = []
-        var start = 0
-        for (i, b) in bytes.enumerated() where b == 0x0a {
-            if i > start, let e = try? decoder.decode(LogEntry.self, from: Data(bytes[start..<i])) {
-                entries.append(e)
-            }
-            start = i + 1
-        }
-        return (entries, offset + start)
+        let entries = lines.compactMap { try? decoder.decode(LogEntry.self, from: Data($0)) }
+        return (entries, next)
     }
 
     static func read(path: String) throws -> [LogEntry] {

@@ -87,16 +87,12 @@ extension Runtime {
         var offset = offset
         while true {
             try Interrupt.check()
-            var found: [ContainerEvent] = []
-            if let bytes = try? FS.read(root.eventsFile), bytes.count > offset {
-                // Only whole lines: a line being written is read next time.
-                let end = bytes[offset...].lastIndex(of: 0x0a).map { $0 + 1 } ?? offset
-                for line in bytes[offset..<end].split(separator: 0x0a) {
-                    if let j = try? JSONValue.parse(Array(line)), let e = ContainerEvent(json: j), filter.matches(e) {
-                        found.append(e)
-                    }
-                }
-                offset = end
+            // From where the last read stopped, whole lines only (one being written waits).
+            let (lines, next) = (try? FS.completeLines(root.eventsFile, from: offset, what: "events")) ?? ([], offset)
+            offset = next
+            let found = lines.compactMap { line -> ContainerEvent? in
+                guard let j = try? JSONValue.parse(Array(line)), let e = ContainerEvent(json: j), filter.matches(e) else { return nil }
+                return e
             }
             if !found.isEmpty || !wait { return (found, offset) }
             if let u = filter.until, WallClock.now() > u { return ([], offset) }

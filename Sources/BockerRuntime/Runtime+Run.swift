@@ -315,13 +315,14 @@ extension Runtime {
         }
         guard !argv.isEmpty else { throw BockerError(.invalidArgument, "exec needs a command") }
         let u = try parseUser(user ?? rec.user)
+        let caps = try (rec.security ?? SecurityOptions()).capabilities()
         return try ContainerProcess.exec(
             pid: pid, argv: argv, env: mergeEnv(rec.env, env, hostname: rec.hostname),
             workdir: workdir ?? rec.workdir, uid: u.uid, gid: u.gid, userName: u.userName, groupName: u.groupName,
-            capabilities: try (rec.security ?? SecurityOptions()).capabilities(),
+            capabilities: caps,
             allowNewPrivileges: rec.security?.noNewPrivileges == false,
             cgroupProcs: cgroup(of: rec.id).procsFiles, timeout: timeout, joinUserNamespace: rec.idMapping != nil,
-            seccompFilter: try seccompFilter(rec, capabilities: try (rec.security ?? SecurityOptions()).capabilities()),
+            seccompFilter: try seccompFilter(rec, capabilities: caps),
             tty: tty, stdin: stdio.0, stdout: stdio.1, stderr: stdio.2)
     }
 
