@@ -23,10 +23,7 @@ done
 need_root "$0" "$@"
 
 # Its own network namespace: the project's bridge, veths and NAT rules vanish with it.
-if [[ -z "${BENCH_IN_NETNS:-}" ]]; then
-    exec unshare --net -- env BENCH_IN_NETNS=1 bash "$0" "$@"
-fi
-ip link set lo up
+in_private_netns "$0" "$@"
 
 bocker=${BOCKER_BIN:-$(command -v bocker || echo "$BOCKER_REPO/.build/release/bocker")}
 [[ -x "$bocker" ]] || { echo "error: no bocker binary ($bocker); build one or set BOCKER_BIN" >&2; exit 1; }

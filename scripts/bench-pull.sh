@@ -13,10 +13,7 @@ need_root "$0" "$@"
 runs=5
 [[ "${1:-}" == "-n" ]] && runs=${2:?-n needs a number}
 
-if [[ -z "${BENCH_IN_NETNS:-}" ]]; then
-    exec unshare --net -- env BENCH_IN_NETNS=1 bash "$0" "$@"
-fi
-ip link set lo up
+in_private_netns "$0" "$@"
 
 bocker=${BOCKER_BIN:-$(command -v bocker || echo "$BOCKER_REPO/.build/release/bocker")}
 reg="$BOCKER_REPO/scripts/dev/registry"
@@ -29,11 +26,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "==> building the image (4 layers: busybox + 5,000 small files, 3 x 35 MB of random data)"
-mkdir -p "$work/small"
-for d in $(seq 1 50); do
-    mkdir -p "$work/small/d$d"
-    for f in $(seq 1 100); do echo "file $d/$f" > "$work/small/d$d/f$f"; done
-done
+make_small_files "$work/small"
 python3 "$reg/make-image.py" "$work/layout" --tag latest \
     --layer "c:bin/busybox=/bin/busybox;l:bin/sh->busybox" --layer "$work/small" \
     --layer "r:data/a=36700160" --layer "r:data/b=36700160" --layer "r:data/c=36700160" >"$work/summary.json"

@@ -11,15 +11,12 @@
 set -euo pipefail
 # shellcheck source=scripts/dev/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/dev/common.sh"
-need_root scripts/bench-push.sh
+need_root "$0" "$@"
 
 runs=5
 [[ "${1:-}" == "-n" ]] && runs=${2:?-n needs a number}
 
-if [[ -z "${BENCH_IN_NETNS:-}" ]]; then
-    exec unshare --net -- env BENCH_IN_NETNS=1 bash "$0" "$@"
-fi
-ip link set lo up
+in_private_netns "$0" "$@"
 
 bocker=${BOCKER_BIN:-$(command -v bocker || echo "$BOCKER_REPO/.build/release/bocker")}
 reg="$BOCKER_REPO/scripts/dev/registry"
@@ -33,11 +30,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "==> building the image (4 layers: busybox + 5,000 small files, 3 x 30 MB of random data)"
-mkdir -p "$work/small"
-for d in $(seq 1 50); do
-    mkdir -p "$work/small/d$d"
-    for f in $(seq 1 100); do echo "file $d/$f" > "$work/small/d$d/f$f"; done
-done
+make_small_files "$work/small"
 layers=(--layer "c:bin/busybox=/bin/busybox;l:bin/sh->busybox;l:bin/cat->busybox" --layer "$work/small"
         --layer "r:data/a=31457280" --layer "r:data/b=31457280" --layer "r:data/c=31457280")
 python3 "$reg/make-image.py" "$work/gz" --tag latest --compression gzip "${layers[@]}" >/dev/null

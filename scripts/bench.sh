@@ -38,10 +38,7 @@ command -v crun >/dev/null 2>&1 || use_crun=0
 
 # --- its own network namespace: bocker's bridge, veths and NAT rules are made there and vanish
 # with it; the machine's network is never touched ---------------------------------------------
-if [[ -z "${BENCH_IN_NETNS:-}" ]]; then
-    exec unshare --net -- env BENCH_IN_NETNS=1 bash "$0" "$@"
-fi
-ip link set lo up
+in_private_netns "$0" "$@"
 
 # --- temporary world, torn down by cleanup() whatever happens ------------------------------
 work=$(mktemp -d /tmp/bench-bocker.XXXXXX)

@@ -44,6 +44,29 @@ give_back_checkout() {
     trap 'find "$BOCKER_REPO" -xdev -user 0 -exec chown -h "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" {} + 2>/dev/null || true' EXIT
 }
 
+# Runs the calling benchmark again in a private network namespace with only loopback (up), so
+# its bridges, NAT rules, registries and ports never touch the host's. Usage:
+# in_private_netns "$0" "$@" (returns in the namespace; execs before that).
+in_private_netns() {
+    local script=$1
+    shift
+    if [[ -z "${BENCH_IN_NETNS:-}" ]]; then
+        exec unshare --net -- env BENCH_IN_NETNS=1 bash "$script" "$@"
+    fi
+    ip link set lo up
+}
+
+# Fills DIR with 5,000 small files (50 directories of 100): the many-files layer of the pull and
+# push benchmarks.
+make_small_files() {
+    local d f
+    mkdir -p "$1"
+    for d in $(seq 1 50); do
+        mkdir -p "$1/d$d"
+        for f in $(seq 1 100); do echo "file $d/$f" > "$1/d$d/f$f"; done
+    done
+}
+
 # True when `BIN run` accepts --rm (its help or usage mentions it).
 bocker_has_rm() {
     local bin=$1 help
