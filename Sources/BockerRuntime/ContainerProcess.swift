@@ -40,10 +40,9 @@ public struct CapabilitySet: Equatable, Sendable, CustomStringConvertible {
         return CapabilitySet(bits: known & available.bits)
     }
 
-    /// This process's bounding set.
-    public static var available: CapabilitySet {
-        CapabilitySet(bits: bk_cap_bounding_set())
-    }
+    /// This process's bounding set, read once (64 prctl calls; it can only shrink, and bocker
+    /// never shrinks its own).
+    public static let available = CapabilitySet(bits: bk_cap_bounding_set())
 
     /// Bit i set = capability i kept.
     public let bits: UInt64
