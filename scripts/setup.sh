@@ -69,4 +69,4 @@ echo
 echo "bocker is ready: $install_to, image $img (busybox), state in $BOCKER_ROOT."
 env=''
 [[ "$BOCKER_ROOT" == /var/bocker ]] || env="BOCKER_ROOT=$BOCKER_ROOT "
-echo "Try: sudo $env$install_to run $img echo hello      Tests: sudo scripts/test.sh"
+echo "Try: $env$install_to run $img echo hello      Tests: scripts/test.sh"
