@@ -126,6 +126,12 @@ public struct ImageConfigInfo: Sendable, Equatable {
     public var labels: [String: String]
     public var volumes: [String]
     public var stopSignal: String?
+    /// `Healthcheck.Test` and its durations (nanoseconds) and retries, when the config has one.
+    public var healthcheck: WireHealthcheck?
+    public var shell: [String]?
+    public var onBuild: [String]?
+    public var author: String?
+    public var history: [WireHistory]
     /// sha256 of each uncompressed layer tar, in layer order.
     public var diffIDs: [String]
     public var os: String
@@ -138,7 +144,13 @@ public struct ImageConfigInfo: Sendable, Equatable {
                 workingDir: String? = nil, user: String? = nil, exposedPorts: [String] = [],
                 labels: [String: String] = [:], volumes: [String] = [], stopSignal: String? = nil,
                 diffIDs: [String] = [], os: String = "linux", architecture: String = "amd64",
-                variant: String? = nil, created: String? = nil) {
+                variant: String? = nil, created: String? = nil, healthcheck: WireHealthcheck? = nil,
+                shell: [String]? = nil, onBuild: [String]? = nil, author: String? = nil, history: [WireHistory] = []) {
+        self.healthcheck = healthcheck
+        self.shell = shell
+        self.onBuild = onBuild
+        self.author = author
+        self.history = history
         self.env = env
         self.entrypoint = entrypoint
         self.cmd = cmd
@@ -175,8 +187,30 @@ struct WireManifest: Decodable {
     var layers: [Descriptor]
 }
 
+/// An image config's `Healthcheck` object as written on the wire.
+public struct WireHealthcheck: Decodable, Sendable, Equatable {
+    public var Test: [String]?
+    public var Interval: Int64?
+    public var Timeout: Int64?
+    public var StartPeriod: Int64?
+    public var StartInterval: Int64?
+    public var Retries: Int?
+}
+
+/// One entry of an image config's `history` as written on the wire.
+public struct WireHistory: Decodable, Sendable, Equatable {
+    public var created: String?
+    public var created_by: String?
+    public var author: String?
+    public var comment: String?
+    public var empty_layer: Bool?
+}
+
 struct WireConfig: Decodable {
     struct Inner: Decodable {
+        var Healthcheck: WireHealthcheck?
+        var Shell: [String]?
+        var OnBuild: [String]?
         var Env: [String]?
         var Entrypoint: [String]?
         var Cmd: [String]?
@@ -196,8 +230,10 @@ struct WireConfig: Decodable {
     var os: String?
     var variant: String?
     var created: String?
+    var author: String?
     var config: Inner?
     var rootfs: RootFS?
+    var history: [WireHistory]?
 }
 
 /// A mediaType-sniffing view, for responses whose Content-Type says nothing useful.
@@ -246,7 +282,8 @@ extension ImageConfigInfo {
             stopSignal: (c?.StopSignal).flatMap { $0.isEmpty ? nil : $0 },
             diffIDs: w.rootfs?.diff_ids ?? [],
             os: w.os ?? "", architecture: w.architecture ?? "", variant: w.variant,
-            created: w.created)
+            created: w.created, healthcheck: c?.Healthcheck, shell: c?.Shell, onBuild: c?.OnBuild,
+            author: w.author, history: w.history ?? [])
     }
 }
 

@@ -133,6 +133,13 @@ extension Runtime {
         imageConfig.exposedPorts = config.exposedPorts.isEmpty ? nil : config.exposedPorts
         imageConfig.labels = config.labels.isEmpty ? nil : config.labels
         imageConfig.stopSignal = config.stopSignal
+        imageConfig.volumes = config.volumes.isEmpty ? nil : config.volumes
+        imageConfig.healthcheck = config.healthcheck.flatMap { h in
+            h.Test.map { HealthcheckConfig(test: $0, interval: h.Interval, timeout: h.Timeout, startPeriod: h.StartPeriod,
+                                           startInterval: h.StartInterval, retries: h.Retries) }
+        }
+        imageConfig.shell = config.shell
+        imageConfig.onBuild = config.onBuild
         let blobs = manifest.layers.indices.map {
             LayerBlob(digest: manifest.layers[$0].digest, size: manifest.layers[$0].size,
                       mediaType: manifest.layers[$0].mediaType, diffID: config.diffIDs[$0])
@@ -151,6 +158,11 @@ extension Runtime {
                 r.configDigest = manifest.config.digest
                 r.layerBlobs = blobs
                 r.blobSource = ref.registry + "/" + ref.repository
+                r.author = config.author
+                r.history = config.history.isEmpty ? nil : config.history.map {
+                    ImageHistory(created: $0.created, createdBy: $0.created_by, author: $0.author, comment: $0.comment,
+                                 emptyLayer: $0.empty_layer)
+                }
             }
             var rec: ImageRecord
             if var old = try? store.image(name), old.source == name, old.tags == nil {

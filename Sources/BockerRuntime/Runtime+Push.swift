@@ -112,12 +112,37 @@ extension Runtime {
         if let ports = c.exposedPorts, !ports.isEmpty { cfg.append(("ExposedPorts", .object(ports.sorted().map { ($0, .object([])) }))) }
         if let l = c.labels, !l.isEmpty { cfg.append(("Labels", .object(l.keys.sorted().map { ($0, .string(l[$0]!)) }))) }
         if let s = c.stopSignal { cfg.append(("StopSignal", .string(s))) }
-        var top: [(String, JSONValue)] = [("created", .string(created)), ("architecture", .string(p.architecture))]
+        if let v = c.volumes, !v.isEmpty { cfg.append(("Volumes", .object(v.sorted().map { ($0, .object([])) }))) }
+        if let h = c.healthcheck {
+            var hc: [(String, JSONValue)] = [("Test", .array(h.test.map(JSONValue.string)))]
+            if let v = h.interval { hc.append(("Interval", .int(Int(v)))) }
+            if let v = h.timeout { hc.append(("Timeout", .int(Int(v)))) }
+            if let v = h.startPeriod { hc.append(("StartPeriod", .int(Int(v)))) }
+            if let v = h.startInterval { hc.append(("StartInterval", .int(Int(v)))) }
+            if let v = h.retries { hc.append(("Retries", .int(v))) }
+            cfg.append(("Healthcheck", .object(hc)))
+        }
+        if let s = c.shell { cfg.append(("Shell", .array(s.map(JSONValue.string)))) }
+        if let o = c.onBuild, !o.isEmpty { cfg.append(("OnBuild", .array(o.map(JSONValue.string)))) }
+        var top: [(String, JSONValue)] = [("created", .string(created))]
+        if let a = img.author { top.append(("author", .string(a))) }
+        top.append(("architecture", .string(p.architecture)))
         if let v = p.variant, p.architecture != "amd64" { top.append(("variant", .string(v))) }
         top.append(("os", .string(p.os)))
         top.append(("config", .object(cfg)))
         top.append(("rootfs", .object([("type", .string("layers")), ("diff_ids", .array(blobs.map { .string($0.diffID) }))])))
-        top.append(("history", .array(layerOrigins.map { .object([("created", .string(created)), ("created_by", .string("bocker " + $0))]) })))
+        if let h = img.history {
+            top.append(("history", .array(h.map { e in
+                var o: [(String, JSONValue)] = [("created", .string(e.created ?? created))]
+                if let a = e.author { o.append(("author", .string(a))) }
+                if let b = e.createdBy { o.append(("created_by", .string(b))) }
+                if let c = e.comment { o.append(("comment", .string(c))) }
+                if e.emptyLayer == true { o.append(("empty_layer", .bool(true))) }
+                return .object(o)
+            })))
+        } else {
+            top.append(("history", .array(layerOrigins.map { .object([("created", .string(created)), ("created_by", .string("bocker " + $0))]) })))
+        }
         return JSONValue.object(top).render()
     }
 

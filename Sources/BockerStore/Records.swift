@@ -17,6 +17,14 @@ public struct ImageConfig: Codable, Equatable, Sendable {
     public var exposedPorts: [String]?
     public var labels: [String: String]?
     public var stopSignal: String?
+    /// Paths that get an anonymous volume at run (`Volumes`).
+    public var volumes: [String]?
+    /// The image's healthcheck (`Healthcheck`); `test == ["NONE"]` disables an inherited one.
+    public var healthcheck: HealthcheckConfig?
+    /// The shell for shell-form commands of a build (`Shell`, default `["/bin/sh", "-c"]`).
+    public var shell: [String]?
+    /// Instructions stored for images built FROM this one (`OnBuild`).
+    public var onBuild: [String]?
 
     public init(env: [String]? = nil, entrypoint: [String]? = nil, cmd: [String]? = nil,
                 workingDir: String? = nil, user: String? = nil) {
@@ -25,6 +33,62 @@ public struct ImageConfig: Codable, Equatable, Sendable {
         self.cmd = cmd
         self.workingDir = workingDir
         self.user = user
+    }
+}
+
+/// An image's or container's healthcheck as the OCI/Docker config writes it: `test` is
+/// `["CMD", arg...]`, `["CMD-SHELL", "cmd"]` or `["NONE"]`; durations in nanoseconds, nil = the
+/// default (interval 30s, timeout 30s, start period 0, retries 3).
+public struct HealthcheckConfig: Codable, Equatable, Sendable {
+    public var test: [String]
+    public var interval: Int64?
+    public var timeout: Int64?
+    public var startPeriod: Int64?
+    public var startInterval: Int64?
+    public var retries: Int?
+
+    public init(test: [String], interval: Int64? = nil, timeout: Int64? = nil, startPeriod: Int64? = nil,
+                startInterval: Int64? = nil, retries: Int? = nil) {
+        self.test = test
+        self.interval = interval
+        self.timeout = timeout
+        self.startPeriod = startPeriod
+        self.startInterval = startInterval
+        self.retries = retries
+    }
+
+    /// Reads the record form (camelCase keys, as Codable writes it).
+    public init?(json j: JSONValue?) {
+        guard let j, let test = j["test"]?.strings else { return nil }
+        self.init(test: test, interval: j["interval"]?.int.map(Int64.init), timeout: j["timeout"]?.int.map(Int64.init),
+                  startPeriod: j["startPeriod"]?.int.map(Int64.init), startInterval: j["startInterval"]?.int.map(Int64.init),
+                  retries: j["retries"]?.int)
+    }
+}
+
+/// One entry of an image's history (the OCI config's `history`): what made a layer, or a
+/// config-only step (`emptyLayer`).
+public struct ImageHistory: Codable, Equatable, Sendable {
+    /// RFC 3339, as the OCI config writes it.
+    public var created: String?
+    public var createdBy: String?
+    public var author: String?
+    public var comment: String?
+    public var emptyLayer: Bool?
+
+    public init(created: String? = nil, createdBy: String? = nil, author: String? = nil, comment: String? = nil,
+                emptyLayer: Bool? = nil) {
+        self.created = created
+        self.createdBy = createdBy
+        self.author = author
+        self.comment = comment
+        self.emptyLayer = emptyLayer
+    }
+
+    init?(json j: JSONValue) {
+        guard case .object = j else { return nil }
+        self.init(created: j["created"]?.string, createdBy: j["createdBy"]?.string, author: j["author"]?.string,
+                  comment: j["comment"]?.string, emptyLayer: j["emptyLayer"]?.bool)
     }
 }
 
@@ -67,6 +131,10 @@ public struct ImageRecord: Codable, Equatable, Sendable {
     public var layerBlobs: [LayerBlob]?
     /// The repository (registry/path) the layer blobs came from, for cross-repository mounts.
     public var blobSource: String?
+    /// The OCI config's top-level `author`, and `history` (one entry per layer plus config-only
+    /// steps; nil: made from the layers' origins when the config is written).
+    public var author: String?
+    public var history: [ImageHistory]?
 
     public init(id: String, source: String, created: Double, layers: [String], config: ImageConfig) {
         self.id = id
@@ -113,12 +181,18 @@ extension ImageRecord {
         if let c {
             config.exposedPorts = c["exposedPorts"]?.strings
             config.stopSignal = c["stopSignal"]?.string
+            config.volumes = c["volumes"]?.strings
+            config.healthcheck = HealthcheckConfig(json: c["healthcheck"])
+            config.shell = c["shell"]?.strings
+            config.onBuild = c["onBuild"]?.strings
             if case .object(let fields)? = c["labels"] {
                 var l: [String: String] = [:]
                 for (k, v) in fields { if let s = v.string { l[k] = s } }
                 config.labels = l
             }
         }
+        author = j["author"]?.string
+        history = j["history"]?.array?.compactMap(ImageHistory.init(json:))
         layerBlobs = j["layerBlobs"]?.array?.compactMap { b in
             guard let d = b["digest"]?.string, let size = b["size"]?.int, let m = b["mediaType"]?.string,
                   let diff = b["diffID"]?.string else { return nil }
