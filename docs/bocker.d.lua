@@ -120,11 +120,19 @@ function imagelib.remove(ref, opts) end
 ---@return boolean downloaded
 function imagelib.pull(ref, opts) end
 
----Stores credentials for a registry (in bocker's own file, mode 0600).
+---Checks credentials against a registry (unless `verify = false`), then stores them in
+---bocker's own file (mode 0600). Returns the registry key they are stored under.
 ---@param server string
 ---@param user string
 ---@param password string
-function imagelib.login(server, user, password) end
+---@param opts? {verify?: boolean}
+---@return string server
+function imagelib.login(server, user, password, opts) end
+
+---Removes a registry's credentials from bocker's own file; false when there were none.
+---@param server string
+---@return boolean removed
+function imagelib.logout(server) end
 
 ---Gives image `ref` the name `name`. See Image:tag.
 ---@param ref string|bocker.Image

@@ -12,6 +12,17 @@ public enum FS {
         return lstat(path, &st) == 0
     }
 
+    /// The first executable regular file called `name` in the host's $PATH directories.
+    public static func searchPath(_ name: String) -> String? {
+        guard let p = getenv("PATH") else { return nil }
+        for dir in String(cString: p).split(separator: ":") where dir.hasPrefix("/") {
+            let candidate = dir + "/" + name
+            var st = stat()
+            if stat(candidate, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+
     public static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR

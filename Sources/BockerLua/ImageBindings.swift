@@ -9,7 +9,7 @@ import BockerRuntime
 enum ImageBindings {
     static let functions: Modules.Functions = [
         ("list", list), ("get", get), ("init", initFn), ("remove", remove),
-        ("tag", tag), ("pull", PullBindings.pull), ("push", PullBindings.push), ("login", PullBindings.login),
+        ("tag", tag), ("pull", PullBindings.pull), ("push", PullBindings.push), ("login", PullBindings.login), ("logout", PullBindings.logout),
     ]
 
     static func runtime(_ lua: Lua) throws -> Runtime { try LuaHost.from(lua.L).runtime() }

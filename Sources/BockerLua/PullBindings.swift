@@ -52,14 +52,25 @@ enum PullBindings {
         }
     }
 
-    /// bocker.image.login(server, username, password) → the server key stored.
+    /// bocker.image.login(server, username, password [, {verify = false}]) → the server key
+    /// stored. The registry checks the credentials first unless `verify` is false.
     static let login: clua_swift_function = { L in
         binding(L) { lua in
             let server = try lua.checkString(1, "bocker.image.login")
             let user = try lua.checkString(2, "bocker.image.login")
             let pass = try lua.checkString(3, "bocker.image.login")
-            try CredentialStore.fromEnvironment().save(Credentials(username: user, password: pass), registry: server)
-            lua.push(server)
+            let opts = try lua.optionsTable(4, "bocker.image.login", keys: ["verify"])
+            let verify = try opts.flatMap { try lua.optBool($0, "verify") } ?? true
+            lua.push(try Runtime.login(registry: server, username: user, password: pass, verify: verify))
+            return 1
+        }
+    }
+
+    /// bocker.image.logout(server) → true when credentials were removed, false when none.
+    static let logout: clua_swift_function = { L in
+        binding(L) { lua in
+            let server = try lua.checkString(1, "bocker.image.logout")
+            lua.push(.bool(try Runtime.logout(registry: server)))
             return 1
         }
     }

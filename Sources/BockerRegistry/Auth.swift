@@ -27,8 +27,11 @@ public struct Credentials: Equatable, Sendable {
 ///   written by `bocker login`, in Docker's format: `{"auths": {"HOST": {"auth": "base64(u:p)"}}}`;
 /// - Docker's `$DOCKER_CONFIG/config.json` (default `~/.docker/config.json`), read only: `auths`
 ///   entries keyed by host, `https://host`, or `https://index.docker.io/v1/` for Docker Hub.
+///   When `auths` has no credentials for the host, its credential helpers are asked, as
+///   Docker asks them: `credHelpers[host]`, else
+///   `credsStore`, run as `docker-credential-NAME get` (found on $PATH) with the server on
+///   stdin; "credentials not found" is no credentials, any other failure an error.
 /// bocker's own file wins, so `bocker login` overrides a stale Docker entry.
-/// Credential helpers (`credsStore`/`credHelpers`) are not supported.
 public struct CredentialStore: Sendable {
     public var bockerAuthFile: String
     public var dockerConfigFile: String
@@ -49,7 +52,18 @@ public struct CredentialStore: Sendable {
     /// The credentials for a registry ("docker.io", "127.0.0.1:5000"), or nil.
     public func lookup(registry: String) throws -> Credentials? {
         if let c = try Self.read(file: bockerAuthFile, registry: registry) { return c }
-        return try Self.read(file: dockerConfigFile, registry: registry)
+        // Credentials written in Docker's `auths` first, then its helpers.
+        if let c = try Self.read(file: dockerConfigFile, registry: registry) { return c }
+        guard let root = try Self.readFile(dockerConfigFile) else { return nil }
+        let want = Self.normalizeKey(registry)
+        let helper = root.credHelpers?.first(where: { Self.normalizeKey($0.key) == want })?.value ?? root.credsStore
+        guard let helper, !helper.isEmpty else { return nil }
+        return try CredentialHelper(name: helper).get(server: Self.serverURL(registry))
+    }
+
+    /// The server name Docker gives credential helpers: Docker Hub's legacy URL, else the host.
+    static func serverURL(_ registry: String) -> String {
+        normalizeKey(registry) == "docker.io" ? "https://index.docker.io/v1/" : normalizeKey(registry)
     }
 
     /// Saves credentials for `registry` in bocker's auth.json (0600, written atomically).
@@ -106,11 +120,21 @@ public struct CredentialStore: Sendable {
     /// Docker's config.json and bocker's auth.json share this shape (other keys are ignored).
     struct AuthFile: Codable {
         var auths: [String: AuthEntry]
+        /// Docker's credential helpers (never written to bocker's own file).
+        var credsStore: String?
+        var credHelpers: [String: String]?
         init(auths: [String: AuthEntry]) { self.auths = auths }
         init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             auths = try c.decodeIfPresent([String: AuthEntry].self, forKey: .auths) ?? [:]
+            credsStore = try c.decodeIfPresent(String.self, forKey: .credsStore)
+            credHelpers = try c.decodeIfPresent([String: String].self, forKey: .credHelpers)
         }
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(auths, forKey: .auths)
+        }
+        enum CodingKeys: String, CodingKey { case auths, credsStore, credHelpers }
     }
 
     static func read(file: String, registry: String) throws -> Credentials? {
@@ -140,6 +164,36 @@ public struct CredentialStore: Sendable {
         } catch {
             throw BockerError(.invalidArgument, "malformed credentials file '\(file)': \(jsonErrorSummary(error))")
         }
+    }
+}
+
+/// A Docker credential helper (`docker-credential-NAME`, on $PATH), spoken to with its `get`
+/// protocol: the server on stdin, `{"ServerURL", "Username", "Secret"}` on stdout.
+struct CredentialHelper {
+    var name: String
+
+    var program: String { "docker-credential-" + name }
+
+    func path() throws -> String {
+        guard !name.contains("/"), let found = FS.searchPath(program) else {
+            throw BockerError(.notFound, "credential helper '\(program)' (named in Docker's config.json) is not on PATH")
+        }
+        return found
+    }
+
+    func get(server: String) throws -> Credentials? {
+        let out = try HostTool.capture([try path(), "get"], stdin: server + "\n", limit: 64 << 10)
+        if out.status != 0 {
+            let said = String(decoding: out.stdout + out.stderr, as: UTF8.self)
+                .split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+            // The protocol's "no entry" answer (the helpers' shared message).
+            if said.lowercased().contains("credentials not found") { return nil }
+            throw BockerError(.io, "credential helper '\(program)' failed for '\(server)' (status \(out.status))\(said.isEmpty ? "" : ": " + said)")
+        }
+        struct Answer: Decodable { var Username: String?; var Secret: String? }
+        let a = try decodeJSON(Answer.self, out.stdout, what: "answer of credential helper '\(program)'")
+        guard let secret = a.Secret, !secret.isEmpty else { return nil }
+        return Credentials(username: a.Username ?? "", password: secret)
     }
 }
 

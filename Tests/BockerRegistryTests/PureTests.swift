@@ -170,7 +170,8 @@ struct CredentialTests {
         #expect(try store.lookup(registry: "docker.io") == Credentials(username: "hubuser", password: "hub:pass"))
         #expect(try store.lookup(registry: "ghcr.io") == Credentials(username: "gh", password: "tok"))
         #expect(try store.lookup(registry: "127.0.0.1:5000") == Credentials(username: "u", password: "p"))
-        #expect(try store.lookup(registry: "quay.io") == nil)
+        // No `auths` entry: Docker asks its credsStore, which is not installed here.
+        #expect(throws: BockerError.self) { try store.lookup(registry: "quay.io") }
         #expect(throws: BockerError.self) { try store.lookup(registry: "broken.example") }
 
         // bocker login's own file wins over Docker's, and is private.
@@ -188,6 +189,12 @@ struct CredentialTests {
         try "not json".write(toFile: d + "/bad.json", atomically: true, encoding: .utf8)
         let bad = CredentialStore(bockerAuthFile: d + "/bad.json", dockerConfigFile: d + "/none.json")
         #expect(throws: BockerError.self) { try bad.lookup(registry: "docker.io") }
+
+        // Without a credsStore, a host with no entry has no credentials.
+        try #"{"auths": {"ghcr.io": {"auth": "\#(Data("gh:tok".utf8).base64EncodedString())"}}}"#.write(toFile: d + "/plain.json", atomically: true, encoding: .utf8)
+        let plain = CredentialStore(bockerAuthFile: d + "/none2.json", dockerConfigFile: d + "/plain.json")
+        #expect(try plain.lookup(registry: "quay.io") == nil)
+        #expect(try plain.lookup(registry: "ghcr.io") == Credentials(username: "gh", password: "tok"))
     }
 
     @Test func keyNormalisation() {

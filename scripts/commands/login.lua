@@ -10,7 +10,7 @@ local options = {
 }
 
 return {
-  summary = "Log in to a registry (credentials kept in ~/.config/bocker/auth.json, mode 0600)",
+  summary = "Log in to a registry (checked against it, then kept in ~/.config/bocker/auth.json, mode 0600)",
   usage = "bocker login [SERVER] -u USER [-p PASSWORD | --password-stdin]",
   options = options,
   run = function(args)
