@@ -1,89 +1,8 @@
 -- bocker run [OPTIONS] IMAGE [COMMAND [ARG...]]: a new container, in the foreground.
 local cli = require "bocker.cli"
+local runopts = require "bocker.runopts"
 
-local options = {
-  ["-i"] = { name = "interactive", kind = "flag", help = "keep stdin open (the container reads this terminal's input)" },
-  ["--interactive"] = { name = "interactive", kind = "flag" },
-  ["--rm"] = { name = "rm", kind = "flag", help = "remove the container when it exits" },
-  ["--name"] = { name = "name", kind = "value", arg = "NAME", help = "name the container" },
-  ["-e"] = { name = "env", kind = "list", arg = "KEY=VALUE", help = "set an environment variable (KEY alone: take this shell's value)" },
-  ["--env"] = { name = "env", kind = "list" },
-  ["-w"] = { name = "workdir", kind = "value", arg = "DIR", help = "working directory inside the container" },
-  ["--workdir"] = { name = "workdir", kind = "value" },
-  ["-u"] = { name = "user", kind = "value", arg = "USER[:GROUP]", help = "run as this user (name or uid)" },
-  ["--user"] = { name = "user", kind = "value" },
-  ["--entrypoint"] = { name = "entrypoint", kind = "value", arg = "CMD", help = "override the image's entrypoint" },
-  ["-c"] = { name = "cpu_shares", kind = "value", arg = "N", help = "CPU shares (default: $BOCKER_CPU_SHARE or 512)" },
-  ["--cpu-shares"] = { name = "cpu_shares", kind = "value" },
-  ["--cpu_share"] = { name = "cpu_share", kind = "value", arg = "N", help = "CPU shares, the original's spelling" },
-  ["-m"] = { name = "memory", kind = "value", arg = "SIZE", help = "memory limit: 64m, 1g (default: $BOCKER_MEM_LIMIT MB or 512 MB)" },
-  ["--memory"] = { name = "memory", kind = "value" },
-  ["--mem_limit"] = { name = "mem_limit", kind = "value", arg = "MB", help = "memory limit in MB (x 1,000,000 bytes), the original's spelling" },
-  ["--pids-limit"] = { name = "pids_limit", kind = "value", arg = "N", help = "most processes at once (default 4096; 0 or -1: unlimited)" },
-  ["-p"] = { name = "publish", kind = "list", arg = "[IP:]HOSTPORT:PORT[/udp]", help = "publish a container port on the host" },
-  ["--publish"] = { name = "publish", kind = "list" },
-  ["--network"] = { name = "network", kind = "value", arg = "NAME", help = "bridge (default: bridge0, 10.0.0.0/24), none (loopback only),\nhost (the host's network), or a network from 'bocker network create'" },
-  ["--net"] = { name = "network", kind = "value" },
-  ["-d"] = { name = "detach", kind = "flag", help = "run in the background and print the container id" },
-  ["--detach"] = { name = "detach", kind = "flag" },
-  ["-h"] = { name = "hostname", kind = "value", arg = "NAME", help = "the container's hostname (default: its id)" },
-  ["--hostname"] = { name = "hostname", kind = "value" },
-  ["--env-file"] = { name = "env_file", kind = "list", arg = "FILE", help = "KEY=VALUE lines to add to the environment" },
-  ["-v"] = { name = "volume", kind = "list", arg = "SRC:DEST[:ro]", help = "bind-mount a host path (SRC starts with /) or a named volume" },
-  ["--volume"] = { name = "volume", kind = "list" },
-  ["--volumes-from"] = { name = "volumes_from", kind = "list", arg = "C[:ro]", help = "the mounts of container C too" },
-  ["--tmpfs"] = { name = "tmpfs", kind = "list", arg = "DEST", help = "a tmpfs on DEST" },
-  ["--restart"] = { name = "restart", kind = "value", arg = "POLICY", help = "no (default), on-failure[:N], always or unless-stopped" },
-  ["--init"] = { name = "init", kind = "flag", help = "run bocker's init as PID 1 (reaps zombies, forwards signals)" },
-  ["-t"] = { name = "tty", kind = "flag", help = "give the command a pseudo-terminal (-it for an interactive shell)" },
-  ["--tty"] = { name = "tty", kind = "flag" },
-  ["-l"] = { name = "label", kind = "list", arg = "KEY=VALUE", help = "set a label on the container" },
-  ["--label"] = { name = "label", kind = "list" },
-  ["--pull"] = { name = "pull", kind = "value", arg = "POLICY", help = "missing (default), always or never: pull a registry image first" },
-  ["--platform"] = { name = "platform", kind = "value", arg = "OS/ARCH[/VARIANT]", help = "the platform to pull" },
-  -- security (docs/security.md)
-  ["--privileged"] = { name = "privileged", kind = "flag", help = "all capabilities, no seccomp filter, every device, writable /sys:\nthe container can take over the host. Dangerous." },
-  ["--cap-add"] = { name = "cap_add", kind = "list", arg = "CAP", help = "add a capability (NET_ADMIN, SYS_TIME, ..., ALL)" },
-  ["--cap-drop"] = { name = "cap_drop", kind = "list", arg = "CAP", help = "drop a capability (ALL drops every one; drops apply before adds)" },
-  ["--read-only"] = { name = "read_only", kind = "flag", help = "mount the root filesystem read-only (volumes and --tmpfs stay writable)" },
-  ["--security-opt"] = { name = "security_opt", kind = "list", arg = "OPT", help = "seccomp=unconfined, seccomp=PROFILE.json (Docker's format),\nno-new-privileges[=true|false], systempaths=unconfined" },
-  ["--device"] = { name = "device", kind = "list", arg = "HOST[:CONTAINER][:rwm]", help = "make a host device available in the container" },
-  ["--userns"] = { name = "userns", kind = "value", arg = "MODE", help = "host (default) or auto: root in the container is an unused range of\n65536 host ids ('bocker' lines of /etc/subuid and /etc/subgid)" },
-  -- logging (rotation of the json-file log)
-  ["--log-opt"] = { name = "log_opt", kind = "list", arg = "KEY=VALUE", help = "max-size=SIZE rotates the log past SIZE (10m); max-file=N keeps N files" },
-}
-
--- Docker's --pull: "missing" (default) pulls a registry reference not in the store yet;
--- "always" pulls first; "never" does not. Ids (img_…) and directories are never pulled.
-local function ensure_image(image, policy, platform)
-  policy = policy or "missing"
-  if policy ~= "missing" and policy ~= "always" and policy ~= "never" then
-    cli.fail(("invalid --pull '%s': use missing, always or never"):format(policy))
-  end
-  -- Only what looks like a registry reference is pulled (lowercase name, optional registry,
-  -- tag or digest); anything else is looked up locally and reported as missing.
-  local looks_remote = image:match("^[a-z0-9][a-z0-9._/:@-]*$") and not image:find("..", 1, true)
-  if image:match("^img_") or not looks_remote or policy == "never" or not bocker.image.pull then return image end
-  if policy == "missing" then
-    local ok, err = pcall(bocker.image.get, image)
-    if ok or type(err) ~= "table" or err.code ~= "not_found" then return image end
-    io.stderr:write(("Unable to find image '%s' locally\n"):format(image))
-  end
-  return bocker.image.pull(image, { platform = platform }).id
-end
-
-local function read_env_file(path, env)
-  local lines, err = cli.read_env_file(path)
-  if not lines then cli.fail(("cannot read --env-file '%s': %s"):format(path, err)) end
-  for _, kv in ipairs(lines) do env[#env + 1] = kv end
-end
-
--- The original ran its command line through /bin/sh -c; Docker execs argv directly. bocker
--- does both: ONE argument with shell syntax or spaces goes to /bin/sh -c, several are exec'd.
-local function command_of(rest)
-  local cmd = table.move(rest, 2, #rest, 1, {})
-  return cmd, #cmd == 1 and cmd[1]:find("[%s;&|<>()$`\\\"'*?~#{}%[%]]") ~= nil
-end
+local options = runopts.options
 
 return {
   summary = "Create a container from an image and run a command in it",
@@ -99,48 +18,7 @@ executed, 127 when it is not found.]],
   error_status = 125,
   run = function(args)
     local o, rest = cli.parse(args, options, "run")
-    local image = rest[1]
-    if not image then cli.fail("usage: bocker run [OPTIONS] <image> [command [arg...]]") end
-
-    -- Only the limits asked for here: the core fills in the defaults ($BOCKER_CPU_SHARE,
-    -- $BOCKER_MEM_LIMIT, built-in values), which give way on a host without the controller,
-    -- while an asked-for limit there is an error.
-    -- Here only the syntax; the core checks the ranges (2-262144 shares, at least 6 MiB).
-    local cpu = o.cpu_shares and cli.integer(o.cpu_shares, o.cpu_shares_spelling, 0)
-      or o.cpu_share and cli.integer(o.cpu_share, "--cpu_share", 0)
-    local memory
-    if o.memory then
-      memory = cli.bytes(o.memory, o.memory_spelling)
-    elseif o.mem_limit then
-      memory = cli.integer(o.mem_limit, "--mem_limit", 0, 1099511627776) * 1000000   -- the original's MB
-    end
-    local pids = o.pids_limit and cli.integer(o.pids_limit, "--pids-limit", -1)
-
-    local env = {}
-    for _, path in ipairs(o.env_file or {}) do read_env_file(path, env) end
-    for _, kv in ipairs(o.env or {}) do
-      if kv:find("=", 1, true) then env[#env + 1] = kv
-      elseif kv ~= "" and os.getenv(kv) then env[#env + 1] = kv .. "=" .. os.getenv(kv) end
-    end
-
-    local labels = {}
-    for _, l in ipairs(o.label or {}) do
-      local k, v = l:match("^([^=]+)=(.*)$")
-      labels[k or l] = v or ""
-    end
-    image = ensure_image(image, o.pull, o.platform)
-    local cmd, shell = command_of(rest)
-    local c = bocker.container.create {
-      image = image, cmd = cmd, shell = shell, name = o.name, env = env, workdir = o.workdir,
-      user = o.user, entrypoint = o.entrypoint and { o.entrypoint } or nil,
-      cpu_shares = cpu, memory = memory, pids_limit = pids,
-      network = o.network, ports = o.publish, hostname = o.hostname,
-      volumes = o.volume, volumes_from = o.volumes_from, tmpfs = o.tmpfs,
-      restart = o.restart, auto_remove = o.rm, init = o.init, tty = o.tty, labels = labels,
-      privileged = o.privileged, cap_add = o.cap_add, cap_drop = o.cap_drop, read_only = o.read_only,
-      security_opt = o.security_opt, devices = o.device, userns = o.userns,
-      log_opts = o.log_opt,
-    }
+    local c = runopts.create(o, rest, "run")
     if o.detach then
       c:start()
       print(c.id)
