@@ -353,6 +353,17 @@ struct DockerfileParserTests {
             """#, "\(r)")
     }
 
+    @Test("a COPY heredoc's body expands as BuildKit's raw expansion does: quotes kept, \\$ escapes, unset is empty")
+    func heredocBodyExpansion() throws {
+        let r = try eval(#"""
+            local d = df.parse("FROM a\nCOPY <<EOT /x\necho \"hello ${FOO}\" '$FOO' \\$FOO $NOPE.\nEOT\n")
+            local s = d.instructions[2].sources[1]
+            local plan = df.stages(d, {})
+            return (df.expand(s.data, { FOO = "world" }, { skip_quotes = true, escape = plan.escape }))
+            """#)
+        #expect(r.value == #"echo "hello world" 'world' $FOO ."# + "\n", "\(r)")
+    }
+
     @Test("parse errors name the Dockerfile and the instruction's first line", arguments: [
         ("FROM alpine\nRUN true\n\nRUNN echo hi\n", "Dockerfile:4: unknown instruction: RUNN (did you mean RUN?)"),
         ("FROM alpine\nworkdri /x\n", "Dockerfile:2: unknown instruction: workdri (did you mean workdir?)"),

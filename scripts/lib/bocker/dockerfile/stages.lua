@@ -8,7 +8,8 @@
 --                  from_stage = 1 or nil (FROM names an earlier stage), platform = … or nil,
 --                  line = N, instructions = { … after this FROM … },
 --                  needs = { stage indices this one copies from or builds on } } },
---     unconsumed = { build args no ARG declares, sorted } }
+--     unconsumed = { build args no ARG declares, sorted },
+--     escape = the Dockerfile's escape token (for dockerfile.expand's opts) }
 --   COPY --from=X instructions get from_stage (an index) or from_image (X, an image name).
 --   opts: name (for errors, default "Dockerfile"), platform ("linux/amd64": sets the automatic
 --   TARGETPLATFORM/TARGETOS/TARGETARCH/TARGETVARIANT and BUILD* global args).
@@ -48,7 +49,7 @@ function M.stages(parsed, build_args, opts)
     if global_declared[n] then return global[n] end
     return auto[n]
   end
-  local plan = { global_args = global, stages = {}, unconsumed = {} }
+  local plan = { global_args = global, stages = {}, unconsumed = {}, escape = esc }
   local stages, by_name, current = plan.stages, {}, nil
   for _, ins in ipairs(parsed.instructions) do
     if ins.cmd == "ARG" then
