@@ -539,6 +539,10 @@ function bocker.fs.tempdir(prefix) end
 ---@param pattern string
 ---@return string[]
 function bocker.fs.glob(pattern) end
+---A directory's entries sorted by name; symlinks are reported as "link", never followed.
+---@param dir string
+---@return { name: string, type: "file"|"dir"|"link"|"other" }[]
+function bocker.fs.list(dir) end
 
 ---Levelled lines on stderr ("info: …", coloured on a terminal), shown from $BOCKER_LOG_LEVEL
 ---(debug, info (default), warn, error) up.

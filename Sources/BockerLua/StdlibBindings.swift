@@ -26,7 +26,7 @@ enum StdlibBindings {
         lua_createtable(L, 0, 8)
         Modules.register(lua, into: lua_gettop(L), [
             ("read", read), ("write", write), ("exists", exists), ("mkdir", mkdir),
-            ("tempdir", tempdir), ("glob", glob), ("remove", remove),
+            ("tempdir", tempdir), ("glob", glob), ("remove", remove), ("list", list),
         ])
         lua_setfield(L, bocker, "fs")
 
@@ -256,6 +256,39 @@ enum StdlibBindings {
                 throw BockerError(.io, "bocker.fs.glob: cannot read '\(pattern)'")
             }
             lua.push(.strings(out.sorted()))
+            return 1
+        }
+    }
+
+    /// bocker.fs.list(dir) → the directory's entries sorted by name, each { name, type } with
+    /// type "file", "dir", "link" (never followed) or "other" (fifo, socket, device).
+    static let list: clua_swift_function = { L in
+        binding(L) { lua in
+            let dir = try lua.checkString(1, "bocker.fs.list")
+            guard let d = opendir(dir) else { throw BockerError.errno("bocker.fs.list: cannot read '\(dir)'") }
+            defer { closedir(d) }
+            var entries: [(String, String)] = []
+            while let ent = readdir(d) {
+                var st = stat()
+                let (name, rc) = withUnsafePointer(to: ent.pointee.d_name) {
+                    $0.withMemoryRebound(to: CChar.self, capacity: 256) { p in
+                        (String(validatingCString: p), fstatat(dirfd(d), p, &st, AT_SYMLINK_NOFOLLOW))
+                    }
+                }
+                guard let name else { throw BockerError(.invalidArgument, "bocker.fs.list: '\(dir)' holds a name that is not UTF-8") }
+                if name == "." || name == ".." { continue }
+                guard rc == 0 else { throw BockerError.errno("bocker.fs.list: cannot stat '\(dir)/\(name)'") }
+                let type: String
+                switch st.st_mode & S_IFMT {
+                case S_IFREG: type = "file"
+                case S_IFDIR: type = "dir"
+                case S_IFLNK: type = "link"
+                default: type = "other"
+                }
+                entries.append((name, type))
+            }
+            entries.sort { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) }
+            lua.push(.array(entries.map { .table([("name", .string($0.0)), ("type", .string($0.1))]) }))
             return 1
         }
     }
