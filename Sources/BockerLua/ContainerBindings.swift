@@ -276,6 +276,7 @@ enum ContainerBindings {
         "run": run, "exec": exec, "logs": logs, "commit": commit, "remove": remove, "cgroup": cgroup,
         "refresh": refresh, "start": start, "stop": stop, "kill": kill, "wait": WaitBindings.wait, "inspect": inspect,
         "wait_for": WaitBindings.waitFor, "port": WaitBindings.port, "ip": WaitBindings.ip,
+        "export": ArchiveBindings.export,
     ]
 
     /// Fields: id, name, image, image_source, command, argv, status, exit_code, pid, created,

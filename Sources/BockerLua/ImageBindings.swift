@@ -10,6 +10,7 @@ enum ImageBindings {
     static let functions: Modules.Functions = [
         ("list", list), ("get", get), ("init", initFn), ("remove", remove),
         ("tag", tag), ("pull", PullBindings.pull), ("push", PullBindings.push), ("login", PullBindings.login), ("logout", PullBindings.logout),
+        ("save", ArchiveBindings.save), ("load", ArchiveBindings.load), ("import", ArchiveBindings.importFn),
     ]
 
     static func runtime(_ lua: Lua) throws -> Runtime { try LuaHost.from(lua.L).runtime() }
@@ -89,6 +90,9 @@ enum ImageBindings {
         case "manifest": lua.push(.optional(img.manifest))
         case "tag": lua.push(function: tag)
         case "push": lua.push(function: PullBindings.push)
+        case "save": lua.push(function: ArchiveBindings.save)
+        case "history": lua.push(function: ArchiveBindings.history)
+        case "config_digest": lua.push(.optional(img.configDigest))
         case "created": lua.push(.number(img.created))
         case "layers": lua.push(.strings(img.layers))
         case "digest": lua.push(.optional(img.digest))

@@ -254,3 +254,25 @@ void bk_compressor_free(bk_compressor *c) {
     if (c->zc) ZSTD_freeCCtx(c->zc);
     free(c);
 }
+
+// ---- a merged view for export ----
+
+#include <sched.h>
+#include <stdio.h>
+#include <sys/mount.h>
+
+int bk_private_overlay(const char *base, const char *lowerdirs, const char *target) {
+    // CLONE_NEWNS unshares this thread's fs_struct too: the chdir below is this thread's alone.
+    if (unshare(CLONE_NEWNS) != 0) return -1;
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) return -1;
+    if (chdir(base) != 0) return -1;
+    size_t n = strlen(lowerdirs) + 16;
+    char *opts = malloc(n);
+    if (!opts) { errno = ENOMEM; return -1; }
+    snprintf(opts, n, "lowerdir=%s", lowerdirs);
+    int r = mount("overlay", target, "overlay", MS_RDONLY, opts);
+    int e = errno;
+    free(opts);
+    errno = e;
+    return r;
+}

@@ -110,6 +110,12 @@ int bk_compressor_write(bk_compressor *c, const void *in, size_t len, int fd);
 int bk_compressor_finish(bk_compressor *c, int fd);
 void bk_compressor_free(bk_compressor *c);
 
+// Gives the calling thread a private mount namespace of its own (its mounts reach no other
+// thread and vanish with it) and mounts a read-only overlay of `lowerdirs` ("top:…:bottom",
+// relative to `base`, which becomes the thread's working directory) on `target`. 0, or -1 with
+// errno. For `export`: the merged view of an overlay container without touching the host's mounts.
+int bk_private_overlay(const char *base, const char *lowerdirs, const char *target);
+
 // ---- layer writing ----
 
 // Receives the tar stream. 0 to go on, non-zero to stop (bk_tar_write_tree then fails).

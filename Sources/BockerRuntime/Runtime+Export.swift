@@ -1,0 +1,87 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Glibc
+import BockerCore
+import BockerStore
+import BockerRegistry
+import BockerArchive
+
+extension Runtime {
+    /// Writes a container's filesystem (its image's layers with its own changes applied) as
+    /// one flat tar to `path` ("-": standard output); a failure leaves no file.
+    public func export(_ ref: String, to path: String) throws {
+        let rec = try container(ref)
+        let dir = root.containerDir(rec.id)
+        try writeOutput(path) { fd, display in
+            if store.driver.name == "overlay" {
+                guard let plan = store.driver.mountPlan(containerDir: dir, layerFS: rec.layers.map(store.layerFS)) else {
+                    throw BockerError(.io, "container \(rec.id) has no overlay plan")
+                }
+                var lower = "", upper = ""
+                for opt in plan.options.split(separator: ",") {
+                    if opt.hasPrefix("lowerdir=") { lower = String(opt.dropFirst(9)) }
+                    if opt.hasPrefix("upperdir=") { upper = String(opt.dropFirst(9)) }
+                }
+                let mnt = root.tmpDir + "/export-" + Identifier.randomHex(bytes: 6)
+                try FS.makeDirectories(mnt, mode: 0o700)
+                defer { rmdir(mnt) }
+                try LayerWriter.writeMergedTar(base: plan.dir, lowerdirs: upper + ":" + lower, mountpoint: mnt, to: fd, what: display)
+            } else {
+                try LayerWriter.writeFlatTar(tree: dir + "/rootfs", to: fd, what: display)
+            }
+        }
+    }
+
+    /// Makes a one-layer image from a flat filesystem tar at `path` ("-": standard input;
+    /// plain, gzip or zstd), named `reference` when given. The tar is extracted with the
+    /// layer extractor (every path stays inside the new layer); a bad tar leaves nothing.
+    public func importImage(from path: String, reference: String?, message: String?) throws -> ImageRecord {
+        let display = path == "-" ? "standard input" : "'\(path)'"
+        var name: String?
+        if let reference {
+            let r = try ImageReference.parse(reference)
+            guard r.digest == nil else { throw BockerError(.invalidArgument, "invalid reference format '\(reference)': a tag cannot hold a digest") }
+            name = r.familiar
+        }
+        let tmp = root.tmpDir + "/import-" + Identifier.randomHex(bytes: 6)
+        try FS.makeDirectories(tmp, mode: 0o700)
+        defer { try? FS.removeTree(tmp) }
+        var file = path
+        var st = stat()
+        if path == "-" || (stat(path, &st) == 0 && st.st_mode & S_IFMT != S_IFREG) {
+            let src = path == "-" ? 0 : Glibc.open(path, O_RDONLY | O_CLOEXEC)
+            guard src >= 0 else { throw BockerError.errno("cannot open \(display)", code: .io) }
+            defer { if src != 0 { close(src) } }
+            file = tmp + "/input"
+            try spool(src, to: file, what: display)
+        } else if !FS.exists(path) {
+            throw BockerError(.notFound, "cannot import \(display): no such file")
+        }
+        let compression = try BockerArchive.LayerCompression.sniff(path: file)
+        let maxLayerSize = try Self.maxLayerSize()
+        let origin = message.map { "import: " + $0 } ?? "import " + (path == "-" ? "-" : FS.absolute(path))
+        return try store.withLock {
+            let layer = try store.createLayer(parent: nil, origin: origin) { fs in
+                do {
+                    _ = try LayerExtractor.extract(blob: file, compression: compression, into: fs,
+                                                   whiteouts: store.driver.cumulative ? .apply : .overlay, maxBytes: maxLayerSize)
+                } catch let e as LayerTooLarge {
+                    throw BockerError(.invalidArgument, "cannot import \(display): larger than the maximum layer size of \(ByteSize.format(e.limit)) (BOCKER_MAX_LAYER_SIZE)")
+                } catch let e as BockerError {
+                    throw BockerError(e.code, "cannot import \(display): \(e.message)")
+                }
+                FaultPoint.hit("import.layer")
+            }
+            var img = try store.saveNewImage(source: "<none>", layers: [layer], config: ImageConfig())
+            if let name {
+                try store.claimName(name, for: img.id)
+                img = try store.image(img.id)
+            }
+            store.endPending("layer", layer)
+            return img
+        }
+    }
+}
