@@ -44,6 +44,7 @@
 ---@field names string[] Every name: source, then those tag gave it.
 ---@field digest? string A pulled image's manifest (or index) digest.
 ---@field manifest? string The digest of its manifest in the blob store (pulled, or pushed once).
+---@field config_digest? string Its OCI config's digest, Docker's image id (pulled, loaded, or pushed/saved once).
 ---@field created number Seconds since the epoch.
 ---@field layers string[] Layer ids, bottom first.
 ---@field config bocker.ImageConfig
@@ -79,6 +80,26 @@ function Image:tag(name) end
 ---@return integer size
 ---@return string reference
 function Image:push(target, opts) end
+
+---@class bocker.SaveOptions
+---@field format? "docker-archive"|"oci-archive" Default docker-archive (what `docker load` reads).
+---@field tags? string[] The names to record for the image (one image only; default: its names).
+
+---Writes this image to an archive at `path` ("-": standard output). See bocker.image.save.
+---@param path string
+---@param opts? bocker.SaveOptions
+function Image:save(path, opts) end
+
+---@class bocker.HistoryEntry
+---@field created? string RFC 3339.
+---@field created_by? string
+---@field comment? string
+---@field empty_layer? boolean
+
+---The image's history from its OCI config, oldest first (empty when it has none; an image made
+---here: one entry per layer, as its config will say).
+---@return bocker.HistoryEntry[]
+function Image:history() end
 
 ---@class bocker.ImageInitOptions
 ---@field source? string What `images` shows as SOURCE (default: the directory's absolute path).
@@ -149,6 +170,35 @@ function imagelib.tag(ref, name) end
 ---@return integer size
 ---@return string reference
 function imagelib.push(ref, target, opts) end
+
+---Writes images to one archive at `path` ("-": standard output): docker-archive (Docker 25's
+---layout: manifest.json, repositories and an OCI layout) or oci-archive. `images` is an Image,
+---a reference or a list of them; a reference records the name it gave (none for an id), an
+---Image all its names, `tags` (one image only) exactly those. Layers are the pushed blobs (an
+---image made here gets them packed now), so digests agree with a push. No file is left on failure.
+---@param images string|bocker.Image|(string|bocker.Image)[]
+---@param path string
+---@param opts? bocker.SaveOptions
+function imagelib.save(images, path, opts) end
+
+---Reads the images of an archive (docker-archive as docker/podman/skopeo write it, or an OCI
+---layout tar; plain, gzip or zstd) at `path` (nil or "-": standard input). Returns the images
+---and, for each, the names the archive gave it. A bad archive raises and leaves nothing behind.
+---@param path? string
+---@return bocker.Image[] images
+---@return string[][] names
+function imagelib.load(path) end
+
+---@class bocker.ImportOptions
+---@field ref? string A name for the new image ([REGISTRY/]NAME[:TAG]).
+---@field message? string Goes into the layer's history entry ("bocker import: MESSAGE").
+
+---Makes a one-layer image from a flat filesystem tar at `path` (plain, gzip or zstd; "-":
+---standard input).
+---@param path string
+---@param opts? bocker.ImportOptions
+---@return bocker.Image
+function imagelib.import(path, opts) end
 
 -- Cgroups -----------------------------------------------------------------------------------
 
@@ -313,6 +363,11 @@ function Container:logs() end
 ---@return bocker.Image image
 ---@return boolean replaced True when an existing image was replaced.
 function Container:commit(target) end
+
+---Writes the container's filesystem (its image with its changes) as one flat tar to `path`
+---("-": standard output). No file is left on failure.
+---@param path string
+function Container:export(path) end
 
 ---Removes the container (processes, cgroup, root filesystem, record, unused layers).
 ---@param opts? bocker.RemoveOptions

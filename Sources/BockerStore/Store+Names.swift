@@ -47,6 +47,14 @@ extension Store {
                 return ImageMatch(image: img, name: nil)
             }
         }
+        // Docker's image id (what `load` prints): the config's digest, or a start of it.
+        if ref.hasPrefix("sha256:"), ref.utf8.count >= 10 {
+            let hits = all.filter { $0.configDigest?.hasPrefix(ref) == true }
+            if hits.count == 1 { return ImageMatch(image: hits[0], name: nil) }
+            if hits.count > 1 {
+                throw BockerError(.invalidArgument, "'\(ref)' is the start of several image ids (\(hits.map(\.id).joined(separator: ", ")))")
+            }
+        }
         if ref.utf8.count >= 3, Identifier.isSafeComponent(ref) {
             let hits = all.filter { $0.id.hasPrefix(ref) || $0.id.dropFirst(4).hasPrefix(ref) }
             if hits.count == 1 { return ImageMatch(image: hits[0], name: nil) }
