@@ -219,6 +219,36 @@ struct SaveLoadTests {
         }
     }
 
+    @Test("kill -9 in the middle of a load or an import: no image, no layer, no blob; doing it again works")
+    func killedLoadAndImport() throws {
+        try BockerFixture.with { f in
+            let id = try f.initImage()
+            let archive = f.tmp + "/a.tar", flat = f.tmp + "/flat.tar"
+            #expect(f.run(["save", "-o", archive, id]).status == 0)
+            let (r0, cid) = f.runNew(["run", id, "true"])
+            #expect(r0.status == 0, "\(r0)")
+            #expect(f.run(["export", "-o", flat, try #require(cid)]).status == 0)
+            #expect(f.run(["rm", try #require(cid)]).status == 0)
+            #expect(f.run(["rmi", id]).status == 0)
+            for (args, point) in [(["load", "-i", archive], "load.layer"), (["import", flat, "flat:1"], "import.layer")] {
+                let r = f.run(args, env: ["BOCKER_FAULT": point], timeout: 120)
+                #expect(r.status == 128 + SIGKILL, "\(r)")
+                let images = f.run(["images", "-q"])
+                #expect(images.status == 0 && images.stdout.isEmpty, "\(images)")
+                #expect(Host.listDirectory(f.root + "/layers").isEmpty, "\(Host.listDirectory(f.root + "/layers"))")
+                #expect(Host.listDirectory(f.root + "/blobs/sha256").isEmpty, "\(Host.listDirectory(f.root + "/blobs/sha256"))")
+                #expect(Host.listDirectory(f.root + "/pending").isEmpty, "\(Host.listDirectory(f.root + "/pending"))")
+                let again = f.run(args, timeout: 120)
+                #expect(again.status == 0, "\(again)")
+                let img = point == "import.layer" ? "flat:1" : String(again.stdout.dropFirst("Loaded image ID: ".count).prefix(71))
+                let run = f.run(["run", "--rm", img, "echo", "ok"])
+                #expect(run.status == 0 && run.stdout == "ok\n", "\(run)")
+                let all = f.run(["images", "-q"]).stdoutLines
+                for i in Set(all) { _ = f.run(["rmi", "-f", i]) }
+            }
+        }
+    }
+
     @Test("export a changed container, import it (file and stdin), run it; save refuses a terminal", arguments: allDrivers)
     func exportImport(driver: String) throws {
         try BockerFixture.with(driver: driver) { f in
