@@ -60,6 +60,7 @@ extension Runtime {
                 } else {
                     try store.driver.commitContainer(containerDir: dir, into: fs)
                 }
+                dropMountPlaceholders(in: fs, imageLayers: rec.layers)
                 // overlay's upper/ of a --userns=auto container holds its mapped host ids.
                 if let m = rec.idMapping, !store.driver.cumulative { try m.unshift(tree: fs) }
                 FaultPoint.hit("commit.layer")
@@ -136,5 +137,59 @@ extension Runtime {
         defer { unlink(tmp) }
         _ = try LayerWriter.write(tree: source, parent: nil, overlayWhiteouts: overlay, compression: .none, to: tmp)
         _ = try LayerExtractor.extract(blob: tmp, compression: .none, into: fs, whiteouts: overlay ? .overlay : .apply)
+    }
+
+    /// What the container's start made only to mount on (empty `/etc/hosts`, `/etc/resolv.conf`,
+    /// `/etc/hostname`, empty `/dev`, `/proc`, `/sys`) is not a change of the container: left
+    /// out of the layer when the image does not have it (as Docker's init layer is). Every path
+    /// is opened component by component without following symlinks.
+    func dropMountPlaceholders(in fs: String, imageLayers: [String]) {
+        let placeholders: [(dir: String, name: String, isDir: Bool)] = [
+            ("etc", "hosts", false), ("etc", "resolv.conf", false), ("etc", "hostname", false),
+            ("", "dev", true), ("", "proc", true), ("", "sys", true),
+        ]
+        func openDir(_ root: String, _ sub: String) -> Int32 {
+            let r = Glibc.open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard r >= 0, !sub.isEmpty else { return r }
+            defer { close(r) }
+            return openat(r, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        }
+        func exists(_ root: String, _ dir: String, _ name: String) -> Bool {
+            let d = openDir(root, dir)
+            guard d >= 0 else { return false }
+            defer { close(d) }
+            var st = stat()
+            return fstatat(d, name, &st, AT_SYMLINK_NOFOLLOW) == 0
+        }
+        let lower = store.driver.cumulative ? imageLayers.suffix(1).map(store.layerFS) : imageLayers.map(store.layerFS)
+        for p in placeholders {
+            let d = openDir(fs, p.dir)
+            guard d >= 0 else { continue }
+            defer { close(d) }
+            var st = stat()
+            guard fstatat(d, p.name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            let kind = st.st_mode & S_IFMT
+            if p.isDir {
+                guard kind == S_IFDIR else { continue }
+                let sub = openat(d, p.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                guard sub >= 0 else { continue }
+                var empty = true
+                if let dir = fdopendir(sub) {
+                    while let e = readdir(dir) {
+                        let n = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                        if n != "." && n != ".." { empty = false; break }
+                    }
+                    closedir(dir)
+                } else {
+                    close(sub)
+                    continue
+                }
+                guard empty else { continue }
+            } else {
+                guard kind == S_IFREG, st.st_size == 0 else { continue }
+            }
+            if lower.contains(where: { exists($0, p.dir, p.name) }) { continue }
+            _ = unlinkat(d, p.name, p.isDir ? AT_REMOVEDIR : 0)
+        }
     }
 }
