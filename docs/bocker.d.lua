@@ -26,16 +26,32 @@
 
 -- Images ------------------------------------------------------------------------------------
 
----An image's defaults for `run` (every field may be nil).
+---An image's OCI config: the defaults for `run` (every field may be nil).
 ---@class bocker.ImageConfig
 ---@field env? string[] "KEY=VALUE" entries.
 ---@field entrypoint? string[]
 ---@field cmd? string[]
 ---@field workdir? string
 ---@field user? string
+---@field exposed_ports? string[] "80/tcp" entries (what -P publishes).
+---@field labels? table<string, string>
+---@field volumes? string[] Paths that get an anonymous volume at run.
+---@field stop_signal? string The signal `stop` sends ("SIGQUIT").
+---@field healthcheck? bocker.Healthcheck
+---@field shell? string[] The shell of shell-form build instructions.
+---@field on_build? string[] Instructions for images built FROM this one.
+
+---@class bocker.Healthcheck
+---@field test string[] {"CMD", arg...}, {"CMD-SHELL", "command"} or {"NONE"}.
+---@field interval? number Seconds.
+---@field timeout? number Seconds.
+---@field start_period? number Seconds.
+---@field start_interval? number Seconds.
+---@field retries? integer
 
 ---@class bocker.RemoveOptions
 ---@field force? boolean Remove even if in use (images) or running (containers; it is killed).
+---@field volumes? boolean Containers: also remove its anonymous volumes no other container uses.
 
 ---An image (userdata; fields are a snapshot taken when the object was made).
 ---@class bocker.Image
@@ -48,6 +64,7 @@
 ---@field created number Seconds since the epoch.
 ---@field layers string[] Layer ids, bottom first.
 ---@field config bocker.ImageConfig
+---@field author? string The OCI config's author (commit -a).
 local Image = {}
 
 ---Removes this image and the layers nothing else uses (with several names: only with force).
@@ -281,6 +298,8 @@ function cgrouplib.of(ref) end
 ---@field resources bocker.Resources
 ---@field network_mode string "bridge", "none", "host" or a user network's name.
 ---@field ports string[] Published ports, e.g. "0.0.0.0:8080->80/tcp".
+---@field exposed_ports string[] "80/tcp" entries: the image's, --expose and the published ones.
+---@field stop_signal? string The signal stop sends (nil: TERM).
 ---@field network? bocker.ContainerNetwork While it runs on a bridge network.
 local Container = {}
 
@@ -300,7 +319,9 @@ function Container:refresh() end
 ---@return bocker.Container
 function Container:start() end
 
----SIGTERM, then SIGKILL after timeout seconds; returns once the exit is recorded.
+---The stop signal (its stop_signal, else the image's StopSignal, else TERM), then SIGKILL after
+---timeout seconds (default: its stop_timeout, else 10; -1 waits for ever); returns once the
+---exit is recorded.
 ---@param opts? {timeout?: integer}
 ---@return bocker.Container
 function Container:stop(opts) end
@@ -357,12 +378,33 @@ function Container:exec(cmd, opts) end
 ---@return bocker.LogEntry[]
 function Container:logs() end
 
----Saves the filesystem as an image: replaces the image `target` names (same id), or makes a
----new image whose source is `target`.
----@param target string
+---@class bocker.ConfigChanges
+---@field cmd? string[]
+---@field entrypoint? string[] Also clears the old cmd unless cmd is given too (Docker's rule).
+---@field env? string[] "KEY=VALUE": added, or replacing the variable of that name.
+---@field exposed_ports? string[] "80", "53/udp", "8000-8010/tcp": added.
+---@field labels? table<string, string> Added or replaced.
+---@field user? string
+---@field workdir? string Relative: from the image's working directory.
+---@field volumes? string[] Absolute paths: added.
+---@field stop_signal? string
+---@field healthcheck? bocker.Healthcheck
+
+---@class bocker.CommitOptions
+---@field changes? bocker.ConfigChanges A patch to the image's config.
+---@field message? string The history entry's comment.
+---@field author? string The image's author and the history entry's.
+---@field pause? boolean Freeze a running container while its files are read (default true).
+
+---Saves the container's changes as one new layer on its image's layers, with the image's
+---config (patched by opts.changes) and history (plus one entry): replaces the image `target`
+---names when that is its only name or its id (same id), else makes a new image named
+---`target` (no target: an image without a name).
+---@param target? string
+---@param opts? bocker.CommitOptions
 ---@return bocker.Image image
 ---@return boolean replaced True when an existing image was replaced.
-function Container:commit(target) end
+function Container:commit(target, opts) end
 
 ---Writes the container's filesystem (its image with its changes) as one flat tar to `path`
 ---("-": standard output). No file is left on failure.
@@ -408,6 +450,10 @@ function Container:cgroup() end
 ---@field devices? string[] "HOST[:CONTAINER][:rwm]" host devices to make available.
 ---@field userns? "host"|"auto" The user namespace: the host's (default) or a private id range.
 ---@field log_opts? string[] "max-size=10m", "max-file=3": rotation of the container's log (Docker's json-file options).
+---@field publish_all? boolean Publish every exposed port (the image's and `expose`) on a free host port (-P).
+---@field expose? string[] "80", "53/udp", "8000-8010": exposed besides the image's ports.
+---@field stop_signal? string The signal stop sends (default: the image's StopSignal, else TERM).
+---@field stop_timeout? integer Seconds stop waits before SIGKILL (default 10; -1: for ever).
 
 ---@class bocker.Volume
 ---@field name string

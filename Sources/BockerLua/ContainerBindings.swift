@@ -50,7 +50,7 @@ enum ContainerBindings {
     /// read_only=bool, security_opt={"seccomp=unconfined"…}, devices={"/dev/x[:/dev/y][:rwm]"…},
     /// userns="host"|"auto", log_opts={"max-size=10m", "max-file=3"}} → Container (state "created").
     /// The options `bocker.container.create` takes (any other key is an error).
-    static let createOptions = ["image", "cmd", "entrypoint", "shell", "env", "workdir", "name", "user", "cpu_shares", "memory", "pids_limit", "network", "ports", "volumes", "tmpfs", "volumes_from", "hostname", "restart", "auto_remove", "init", "tty", "labels", "privileged", "cap_add", "cap_drop", "read_only", "security_opt", "devices", "userns", "log_opts"]
+    static let createOptions = ["image", "cmd", "entrypoint", "shell", "env", "workdir", "name", "user", "cpu_shares", "memory", "pids_limit", "network", "ports", "volumes", "tmpfs", "volumes_from", "hostname", "restart", "auto_remove", "init", "tty", "labels", "privileged", "cap_add", "cap_drop", "read_only", "security_opt", "devices", "userns", "log_opts", "publish_all", "expose", "stop_signal", "stop_timeout"]
 
     static let create: clua_swift_function = { L in
         binding(L) { lua in
@@ -106,6 +106,10 @@ enum ContainerBindings {
             spec.security.devices = try (lua.optStrings(t, "devices") ?? []).map(DeviceMapping.parse)
             spec.security.userns = try lua.optString(t, "userns")
             spec.logOptions = try LogOptions.parse(lua.optStrings(t, "log_opts") ?? [])
+            spec.publishAll = try lua.optBool(t, "publish_all") ?? false
+            spec.expose = try lua.optStrings(t, "expose") ?? []
+            spec.stopSignal = try lua.optString(t, "stop_signal")
+            spec.stopTimeout = try lua.optInt(t, "stop_timeout")
             if spec.autoRemove && spec.restartPolicy.name != "no" {
                 throw BockerError(.invalidArgument, "conflicting options: --restart and --rm")
             }
@@ -115,13 +119,15 @@ enum ContainerBindings {
         }
     }
 
-    /// bocker.container.remove(ref [, {force = bool}]) → the removed container's id.
+    /// bocker.container.remove(ref [, {force = bool, volumes = bool}]) → the removed container's
+    /// id; with volumes also its anonymous volumes.
     static let remove: clua_swift_function = { L in
         binding(L) { lua in
             let id = try ref(lua, 1, "remove")
-            let opts = try lua.optionsTable(2, "remove", keys: ["force"])
+            let opts = try lua.optionsTable(2, "remove", keys: ["force", "volumes"])
             let force = try opts.flatMap { try lua.optBool($0, "force") } ?? false
-            lua.push(try runtime(lua).remove(id, force: force).id)
+            let volumes = try opts.flatMap { try lua.optBool($0, "volumes") } ?? false
+            lua.push(try runtime(lua).remove(id, force: force, volumes: volumes).id)
             return 1
         }
     }
@@ -178,11 +184,12 @@ enum ContainerBindings {
         }
     }
 
-    /// c:stop{timeout = 10} → c (SIGTERM, SIGKILL after the timeout; returns once recorded).
+    /// c:stop{timeout = N} → c (the stop signal, SIGKILL after the timeout — default the
+    /// container's stop_timeout, else 10; returns once recorded).
     static let stop: clua_swift_function = { L in
         binding(L) { lua in
             let id = try ref(lua, 1, "stop")
-            let t = try lua.optionsTable(2, "stop", keys: ["timeout"]).flatMap { try lua.optInt($0, "timeout") } ?? 10
+            let t = try lua.optionsTable(2, "stop", keys: ["timeout"]).flatMap { try lua.optInt($0, "timeout") }
             let rec = try runtime(lua).stop(id, timeout: t)
             lua.object(1, .container, as: ContainerObject.self)?.rec = rec
             lua_pushvalue(L, 1)
@@ -241,16 +248,57 @@ enum ContainerBindings {
         }
     }
 
-    /// c:commit(target) → Image, replaced (true when target named an existing image).
+    /// c:commit([target] [, {changes = {...}, message = , author = , pause = true}]) → Image,
+    /// replaced (true when target named an existing image, which keeps its id). No target: an
+    /// image without a name.
     static let commit: clua_swift_function = { L in
         binding(L) { lua in
             let id = try ref(lua, 1, "commit")
-            let target = try lua.checkString(2, "commit")
-            let (img, replaced) = try runtime(lua).commit(id, to: target)
+            let target = lua.isNil(2) || lua_type(L, 2) == LUA_TTABLE ? nil : try lua.checkString(2, "commit")
+            let optsIndex: Int32 = lua_type(L, 2) == LUA_TTABLE ? 2 : 3
+            var options = CommitOptions()
+            if let t = try lua.optionsTable(optsIndex, "commit", keys: ["changes", "message", "author", "pause"]) {
+                options.message = try lua.optString(t, "message")
+                options.author = try lua.optString(t, "author")
+                options.pause = try lua.optBool(t, "pause") ?? true
+                options.changes = try lua.nestedOptions(t, "changes", "commit changes", keys: changeKeys) { c in
+                    try c.map { try configChange(lua, $0) } ?? ImageConfigChange()
+                }
+            }
+            let (img, replaced) = try runtime(lua).commit(id, to: target, options: options)
             lua.pushObject(ImageObject(img), .image)
             lua.push(.bool(replaced))
             return 2
         }
+    }
+
+    static let changeKeys = ["cmd", "entrypoint", "env", "exposed_ports", "labels", "user", "workdir", "volumes",
+                             "stop_signal", "healthcheck"]
+
+    /// A `changes` table (commit's config patch) as the core's ImageConfigChange.
+    static func configChange(_ lua: Lua, _ t: Int32) throws -> ImageConfigChange {
+        var c = ImageConfigChange()
+        c.cmd = try lua.optStrings(t, "cmd")
+        c.entrypoint = try lua.optStrings(t, "entrypoint")
+        c.env = try lua.optStrings(t, "env") ?? []
+        c.exposedPorts = try lua.optStrings(t, "exposed_ports") ?? []
+        c.labels = try lua.optStringMap(t, "labels") ?? [:]
+        c.user = try lua.optString(t, "user")
+        c.workingDir = try lua.optString(t, "workdir")
+        c.volumes = try lua.optStrings(t, "volumes") ?? []
+        c.stopSignal = try lua.optString(t, "stop_signal")
+        c.healthcheck = try lua.nestedOptions(t, "healthcheck", "commit changes.healthcheck",
+                                              keys: ["test", "interval", "timeout", "start_period", "start_interval", "retries"]) { h in
+            guard let h else { return nil }
+            guard let test = try lua.optStrings(h, "test") else {
+                throw BockerError(.invalidArgument, "commit changes.healthcheck needs a test ({\"CMD\", ...}, {\"CMD-SHELL\", \"...\"} or {\"NONE\"})")
+            }
+            func ns(_ key: String) throws -> Int64? { try lua.optDuration(h, key).map { Int64(($0 * 1e9).rounded()) } }
+            return HealthcheckConfig(test: test, interval: try ns("interval"), timeout: try ns("timeout"),
+                                     startPeriod: try ns("start_period"), startInterval: try ns("start_interval"),
+                                     retries: try lua.optInt(h, "retries"))
+        }
+        return c
     }
 
     /// c:cgroup() → Cgroup
@@ -306,6 +354,8 @@ enum ContainerBindings {
         case "restart_count": lua.push(.int(c.restartCount ?? 0))
         case "labels": lua.push(.table((c.labels ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
         case "oom_killed": lua.push(.bool(c.oomKilled == true))
+        case "stop_signal": lua.push(.optional(c.stopSignal))
+        case "exposed_ports": lua.push(.strings(c.exposedPorts ?? []))
         case "mounts":
             lua.push(.array((c.mounts ?? []).map {
                 .table([("type", .string($0.type.rawValue)), ("source", .string($0.source)),

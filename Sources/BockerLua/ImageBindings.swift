@@ -97,17 +97,31 @@ enum ImageBindings {
         case "layers": lua.push(.strings(img.layers))
         case "digest": lua.push(.optional(img.digest))
         case "reference": lua.push(.optional(img.reference))
-        case "config":
-            lua.push(.table([
-                ("env", img.config.env.map(LuaValue.strings) ?? .nil),
-                ("entrypoint", img.config.entrypoint.map(LuaValue.strings) ?? .nil),
-                ("cmd", img.config.cmd.map(LuaValue.strings) ?? .nil),
-                ("workdir", .optional(img.config.workingDir)),
-                ("user", .optional(img.config.user)),
-            ]))
+        case "config": lua.push(configTable(img.config))
+        case "author": lua.push(.optional(img.author))
         case "remove": lua.push(function: remove)
         default: return false
         }
         return true
+    }
+
+    /// image.config: the whole OCI config as `run` and `commit` see it (absent fields nil).
+    static func configTable(_ c: ImageConfig) -> LuaValue {
+        func strings(_ v: [String]?) -> LuaValue { v.map(LuaValue.strings) ?? .nil }
+        var health = LuaValue.nil
+        if let h = c.healthcheck {
+            func seconds(_ ns: Int64?) -> LuaValue { ns.map { .number(Double($0) / 1e9) } ?? .nil }
+            health = .table([("test", .strings(h.test)), ("interval", seconds(h.interval)), ("timeout", seconds(h.timeout)),
+                             ("start_period", seconds(h.startPeriod)), ("start_interval", seconds(h.startInterval)),
+                             ("retries", h.retries.map { .int($0) } ?? .nil)])
+        }
+        return .table([
+            ("env", strings(c.env)), ("entrypoint", strings(c.entrypoint)), ("cmd", strings(c.cmd)),
+            ("workdir", .optional(c.workingDir)), ("user", .optional(c.user)),
+            ("exposed_ports", strings(c.exposedPorts)),
+            ("labels", c.labels.map { l in .table(l.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }) } ?? .nil),
+            ("volumes", strings(c.volumes)), ("stop_signal", .optional(c.stopSignal)), ("healthcheck", health),
+            ("shell", strings(c.shell)), ("on_build", strings(c.onBuild)),
+        ])
     }
 }

@@ -101,6 +101,15 @@ public struct ContainerRecord: Codable, Sendable {
     public var idMapping: IDMapping?
     /// `--log-opt` settings (nil: Docker's defaults, an unbounded log).
     public var logOptions: LogOptions? = nil
+    /// From the image config and the run options: exposed ports ("80/tcp"), the image's
+    /// Volumes, the signal and grace period of `stop`, the healthcheck.
+    public var exposedPorts: [String]? = nil
+    public var configVolumes: [String]? = nil
+    public var stopSignal: String? = nil
+    public var stopTimeout: Int? = nil
+    public var healthcheck: HealthcheckConfig? = nil
+    /// `-P` was given (inspect's HostConfig.PublishAllPorts).
+    public var publishAll: Bool? = nil
     public var created: Double
     public var state: ContainerState
     public var pid: Int32?
@@ -193,6 +202,12 @@ extension ContainerRecord {
             idMapping = IDMapping(uidBase: UInt32(u), gidBase: UInt32(g), size: UInt32(n))
         }
         logOptions = j["logOptions"].map(LogOptions.init(json:))
+        exposedPorts = j["exposedPorts"]?.strings
+        configVolumes = j["configVolumes"]?.strings
+        stopSignal = j["stopSignal"]?.string
+        stopTimeout = j["stopTimeout"]?.int
+        healthcheck = HealthcheckConfig(json: j["healthcheck"])
+        publishAll = j["publishAll"]?.bool
         if case .object(let l)? = j["labels"] {
             var d: [String: String] = [:]
             for (k, v) in l { if let s = v.string { d[k] = s } }
@@ -218,6 +233,20 @@ extension ContainerRecord {
     }
 }
 
+extension HealthcheckConfig {
+    /// The record form `init(json:)` reads (camelCase keys, durations in nanoseconds).
+    var recordJSON: JSONValue {
+        var f: [(String, JSONValue)] = []
+        if let v = interval { f.append(("interval", .int(Int(v)))) }
+        if let v = retries { f.append(("retries", .int(v))) }
+        if let v = startInterval { f.append(("startInterval", .int(Int(v)))) }
+        if let v = startPeriod { f.append(("startPeriod", .int(Int(v)))) }
+        f.append(("test", .array(test.map { .string($0) })))
+        if let v = timeout { f.append(("timeout", .int(Int(v)))) }
+        return .object(f)
+    }
+}
+
 extension PortMapping {
     init?(json p: JSONValue) {
         guard let hp = p["hostPort"]?.int, let cp = p["containerPort"]?.int else { return nil }
@@ -240,8 +269,10 @@ extension ContainerRecord {
         }
         var f: [(String, JSONValue?)] = [
             ("argv", a(argv)), ("autoRemove", b(autoRemove)), ("command", a(command)), ("created", d(created)),
+            ("configVolumes", a(configVolumes)),
             ("entrypoint", a(entrypoint)), ("env", a(env)), ("error", s(error)), ("exitCode", i(exitCode)),
-            ("finishedAt", d(finishedAt)), ("hostname", s(hostname)), ("id", s(id)),
+            ("exposedPorts", a(exposedPorts)),
+            ("finishedAt", d(finishedAt)), ("healthcheck", healthcheck.map(\.recordJSON)), ("hostname", s(hostname)), ("id", s(id)),
             ("idMapping", idMapping.map { .object([("gidBase", .int(Int($0.gidBase))), ("size", .int(Int($0.size))),
                                                    ("uidBase", .int(Int($0.uidBase)))]) }),
             ("image", s(image)),
@@ -260,7 +291,7 @@ extension ContainerRecord {
             ("network", .string(n.network)), ("ports", .array(n.ports.map(port))), ("prefixLength", .int(n.prefixLength)),
             ("rules", .array(n.rules.map { r in .array(r.map { .string($0) }) }))]) }))
         f += [("oomKilled", b(oomKilled)), ("pid", i(pid)), ("pidStartTime", i(pidStartTime)),
-              ("ports", ports.map { .array($0.map(port)) })]
+              ("ports", ports.map { .array($0.map(port)) }), ("publishAll", b(publishAll))]
         var res: [(String, JSONValue)] = []
         if let c = resources.cpuShares { res.append(("cpuShares", .int(Int(c)))) }
         if let m = resources.memoryBytes { res.append(("memoryBytes", .int(Int(m)))) }
@@ -270,6 +301,7 @@ extension ContainerRecord {
               ("restartPolicy", restartPolicy.map { .object([("maximumRetryCount", .int($0.maximumRetryCount)), ("name", .string($0.name))]) }),
               ("security", security?.json),
               ("startedAt", d(startedAt)), ("state", .string(state.rawValue)), ("stopRequested", b(stopRequested)),
+              ("stopSignal", s(stopSignal)), ("stopTimeout", i(stopTimeout)),
               ("tty", b(tty)), ("useInit", b(useInit)), ("user", s(user)), ("workdir", s(workdir))]
         return .object(f.compactMap { k, v in v.map { (k, $0) } })
     }

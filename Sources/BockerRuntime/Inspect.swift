@@ -49,7 +49,8 @@ extension Runtime {
                 ("Entrypoint", entrypoint),
                 ("Image", .string(rec.imageSource)),
                 ("WorkingDir", .string(rec.workdir)),
-            ])),
+                ("Labels", .object((rec.labels ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+            ] + imageConfigFields(rec))),
             ("HostConfig", .object([
                 ("RestartPolicy", .object([("Name", .string(policy.name)), ("MaximumRetryCount", .int(policy.maximumRetryCount))])),
                 ("AutoRemove", .bool(rec.autoRemove == true)),
@@ -59,6 +60,7 @@ extension Runtime {
                 ("PidsLimit", .int(Int(rec.resources.pidsMax ?? 0))),
                 ("NetworkMode", .string(rec.networkMode ?? NetworkStore.defaultName)),
                 ("PortBindings", .object(ports)),
+                ("PublishAllPorts", .bool(rec.publishAll == true)),
                 ("Privileged", .bool(sec.privileged)),
                 ("CapAdd", .array(sec.capAdd.map { .string($0) })),
                 ("CapDrop", .array(sec.capDrop.map { .string($0) })),
@@ -95,5 +97,25 @@ extension Runtime {
                 ("Ports", .object(ports)),
             ])),
         ])
+    }
+
+    /// Config's ExposedPorts, Volumes, StopSignal, StopTimeout and Healthcheck, when the
+    /// container has them (Docker leaves them out otherwise).
+    func imageConfigFields(_ rec: ContainerRecord) -> [(String, JSONValue)] {
+        var f: [(String, JSONValue)] = []
+        if let p = rec.exposedPorts, !p.isEmpty { f.append(("ExposedPorts", .object(p.map { ($0, .object([])) }))) }
+        if let v = rec.configVolumes, !v.isEmpty { f.append(("Volumes", .object(v.map { ($0, .object([])) }))) }
+        if let s = rec.stopSignal { f.append(("StopSignal", .string(s))) }
+        if let t = rec.stopTimeout { f.append(("StopTimeout", .int(t))) }
+        if let h = rec.healthcheck {
+            var hc: [(String, JSONValue)] = [("Test", .array(h.test.map { .string($0) }))]
+            if let v = h.interval { hc.append(("Interval", .int(Int(v)))) }
+            if let v = h.timeout { hc.append(("Timeout", .int(Int(v)))) }
+            if let v = h.startPeriod { hc.append(("StartPeriod", .int(Int(v)))) }
+            if let v = h.startInterval { hc.append(("StartInterval", .int(Int(v)))) }
+            if let v = h.retries { hc.append(("Retries", .int(v))) }
+            f.append(("Healthcheck", .object(hc)))
+        }
+        return f
     }
 }

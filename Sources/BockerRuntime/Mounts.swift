@@ -84,6 +84,10 @@ public struct VolumeRecord: Codable, Equatable, Sendable {
     public var name: String
     public var created: Double
     public var mountpoint: String
+    /// Made for an image's VOLUME (a 64-hex name): `rm -v` and `--rm` remove it with its
+    /// container; `container` is the one it was made for (a crashed create's are removed).
+    public var anonymous: Bool?
+    public var container: String?
 }
 
 /// Named volumes under the state root; the caller holds the store lock.
@@ -114,6 +118,22 @@ public struct VolumeStore {
         try FS.makeDirectories(vdir + "/_data", mode: 0o755)
         let rec = VolumeRecord(name: name, created: WallClock.now(), mountpoint: vdir + "/_data")
         try JSONFile.write(rec, to: vdir + "/volume.json")
+        return rec
+    }
+
+    /// A new anonymous volume (Docker's form of name: 64 hex digits) for container `id`.
+    public func createAnonymous(for id: String) throws -> VolumeRecord {
+        var name = Identifier.randomHex(bytes: 32)
+        while FS.exists(volumeDir(name)) { name = Identifier.randomHex(bytes: 32) }
+        let vdir = volumeDir(name)
+        try FS.makeDirectories(vdir + "/_data", mode: 0o755)
+        var rec = VolumeRecord(name: name, created: WallClock.now(), mountpoint: vdir + "/_data")
+        rec.anonymous = true
+        rec.container = id
+        do { try JSONFile.write(rec, to: vdir + "/volume.json") } catch {
+            try? FS.removeTree(vdir)
+            throw error
+        }
         return rec
     }
 

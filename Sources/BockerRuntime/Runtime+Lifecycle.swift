@@ -129,10 +129,14 @@ extension Runtime {
         return rec
     }
 
-    /// SIGTERM, then SIGKILL after `timeout` seconds; returns once the exit is recorded.
-    /// Stopping a container that is not running (and that no monitor will restart) does nothing.
-    public func stop(_ ref: String, timeout: Int = 10) throws -> ContainerRecord {
+    /// The container's stop signal (`--stop-signal`, else its image's StopSignal, else SIGTERM),
+    /// then SIGKILL after `timeout` seconds (default: its `--stop-timeout`, else 10; -1: never);
+    /// returns once the exit is recorded. Stopping a container that is not running (and that
+    /// no monitor will restart) does nothing.
+    public func stop(_ ref: String, timeout: Int? = nil) throws -> ContainerRecord {
         var rec = try container(ref)
+        let timeout = timeout ?? rec.stopTimeout ?? 10
+        let signal = rec.stopSignal.flatMap { try? Signals.parse($0) } ?? SIGTERM
         guard rec.liveState == .running || (rec.monitorPid != nil && rec.isMonitorAlive) else { return rec }
         // The request is on record before anything is signalled: a container that exits by
         // itself meanwhile, or is between policy restarts, is not started again.
@@ -143,10 +147,10 @@ extension Runtime {
             if fd >= 0 {
                 defer { close(fd) }
                 guard ProcessTable.isAlive(pid, startedAt: rec.pidStartTime) else { return try waitForExit(rec.id) }
-                if bk_pidfd_send_signal(fd, SIGTERM) != 0 && errno != ESRCH {
+                if bk_pidfd_send_signal(fd, signal) != 0 && errno != ESRCH {
                     throw BockerError.errno("cannot signal container '\(rec.id)'")
                 }
-                if bk_pidfd_wait(fd, Int32(max(0, timeout)) * 1000) == 0 {
+                if bk_pidfd_wait(fd, timeout < 0 ? -1 : Int32(min(timeout, Int(Int32.max / 1000))) * 1000) == 0 {
                     bk_pidfd_send_signal(fd, SIGKILL)
                     _ = bk_pidfd_wait(fd, 10_000)
                 }

@@ -40,7 +40,7 @@ extension Runtime {
             } catch let e as BockerError {
                 if first {
                     started?(e)
-                    if rec.autoRemove == true { _ = try? remove(rec.id, force: true) }
+                    if rec.autoRemove == true { _ = try? remove(rec.id, force: true, volumes: true) }
                     throw e
                 }
                 break   // a policy restart that cannot start: it stays exited with the error
@@ -65,7 +65,7 @@ extension Runtime {
             }
             if stopped { break }
         }
-        if rec.autoRemove == true { _ = try? remove(rec.id, force: true) }
+        if rec.autoRemove == true { _ = try? remove(rec.id, force: true, volumes: true) }
         return rec
     }
 

@@ -40,6 +40,14 @@ public struct ContainerSpec: Sendable {
     public var logOptions = LogOptions()
     /// Privileges, capabilities, seccomp, devices, read-only root, user namespace.
     public var security = SecurityOptions()
+    /// `-P`: publish every exposed port (the image's and `expose`) on a free host port.
+    public var publishAll = false
+    /// `--expose PORT[/PROTO]` (or a range): exposed besides the image's ports.
+    public var expose: [String] = []
+    /// `--stop-signal` (default: the image's StopSignal, else SIGTERM) and `--stop-timeout`
+    /// (seconds `stop` waits before SIGKILL; default 10).
+    public var stopSignal: String?
+    public var stopTimeout: Int?
 
     public init(image: String, command: [String]? = nil) {
         self.image = image
@@ -65,7 +73,11 @@ public final class Runtime {
     public init(store: Store, cgroups: Cgroups = .detect()) {
         self.store = store
         self.cgroups = cgroups
-        store.repairHandlers["create"] = { [unowned self] id in try self.destroy(id); return true }
+        store.repairHandlers["create"] = { [unowned self] id in
+            try self.destroy(id)
+            self.removeAnonymousVolumes(createdBy: id)
+            return true
+        }
         store.repairHandlers["remove"] = { [unowned self] id in try self.destroy(id); return true }
         store.repairHandlers["running"] = { [unowned self] id in try self.settleIfDead(id) }
         store.containerLayers = { [unowned self] in self.layersInUse() }
@@ -146,26 +158,37 @@ public final class Runtime {
             let limits = try checkedLimits(spec)
             let devices = Runtime.deviceRules(privileged: spec.security.privileged,
                                               devices: try spec.security.devices.map(ContainerDevice.init))
-            let newVolumes = spec.mounts.filter { $0.type == .volume && (try? volumes.get($0.source)) == nil }
-            let mounts = try resolveMounts(spec)
+            var newVolumes = spec.mounts.filter { $0.type == .volume && (try? volumes.get($0.source)) == nil }
+            var mounts = try resolveMounts(spec)
+            let run = try runConfig(spec, image: image, mounts: mounts)
             var rec = ContainerRecord(
                 id: id, name: spec.name, image: image.id, imageSource: image.source, layers: image.layers,
                 command: spec.command?.isEmpty == false ? spec.command! : argv, argv: argv, env: env,
                 workdir: spec.workdir ?? image.config.workingDir ?? "/", hostname: hostname,
                 user: spec.user ?? image.config.user, resources: spec.resources,
-                networkMode: spec.network, ports: try pickHostPorts(spec.ports), networkState: nil, mounts: mounts,
+                networkMode: spec.network, ports: try pickHostPorts(run.ports), networkState: nil, mounts: mounts,
                 restartPolicy: spec.restartPolicy, restartCount: 0, stopRequested: nil, oomKilled: nil,
                 autoRemove: spec.autoRemove, useInit: spec.useInit, tty: spec.tty,
-                labels: spec.labels.isEmpty ? nil : spec.labels, entrypoint: entry.isEmpty ? nil : entry,
+                labels: run.labels.isEmpty ? nil : run.labels, entrypoint: entry.isEmpty ? nil : entry,
                 restartPending: nil, created: WallClock.now(), state: .created)
             rec.security = spec.security.isDefault ? nil : spec.security
             rec.logOptions = spec.logOptions.isDefault ? nil : spec.logOptions
+            run.record(into: &rec)
             try store.beginPending("create", id)
             do {
                 let dir = root.containerDir(id)
                 guard mkdir(dir, 0o700) == 0 else { throw BockerError.errno("cannot create '\(dir)'", code: .io) }
                 try store.driver.createContainerFS(containerDir: dir, layerFS: image.layers.map(store.layerFS))
                 FaultPoint.hit("create.rootfs")
+                // The image's VOLUMEs no mount covers: an anonymous volume each.
+                for path in run.anonymousVolumes {
+                    let v = try volumes.createAnonymous(for: id)
+                    let m = MountSpec(type: .volume, source: v.name, destination: path, readOnly: false)
+                    mounts.append(m)
+                    newVolumes.append(m)
+                }
+                rec.mounts = mounts
+                FaultPoint.hit("create.volumes")
                 if spec.security.userns == "auto" {
                     let m = try IDRanges(root: root).allocate(for: id)
                     FaultPoint.hit("create.userns")
@@ -181,6 +204,7 @@ public final class Runtime {
                 FaultPoint.hit("create.record")
             } catch {
                 try? destroy(id)
+                removeAnonymousVolumes(createdBy: id)
                 store.endPending("create", id)
                 throw error
             }
@@ -277,8 +301,9 @@ public final class Runtime {
 
     // MARK: Remove
 
-    /// Removes a container: its processes, cgroup, root filesystem, record and unused layers.
-    public func remove(_ ref: String, force: Bool) throws -> ContainerRecord {
+    /// Removes a container: its processes, cgroup, root filesystem, record and unused layers;
+    /// with `volumes` (`rm -v`, `--rm`) also its anonymous volumes no other container uses.
+    public func remove(_ ref: String, force: Bool, volumes removeVolumes: Bool = false) throws -> ContainerRecord {
         try store.withLock {
             let rec = try container(ref)
             if rec.liveState.needsForceToRemove && !force {
@@ -289,6 +314,7 @@ public final class Runtime {
             store.endPending("remove", rec.id)
             store.endPending("running", rec.id)
             emit(ContainerEvent("destroy", rec))
+            if removeVolumes { removeAnonymousVolumes(of: rec) }
             try store.collectLayers(inUse: layersInUse())
             return rec
         }
@@ -373,67 +399,6 @@ public final class Runtime {
             let img = try store.image(source)
             try store.claimName(name, for: img.id)
             return (try store.image(img.id), name)
-        }
-    }
-
-    /// Saves a container's filesystem as an image: replaces the image `target` names (same
-    /// id) when it exists, else makes a new image whose source is `target`.
-    public func commit(_ ref: String, to target: String) throws -> (image: ImageRecord, replaced: Bool) {
-        try store.withLock {
-            let rec = try container(ref)
-            let found = try? store.resolveImage(target)
-            // A re-commit to an image's only name (or its id) replaces that image in place.
-            let existing = found.flatMap { m in m.name == nil || m.image.names.count == 1 ? m.image : nil }
-            if found == nil && target.isEmpty {
-                throw BockerError(.invalidArgument, "commit needs an image name")
-            }
-            let baseConfig = (try? store.image(rec.image))?.config ?? ImageConfig()
-            let dir = root.containerDir(rec.id)
-            // A running container is frozen while its files are copied, as Docker pauses it:
-            // a path-walking copy (cp) must not meet a directory the container swaps for a
-            // symlink to a host path halfway through (it would copy host files into the image).
-            let cg = cgroup(of: rec.id)
-            let running = !cg.processes().isEmpty
-            if running {
-                do { try cg.freeze() } catch let e as BockerError {
-                    throw BockerError(e.code, "cannot pause container '\(rec.id)' for commit: \(e.message)")
-                }
-            }
-            defer { if running { cg.thaw() } }
-            let layer = try store.createLayer(parent: rec.layers.last, origin: "commit \(rec.id)") { fs in
-                try store.driver.commitContainer(containerDir: dir, into: fs)
-                // overlay's upper/ of a --userns=auto container holds its mapped host ids.
-                if let m = rec.idMapping, !store.driver.cumulative { try m.unshift(tree: fs) }
-                FaultPoint.hit("commit.layer")
-            }
-            let layers = rec.layers + [layer]
-            FaultPoint.hit("commit.image")
-            if var img = existing {
-                img.layers = layers
-                img.config = baseConfig
-                img.created = WallClock.now()
-                // Content made for the old layers no longer describes the image.
-                img.manifest = nil
-                img.manifestMediaType = nil
-                img.configDigest = nil
-                img.layerBlobs = nil
-                img.digest = nil
-                try store.beginPending("collect", img.id)
-                try store.replaceImage(img)
-                store.endPending("layer", layer)
-                try store.collectLayers(inUse: layersInUse())
-                store.endPending("collect", img.id)
-                return (img, true)
-            }
-            var img = try store.saveNewImage(source: target, layers: layers, config: baseConfig)
-            if let name = found?.name {   // the name moves to the new image
-                img.source = "<none>"
-                try store.replaceImage(img)
-                try store.claimName(name, for: img.id)
-                img = try store.image(img.id)
-            }
-            store.endPending("layer", layer)
-            return (img, false)
         }
     }
 

@@ -2,7 +2,7 @@
 local cli = require "bocker.cli"
 
 local options = {
-  ["-t"] = { name = "time", kind = "value", arg = "SECONDS", help = "seconds to wait after SIGTERM before SIGKILL (default 10)" },
+  ["-t"] = { name = "time", kind = "value", arg = "SECONDS", help = "seconds to wait after the stop signal before SIGKILL (default: the\ncontainer's --stop-timeout, else 10)" },
   ["--time"] = { name = "time", kind = "value" },
 }
 
@@ -13,7 +13,7 @@ return {
   run = function(args)
     local o, ids = cli.parse(args, options, "restart", true)
     if #ids == 0 then cli.fail("usage: bocker restart [-t SECONDS] <container>...") end
-    local timeout = o.time and cli.integer(o.time, "-t", 0) or 10
+    local timeout = o.time and cli.integer(o.time, "-t", -1) or nil
     return cli.each(ids, function(id)
       local c = bocker.container.get(id)
       c:stop { timeout = timeout }

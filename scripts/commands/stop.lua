@@ -1,8 +1,8 @@
--- bocker stop [-t SECONDS] ID...: SIGTERM, then SIGKILL after the timeout.
+-- bocker stop [-t SECONDS] ID...: the stop signal (TERM unless the container says), then SIGKILL after the timeout.
 local cli = require "bocker.cli"
 
 local options = {
-  ["-t"] = { name = "time", kind = "value", arg = "SECONDS", help = "seconds to wait after SIGTERM before SIGKILL (default 10)" },
+  ["-t"] = { name = "time", kind = "value", arg = "SECONDS", help = "seconds to wait after the stop signal before SIGKILL (default: the\ncontainer's --stop-timeout, else 10)" },
   ["--time"] = { name = "time", kind = "value" },
 }
 
@@ -13,7 +13,7 @@ return {
   run = function(args)
     local o, ids = cli.parse(args, options, "stop", true)
     if #ids == 0 then cli.fail("usage: bocker stop [-t SECONDS] <container>...") end
-    local timeout = o.time and cli.integer(o.time, "-t", 0) or 10
+    local timeout = o.time and cli.integer(o.time, "-t", -1) or nil
     return cli.each(ids, function(id) bocker.container.get(id):stop { timeout = timeout } end)
   end,
 }

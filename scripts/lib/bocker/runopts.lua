@@ -25,6 +25,11 @@ M.options = {
   ["--pids-limit"] = { name = "pids_limit", kind = "value", arg = "N", help = "most processes at once (default 4096; 0 or -1: unlimited)" },
   ["-p"] = { name = "publish", kind = "list", arg = "[IP:]HOSTPORT:PORT[/udp]", help = "publish a container port on the host" },
   ["--publish"] = { name = "publish", kind = "list" },
+  ["-P"] = { name = "publish_all", kind = "flag", help = "publish every exposed port (the image's and --expose) on a free host port" },
+  ["--publish-all"] = { name = "publish_all", kind = "flag" },
+  ["--expose"] = { name = "expose", kind = "list", arg = "PORT[/PROTO]", help = "expose a port or a range (8000-8010/udp) without publishing it" },
+  ["--stop-signal"] = { name = "stop_signal", kind = "value", arg = "SIGNAL", help = "the signal stop sends (default: the image's StopSignal, else TERM)" },
+  ["--stop-timeout"] = { name = "stop_timeout", kind = "value", arg = "SECONDS", help = "seconds stop waits before SIGKILL (default 10; -1: for ever)" },
   ["--network"] = { name = "network", kind = "value", arg = "NAME", help = "bridge (default: bridge0, 10.0.0.0/24), none (loopback only),\nhost (the host's network), or a network from 'bocker network create'" },
   ["--net"] = { name = "network", kind = "value" },
   ["-d"] = { name = "detach", kind = "flag", help = "run in the background and print the container id" },
@@ -132,6 +137,8 @@ function M.create(o, rest, command)
     privileged = o.privileged, cap_add = o.cap_add, cap_drop = o.cap_drop, read_only = o.read_only,
     security_opt = o.security_opt, devices = o.device, userns = o.userns,
     log_opts = o.log_opt,
+    publish_all = o.publish_all, expose = o.expose, stop_signal = o.stop_signal,
+    stop_timeout = o.stop_timeout and cli.integer(o.stop_timeout, "--stop-timeout", -1),
   }
 end
 
