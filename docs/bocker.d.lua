@@ -232,6 +232,8 @@ function cgrouplib.of(ref) end
 ---@field network_mode string "bridge", "none", "host" or a user network's name.
 ---@field ports string[] Published ports, e.g. "0.0.0.0:8080->80/tcp".
 ---@field network? bocker.ContainerNetwork While it runs on a bridge network.
+---@field restart_policy string "no", "on-failure", "always" or "unless-stopped".
+---@field stop_requested boolean The user stopped it (stop/kill): `unless-stopped` leaves it stopped at boot.
 local Container = {}
 
 ---@class bocker.ContainerNetwork
@@ -566,6 +568,10 @@ function bocker.error(code, message, status) end
 ---The state root ($BOCKER_ROOT or /var/bocker). Opens (and if needed creates) the store.
 ---@return string
 function bocker.root() end
+
+---The absolute path of this bocker binary (what the systemd unit runs).
+---@return string
+function bocker.executable() end
 
 ---The store's storage driver.
 ---@return "btrfs"|"overlay"|"copy"

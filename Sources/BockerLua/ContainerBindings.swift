@@ -303,6 +303,8 @@ enum ContainerBindings {
         case "error": lua.push(.optional(c.error))
         case "network_mode": lua.push(c.networkMode ?? NetworkStore.defaultName)
         case "restart_count": lua.push(.int(c.restartCount ?? 0))
+        case "restart_policy": lua.push(c.restartPolicy?.name ?? "no")
+        case "stop_requested": lua.push(.bool(c.stopRequested == true))
         case "labels": lua.push(.table((c.labels ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
         case "oom_killed": lua.push(.bool(c.oomKilled == true))
         case "mounts":

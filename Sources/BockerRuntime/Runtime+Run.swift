@@ -111,6 +111,7 @@ extension Runtime {
 
         // The child joins the container's cgroups itself and runs straight to execve (with an
         // init it cannot: init forks, so it is cloned normally and put in its cgroups by us).
+        try ensureCgroup(rec)   // gone after a reboot
         let cg = cgroup(of: rec.id)
         // In a user namespace it cannot either (its root may not write the host's cgroupfs).
         if let m = rec.idMapping {
