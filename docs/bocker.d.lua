@@ -201,6 +201,8 @@ function cgrouplib.of(ref) end
 
 ---@class bocker.RunOptions
 ---@field interactive? boolean Give the container this process's stdin (default: /dev/null).
+---@field attach? string[] Show only these streams ("stdout", "stderr"); all go to the log.
+---@field sig_proxy? boolean Forward signals to the container (default true; false ignores them).
 
 ---@class bocker.ExecOptions
 ---@field env? string[] "KEY=VALUE" entries added to the container's environment.
@@ -355,6 +357,21 @@ function Container:cgroup() end
 ---@field devices? string[] "HOST[:CONTAINER][:rwm]" host devices to make available.
 ---@field userns? "host"|"auto" The user namespace: the host's (default) or a private id range.
 ---@field log_opts? string[] "max-size=10m", "max-file=3": rotation of the container's log (Docker's json-file options).
+---@field extra_hosts? string[] "NAME:IP" lines added to /etc/hosts (IP "host-gateway": the bridge's address).
+---@field dns? string[] Nameserver addresses for /etc/resolv.conf (replace the host's).
+---@field dns_search? string[] Search domains for /etc/resolv.conf.
+---@field dns_options? string[] Resolver options for /etc/resolv.conf ("ndots:2").
+---@field cpus? number CPU time as a number of CPUs (1.5): a CFS quota per 100 ms period.
+---@field cpuset_cpus? string The CPUs it may run on ("0-2,4").
+---@field memory_swap? integer Memory plus swap in bytes (at least `memory`; -1 unlimited swap).
+---@field memory_reservation? integer Soft memory limit in bytes.
+---@field mounts? string[] Docker's --mount syntax: "type=bind,source=/x,target=/y,readonly", "type=tmpfs,target=/t,tmpfs-size=1m".
+---@field ulimits? string[] "nofile=1024:2048", "core=0": rlimits set before the command starts.
+---@field shm_size? integer Size of /dev/shm in bytes (default 64 MiB).
+---@field sysctls? string[] "net.ipv4.ip_forward=1": namespaced sysctls only (net.*, kernel.shm*/msg*/sem, fs.mqueue.*).
+---@field ipc? "private"|"host" The IPC namespace (and /dev/shm): its own (default) or the host's.
+---@field pid? "host" Share the host's PID namespace.
+---@field uts? "host" Share the host's UTS namespace (hostname).
 
 ---@class bocker.Volume
 ---@field name string

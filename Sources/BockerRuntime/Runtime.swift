@@ -40,6 +40,8 @@ public struct ContainerSpec: Sendable {
     public var logOptions = LogOptions()
     /// Privileges, capabilities, seccomp, devices, read-only root, user namespace.
     public var security = SecurityOptions()
+    /// Hosts and DNS files, rlimits, sysctls, /dev/shm, shared host namespaces.
+    public var run = RunOptions()
 
     public init(image: String, command: [String]? = nil) {
         self.image = image
@@ -88,10 +90,15 @@ public final class Runtime {
         try FS.writeAtomically(recordPath(rec.id), Array(rec.json.render().utf8), durable: durable)
     }
 
+    /// Every container, oldest first. (`ps` of 1,000: the records are read relative to the
+    /// containers folder, and sorted by index, not moved about whole.)
     public func listContainers() -> [ContainerRecord] {
-        FS.list(root.containersDir).filter { !$0.hasPrefix(".") }
-            .compactMap { try? ContainerRecord.load(recordPath($0)) }
-            .sorted { $0.created < $1.created }
+        let dir = Glibc.open(root.containersDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dir >= 0 else { return [] }
+        defer { close(dir) }
+        let recs = FS.list(root.containersDir).filter { !$0.hasPrefix(".") }
+            .compactMap { try? ContainerRecord.load($0 + "/container.json", relativeTo: dir) }
+        return recs.indices.sorted { recs[$0].created < recs[$1].created }.map { recs[$0] }
     }
 
     /// Finds a container by full id, name, or unique id prefix with or without `ps_` (Docker's
@@ -125,6 +132,7 @@ public final class Runtime {
         }
         try spec.security.validate()
         try spec.resources.validate()
+        try spec.run.validate(network: spec.network, hostname: spec.hostname)
         return try store.withLock {
             try checkNetwork(spec)
             let image = try store.image(spec.image)
@@ -160,6 +168,7 @@ public final class Runtime {
                 restartPending: nil, created: WallClock.now(), state: .created)
             rec.security = spec.security.isDefault ? nil : spec.security
             rec.logOptions = spec.logOptions.isDefault ? nil : spec.logOptions
+            rec.runOptions = spec.run.isDefault ? nil : spec.run
             try store.beginPending("create", id)
             do {
                 let dir = root.containerDir(id)
@@ -210,7 +219,7 @@ public final class Runtime {
         let available = cg.availableControllers()
         try refuseMissing(explicit, available: available)
         // Nothing is written for a controller that is not there (not even pids.max "max").
-        let absent = Set(["cpu", "memory", "pids"]).subtracting(available)
+        let absent = Set(["cpu", "memory", "pids", "cpuset"]).subtracting(available)
         let missing = limits.controllersNeeded.filter { absent.contains($0) }
         if missing.isEmpty { return limits.dropping(absent) }
         warn("cgroup controller\(missing.count > 1 ? "s" : "") \(missing.joined(separator: ", ")) not available (cgroup \(cg.version)): running without the default \(missing.joined(separator: ", ")) limit\(missing.count > 1 ? "s" : "")")
@@ -289,7 +298,13 @@ public final class Runtime {
             store.endPending("remove", rec.id)
             store.endPending("running", rec.id)
             emit(ContainerEvent("destroy", rec))
-            try store.collectLayers(inUse: layersInUse())
+            // Layers an image still lists stay whatever containers use them: only a container
+            // whose image went (rmi -f) or changed (commit) can leave layers to collect, and
+            // only then are all the other records read (rm of 1,000 stays linear).
+            let imageLayers = Set(store.listImages().flatMap(\.layers))
+            if !rec.layers.allSatisfy(imageLayers.contains) {
+                try store.collectLayers(inUse: layersInUse())
+            }
             return rec
         }
     }

@@ -65,7 +65,7 @@ struct ServiceTests {
             #expect(r.stdout.contains("'--privileged:all capabilities, no seccomp filter, every device, writable /sys\\:'"), "zsh")
             // Every command of the table is there.
             let help = f.run(["help"]).stdoutLines
-            let names = help.drop { $0 != "Commands:" }.dropFirst().prefix { !$0.isEmpty }.compactMap {
+            let names = help.drop { $0 != "Commands:" }.dropFirst().filter { $0.hasPrefix("  ") }.compactMap {
                 $0.split(separator: " ").first.map(String.init)
             }
             #expect(names.count > 20)
