@@ -268,6 +268,8 @@ function cgrouplib.of(ref) end
 
 ---@class bocker.RunOptions
 ---@field interactive? boolean Give the container this process's stdin (default: /dev/null).
+---@field attach? string[] Show only these streams ("stdout", "stderr"); all go to the log.
+---@field sig_proxy? boolean Forward signals to the container (default true; false ignores them).
 
 ---@class bocker.ExecOptions
 ---@field env? string[] "KEY=VALUE" entries added to the container's environment.
@@ -301,6 +303,8 @@ function cgrouplib.of(ref) end
 ---@field exposed_ports string[] "80/tcp" entries: the image's, --expose and the published ones.
 ---@field stop_signal? string The signal stop sends (nil: TERM).
 ---@field network? bocker.ContainerNetwork While it runs on a bridge network.
+---@field restart_policy string "no", "on-failure", "always" or "unless-stopped".
+---@field stop_requested boolean The user stopped it (stop/kill): `unless-stopped` leaves it stopped at boot.
 local Container = {}
 
 ---@class bocker.ContainerNetwork
@@ -454,6 +458,21 @@ function Container:cgroup() end
 ---@field expose? string[] "80", "53/udp", "8000-8010": exposed besides the image's ports.
 ---@field stop_signal? string The signal stop sends (default: the image's StopSignal, else TERM).
 ---@field stop_timeout? integer Seconds stop waits before SIGKILL (default 10; -1: for ever).
+---@field extra_hosts? string[] "NAME:IP" lines added to /etc/hosts (IP "host-gateway": the bridge's address).
+---@field dns? string[] Nameserver addresses for /etc/resolv.conf (replace the host's).
+---@field dns_search? string[] Search domains for /etc/resolv.conf.
+---@field dns_options? string[] Resolver options for /etc/resolv.conf ("ndots:2").
+---@field cpus? number CPU time as a number of CPUs (1.5): a CFS quota per 100 ms period.
+---@field cpuset_cpus? string The CPUs it may run on ("0-2,4").
+---@field memory_swap? integer Memory plus swap in bytes (at least `memory`; -1 unlimited swap).
+---@field memory_reservation? integer Soft memory limit in bytes.
+---@field mounts? string[] Docker's --mount syntax: "type=bind,source=/x,target=/y,readonly", "type=tmpfs,target=/t,tmpfs-size=1m".
+---@field ulimits? string[] "nofile=1024:2048", "core=0": rlimits set before the command starts.
+---@field shm_size? integer Size of /dev/shm in bytes (default 64 MiB).
+---@field sysctls? string[] "net.ipv4.ip_forward=1": namespaced sysctls only (net.*, kernel.shm*/msg*/sem, fs.mqueue.*).
+---@field ipc? "private"|"host" The IPC namespace (and /dev/shm): its own (default) or the host's.
+---@field pid? "host" Share the host's PID namespace.
+---@field uts? "host" Share the host's UTS namespace (hostname).
 
 ---@class bocker.Volume
 ---@field name string
@@ -667,6 +686,10 @@ function bocker.error(code, message, status) end
 ---The state root ($BOCKER_ROOT or /var/bocker). Opens (and if needed creates) the store.
 ---@return string
 function bocker.root() end
+
+---The absolute path of this bocker binary (what the systemd unit runs).
+---@return string
+function bocker.executable() end
 
 ---The store's storage driver.
 ---@return "btrfs"|"overlay"|"copy"

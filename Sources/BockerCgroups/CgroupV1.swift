@@ -13,6 +13,10 @@ public struct CgroupV1: CgroupManager {
     static let controllers = ["cpu", "cpuacct", "memory", "pids", "devices", "freezer"]
 
     let dirs: [(controller: String, path: String)]
+    /// The cpuset hierarchy's mount and this cgroup's directory there: made only for a
+    /// container with `--cpuset-cpus` (by `apply`), and one of `dirs` once it exists.
+    let cpusetMount: String?
+    let cpusetDir: String?
 
     init(mounts: [String: String], relative: String) {
         var seen = Set<String>()
@@ -22,6 +26,9 @@ public struct CgroupV1: CgroupManager {
             let path = m + "/" + relative
             if seen.insert(path).inserted { d.append((c, path)) }
         }
+        cpusetMount = mounts["cpuset"]
+        cpusetDir = mounts["cpuset"].map { $0 + "/" + relative }
+        if let c = cpusetDir, !seen.contains(c), FS.isDirectory(c) { d.append(("cpuset", c)) }
         dirs = d
     }
 
@@ -46,13 +53,47 @@ public struct CgroupV1: CgroupManager {
     }
 
     public func availableControllers() -> Set<String> {
-        Set(dirs.map(\.controller)).intersection(["cpu", "memory", "pids"])
+        Set(dirs.map(\.controller) + (cpusetDir != nil ? ["cpuset"] : [])).intersection(["cpu", "memory", "pids", "cpuset"])
     }
 
     public func apply(_ r: CgroupResources) throws {
         if let s = r.cpuShares { try write("cpu.shares", String(s)) }
+        if let q = r.cpuQuota {
+            try write("cpu.cfs_period_us", String(r.cpuPeriod ?? 100_000))
+            try write("cpu.cfs_quota_us", String(q))
+        }
         if let m = r.memoryBytes { try write("memory.limit_in_bytes", String(m)) }
+        if let s = r.memorySwap {   // after the memory limit: memsw may never be below it
+            let f = try file("memory.memsw.limit_in_bytes")
+            guard FS.exists(f) else {
+                throw BockerError(.invalidArgument, "cannot apply --memory-swap: swap accounting is off on this host (no memory.memsw.limit_in_bytes; boot with swapaccount=1)")
+            }
+            try FS.writeInPlace(f, String(s))
+        }
+        if let s = r.memoryReservation { try write("memory.soft_limit_in_bytes", String(s)) }
         if let p = r.pidsMax { try write("pids.max", p <= 0 ? "max" : String(p)) }
+        if let c = r.cpusetCpus { try applyCpuset(c) }
+    }
+
+    /// Makes the cpuset directory (a new v1 cpuset starts with no CPUs and no memory nodes:
+    /// each level takes its parent's) and writes the CPU list.
+    func applyCpuset(_ cpus: String) throws {
+        guard let mount = cpusetMount, let dir = cpusetDir else {
+            throw BockerError(.invalidArgument, "cannot apply the CPU set (--cpuset-cpus): no cpuset hierarchy on this host")
+        }
+        var level = mount
+        for part in dir.dropFirst(mount.count).split(separator: "/") {
+            let parent = level
+            level += "/" + part
+            if mkdir(level, 0o755) != 0 && errno != EEXIST { throw BockerError.errno("cannot create '\(level)'") }
+            for key in ["cpuset.cpus", "cpuset.mems"] where ((try? FS.readString(level + "/" + key)) ?? "").trimmed().isEmpty {
+                try FS.writeInPlace(level + "/" + key, try FS.readString(parent + "/" + key).trimmed())
+            }
+        }
+        do { try FS.writeInPlace(dir + "/cpuset.cpus", cpus) } catch {
+            let host = ((try? FS.readString(mount + "/cpuset.cpus")) ?? "?").trimmed()
+            throw BockerError(.invalidArgument, "invalid --cpuset-cpus '\(cpus)': this host's CPUs are \(host)")
+        }
     }
 
     public func addProcess(_ pid: Int32) throws {

@@ -35,7 +35,7 @@ public struct CgroupV2: CgroupManager {
         for part in [""] + rel.map(String.init) {
             if !part.isEmpty { dir += "/" + part }
             let offered = CgroupV2.controllers(in: dir + "/cgroup.controllers")
-            for c in ["cpu", "memory", "pids"] where offered.contains(c) {
+            for c in ["cpu", "memory", "pids", "cpuset"] where offered.contains(c) {
                 try? FS.writeInPlace(dir + "/cgroup.subtree_control", "+" + c)
             }
         }
@@ -51,13 +51,19 @@ public struct CgroupV2: CgroupManager {
     }
 
     public func availableControllers() -> Set<String> {
-        CgroupV2.controllers(in: path + "/cgroup.controllers").intersection(["cpu", "memory", "pids"])
+        CgroupV2.controllers(in: path + "/cgroup.controllers").intersection(["cpu", "memory", "pids", "cpuset"])
     }
 
     public func apply(_ r: CgroupResources) throws {
         if let s = r.cpuShares { try write("cpu.weight", String(CgroupResources.cpuWeight(forShares: s))) }
+        if let q = r.cpuQuota { try write("cpu.max", "\(q) \(r.cpuPeriod ?? 100_000)") }
         if let m = r.memoryBytes { try write("memory.max", String(m)) }
+        if let s = r.memorySwap {   // v2 counts swap alone
+            try write("memory.swap.max", s == -1 ? "max" : String(max(0, s - (r.memoryBytes ?? 0))))
+        }
+        if let s = r.memoryReservation { try write("memory.low", String(s)) }
         if let p = r.pidsMax { try write("pids.max", p <= 0 ? "max" : String(p)) }
+        if let c = r.cpusetCpus { try write("cpuset.cpus", c) }
     }
 
     public func addProcess(_ pid: Int32) throws {

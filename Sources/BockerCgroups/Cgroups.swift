@@ -12,11 +12,39 @@ public struct CgroupResources: Codable, Equatable, Sendable {
     public var cpuShares: UInt64?
     public var memoryBytes: Int64?
     public var pidsMax: Int64?
+    /// `--cpus`: CFS quota (µs) per period (µs): v1 cpu.cfs_quota_us/cpu.cfs_period_us, v2 cpu.max.
+    public var cpuQuota: Int64?
+    public var cpuPeriod: UInt64?
+    /// `--cpuset-cpus`: the CPUs the container may run on ("0-2,4"): cpuset.cpus.
+    public var cpusetCpus: String?
+    /// `--memory-swap`: memory plus swap, in bytes; -1 = unlimited swap (v1
+    /// memory.memsw.limit_in_bytes, v2 memory.swap.max = this - memoryBytes).
+    public var memorySwap: Int64?
+    /// `--memory-reservation`: the soft limit (v1 memory.soft_limit_in_bytes, v2 memory.low).
+    public var memoryReservation: Int64?
 
     public init(cpuShares: UInt64? = nil, memoryBytes: Int64? = nil, pidsMax: Int64? = nil) {
         self.cpuShares = cpuShares
         self.memoryBytes = memoryBytes
         self.pidsMax = pidsMax
+    }
+
+    /// Docker's `--cpus N`: a quota of N periods of 100 ms.
+    public mutating func setCPUs(_ cpus: Double) throws {
+        guard cpus > 0, cpus <= 1024, cpus.isFinite else {
+            throw BockerError(.invalidArgument, "invalid --cpus \(cpus): must be a number of CPUs greater than 0")
+        }
+        cpuPeriod = 100_000
+        cpuQuota = max(1000, Int64((cpus * 100_000).rounded()))
+    }
+
+    /// The CPU list syntax of cpuset.cpus: "0-3", "1,3", "0-1,4".
+    static func isCPUList(_ s: String) -> Bool {
+        !s.isEmpty && s.split(separator: ",", omittingEmptySubsequences: false).allSatisfy { part in
+            let r = part.split(separator: "-", omittingEmptySubsequences: false)
+            guard (1...2).contains(r.count), r.allSatisfy({ !$0.isEmpty && $0.count <= 4 && $0.allSatisfy({ $0 >= "0" && $0 <= "9" }) }) else { return false }
+            return r.count == 1 || Int(r[0])! <= Int(r[1])!
+        }
     }
 
     /// Refuses values no cgroup takes: CPU shares outside 2-262144, a memory limit under 6 MiB
@@ -28,26 +56,48 @@ public struct CgroupResources: Codable, Equatable, Sendable {
         if let m = memoryBytes, m < 6 * 1024 * 1024 {
             throw BockerError(.invalidArgument, "invalid memory limit \(m) bytes: the minimum is 6 MiB (6m)")
         }
+        if let c = cpusetCpus, !CgroupResources.isCPUList(c) {
+            throw BockerError(.invalidArgument, "invalid --cpuset-cpus '\(c)': use a CPU list such as 0-2,4")
+        }
+        if let s = memorySwap, s != -1 {
+            guard let m = memoryBytes else {
+                throw BockerError(.invalidArgument, "--memory-swap needs a memory limit (--memory) too")
+            }
+            if s < m { throw BockerError(.invalidArgument, "--memory-swap (\(s) bytes) must be at least the memory limit (\(m) bytes)") }
+        }
+        if let r = memoryReservation {
+            if r < 0 { throw BockerError(.invalidArgument, "invalid --memory-reservation \(r)") }
+            if let m = memoryBytes, r > m {
+                throw BockerError(.invalidArgument, "--memory-reservation (\(r) bytes) must be at most the memory limit (\(m) bytes)")
+            }
+        }
     }
 
     /// The controllers these limits need, in a fixed order ("cpu", "memory", "pids"). A pids
     /// limit of 0 or less means none and needs nothing.
     public var controllersNeeded: [String] {
-        (cpuShares != nil ? ["cpu"] : []) + (memoryBytes != nil ? ["memory"] : [])
-            + ((pidsMax ?? 0) > 0 ? ["pids"] : [])
+        (cpuShares != nil || cpuQuota != nil ? ["cpu"] : [])
+            + (memoryBytes != nil || memorySwap != nil || memoryReservation != nil ? ["memory"] : [])
+            + ((pidsMax ?? 0) > 0 ? ["pids"] : []) + (cpusetCpus != nil ? ["cpuset"] : [])
     }
 
     /// These limits, each one that is missing taken from `defaults`.
     public func filled(from defaults: CgroupResources) -> CgroupResources {
-        CgroupResources(cpuShares: cpuShares ?? defaults.cpuShares, memoryBytes: memoryBytes ?? defaults.memoryBytes,
-                        pidsMax: pidsMax ?? defaults.pidsMax)
+        var r = self
+        r.cpuShares = cpuShares ?? defaults.cpuShares
+        r.memoryBytes = memoryBytes ?? defaults.memoryBytes
+        r.pidsMax = pidsMax ?? defaults.pidsMax
+        return r
     }
 
     /// These limits without those that need one of `controllers`.
     public func dropping(_ controllers: Set<String>) -> CgroupResources {
-        CgroupResources(cpuShares: controllers.contains("cpu") ? nil : cpuShares,
-                        memoryBytes: controllers.contains("memory") ? nil : memoryBytes,
-                        pidsMax: controllers.contains("pids") ? nil : pidsMax)
+        var r = self
+        if controllers.contains("cpu") { r.cpuShares = nil; r.cpuQuota = nil; r.cpuPeriod = nil }
+        if controllers.contains("memory") { r.memoryBytes = nil; r.memorySwap = nil; r.memoryReservation = nil }
+        if controllers.contains("pids") { r.pidsMax = nil }
+        if controllers.contains("cpuset") { r.cpusetCpus = nil }
+        return r
     }
 
     /// What the user calls the limit a controller enforces, for messages.
@@ -56,6 +106,7 @@ public struct CgroupResources: Codable, Equatable, Sendable {
         case "cpu": return "CPU shares limit (--cpu-shares)"
         case "memory": return "memory limit (--memory)"
         case "pids": return "process count limit (--pids-limit)"
+        case "cpuset": return "CPU set (--cpuset-cpus)"
         default: return controller + " limit"
         }
     }
@@ -137,7 +188,7 @@ public struct Cgroups: Sendable {
     /// The limit controllers ("cpu", "memory", "pids") the host offers: v1 those with a
     /// hierarchy, v2 those in the root's cgroup.controllers.
     public func availableControllers() -> Set<String> {
-        let wanted: Set<String> = ["cpu", "memory", "pids"]
+        let wanted: Set<String> = ["cpu", "memory", "pids", "cpuset"]
         if let root = v2Root {
             let text = (try? FS.readString(root + "/cgroup.controllers")) ?? ""
             return wanted.intersection(text.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
@@ -171,6 +222,11 @@ public struct Cgroups: Sendable {
             guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, fsType(path) == cgroupMagic else { return nil }
             v1[c] = path
         }
+        // cpuset is optional: only a container with --cpuset-cpus uses it.
+        var st = stat()
+        if lstat("/sys/fs/cgroup/cpuset", &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, fsType("/sys/fs/cgroup/cpuset") == cgroupMagic {
+            v1["cpuset"] = "/sys/fs/cgroup/cpuset"
+        }
         return Cgroups(v1Mounts: v1, v2Root: nil, parent: cleaned(parent))
     }
 
@@ -200,7 +256,7 @@ public struct Cgroups: Sendable {
                 if anyV2 == nil { anyV2 = mountPoint }
             } else if right[0] == "cgroup" {
                 for o in right[2].split(byte: 0x2c) {
-                    if ["cpu", "cpuacct", "memory", "pids", "devices", "freezer"].contains(o) && v1[o] == nil {
+                    if ["cpu", "cpuacct", "memory", "pids", "devices", "freezer", "cpuset"].contains(o) && v1[o] == nil {
                         v1[o] = mountPoint
                     }
                 }

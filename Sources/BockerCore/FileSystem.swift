@@ -78,7 +78,13 @@ public enum FS {
     }
 
     public static func read(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        try read(path, relativeTo: AT_FDCWD)
+    }
+
+    /// `read`, with a relative `path` resolved from the directory `dirfd` (a listing reads
+    /// a thousand records without walking the same absolute prefix a thousand times).
+    public static func read(_ path: String, relativeTo dirfd: Int32) throws -> [UInt8] {
+        let fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             throw BockerError.errno("cannot read '\(path)'", code: errno == ENOENT ? .notFound : .io)
         }

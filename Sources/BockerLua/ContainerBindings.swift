@@ -50,7 +50,9 @@ enum ContainerBindings {
     /// read_only=bool, security_opt={"seccomp=unconfined"…}, devices={"/dev/x[:/dev/y][:rwm]"…},
     /// userns="host"|"auto", log_opts={"max-size=10m", "max-file=3"}} → Container (state "created").
     /// The options `bocker.container.create` takes (any other key is an error).
-    static let createOptions = ["image", "cmd", "entrypoint", "shell", "env", "workdir", "name", "user", "cpu_shares", "memory", "pids_limit", "network", "ports", "volumes", "tmpfs", "volumes_from", "hostname", "restart", "auto_remove", "init", "tty", "labels", "privileged", "cap_add", "cap_drop", "read_only", "security_opt", "devices", "userns", "log_opts", "publish_all", "expose", "stop_signal", "stop_timeout"]
+    static let createOptions = ["image", "cmd", "entrypoint", "shell", "env", "workdir", "name", "user", "cpu_shares", "memory", "pids_limit", "network", "ports", "volumes", "tmpfs", "volumes_from", "hostname", "restart", "auto_remove", "init", "tty", "labels", "privileged", "cap_add", "cap_drop", "read_only", "security_opt", "devices", "userns", "log_opts", "publish_all", "expose", "stop_signal", "stop_timeout",
+                                       "extra_hosts", "dns", "dns_search", "dns_options", "cpus", "cpuset_cpus", "memory_swap",
+                                       "memory_reservation", "mounts", "ulimits", "shm_size", "sysctls", "ipc", "pid", "uts"]
 
     static let create: clua_swift_function = { L in
         binding(L) { lua in
@@ -110,6 +112,7 @@ enum ContainerBindings {
             spec.expose = try lua.optStrings(t, "expose") ?? []
             spec.stopSignal = try lua.optString(t, "stop_signal")
             spec.stopTimeout = try lua.optInt(t, "stop_timeout")
+            try runFlags(lua, t, into: &spec)
             if spec.autoRemove && spec.restartPolicy.name != "no" {
                 throw BockerError(.invalidArgument, "conflicting options: --restart and --rm")
             }
@@ -117,6 +120,25 @@ enum ContainerBindings {
             lua.pushObject(ContainerObject(rec), .container)
             return 1
         }
+    }
+
+    /// The run flags of `bocker.container.create` (converted only; the core validates).
+    static func runFlags(_ lua: Lua, _ t: Int32, into spec: inout ContainerSpec) throws {
+        spec.run.extraHosts = try (lua.optStrings(t, "extra_hosts") ?? []).map(RunOptions.parseHost)
+        spec.run.dns = try lua.optStrings(t, "dns") ?? []
+        spec.run.dnsSearch = try lua.optStrings(t, "dns_search") ?? []
+        spec.run.dnsOptions = try lua.optStrings(t, "dns_options") ?? []
+        spec.run.ulimits = try (lua.optStrings(t, "ulimits") ?? []).map(Ulimit.parse)
+        spec.run.sysctls = try (lua.optStrings(t, "sysctls") ?? []).map(Sysctl.parse)
+        spec.run.shmSize = try lua.optInt(t, "shm_size").map(Int64.init)
+        spec.run.ipcMode = try lua.optString(t, "ipc")
+        spec.run.pidMode = try lua.optString(t, "pid")
+        spec.run.utsMode = try lua.optString(t, "uts")
+        spec.mounts += try (lua.optStrings(t, "mounts") ?? []).map(MountSpec.parseMount)
+        if let c = try lua.optNumber(t, "cpus") { try spec.resources.setCPUs(c) }
+        spec.resources.cpusetCpus = try lua.optString(t, "cpuset_cpus")
+        spec.resources.memorySwap = try lua.optInt(t, "memory_swap").map(Int64.init)
+        spec.resources.memoryReservation = try lua.optInt(t, "memory_reservation").map(Int64.init)
     }
 
     /// bocker.container.remove(ref [, {force = bool, volumes = bool}]) → the removed container's
@@ -136,10 +158,19 @@ enum ContainerBindings {
     static let run: clua_swift_function = { L in
         binding(L) { lua in
             let id = try ref(lua, 1, "run")
-            let opts = try lua.optionsTable(2, "run", keys: ["interactive"])
+            let opts = try lua.optionsTable(2, "run", keys: ["interactive", "attach", "sig_proxy"])
             let interactive = try opts.flatMap { try lua.optBool($0, "interactive") } ?? false
+            var attach = AttachOptions()
+            if let streams = try opts.flatMap({ try lua.optStrings($0, "attach") }) {
+                for s in streams where !["stdin", "stdout", "stderr"].contains(s.lowercased()) {
+                    throw BockerError(.invalidArgument, "invalid attach stream '\(s)': use stdin, stdout or stderr")
+                }
+                attach.stdout = streams.contains { $0.lowercased() == "stdout" }
+                attach.stderr = streams.contains { $0.lowercased() == "stderr" }
+            }
+            attach.sigProxy = try opts.flatMap { try lua.optBool($0, "sig_proxy") } ?? true
             fflush(nil)
-            let rec = try runtime(lua).runAttachedRecord(id, interactive: interactive)
+            let rec = try runtime(lua).runAttachedRecord(id, interactive: interactive, attach: attach)
             lua.object(1, .container, as: ContainerObject.self)?.rec = rec
             lua.push(.int(Int(rec.exitCode ?? 0)))
             return 1
@@ -352,6 +383,8 @@ enum ContainerBindings {
         case "error": lua.push(.optional(c.error))
         case "network_mode": lua.push(c.networkMode ?? NetworkStore.defaultName)
         case "restart_count": lua.push(.int(c.restartCount ?? 0))
+        case "restart_policy": lua.push(c.restartPolicy?.name ?? "no")
+        case "stop_requested": lua.push(.bool(c.stopRequested == true))
         case "labels": lua.push(.table((c.labels ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
         case "oom_killed": lua.push(.bool(c.oomKilled == true))
         case "stop_signal": lua.push(.optional(c.stopSignal))

@@ -21,7 +21,19 @@ enum HostBindings {
         ("sleep", sleep),
         ("wait_any", WaitBindings.waitAny),
         ("events", EventBindings.events),
+        ("executable", executable),
     ]
+
+    /// bocker.executable() → the absolute path of this bocker binary (/proc/self/exe).
+    static let executable: clua_swift_function = { L in
+        binding(L) { lua in
+            var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+            guard n > 0 else { throw BockerError.errno("cannot read /proc/self/exe") }
+            lua.push(String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            return 1
+        }
+    }
 
     /// bocker.error(code, message [, status]) → an error value to raise with error().
     static let makeError: clua_swift_function = { L in

@@ -157,6 +157,14 @@ struct Lua {
         return v
     }
 
+    func optNumber(_ t: Int32, _ key: String) throws -> Double? {
+        pushRawField(t, key)
+        defer { clua_pop(L, 1) }
+        if isNil(-1) { return nil }
+        guard lua_type(L, -1) == LUA_TNUMBER else { throw BockerError(.invalidArgument, "option '\(key)' must be a number, got \(typeName(-1))") }
+        return lua_tonumberx(L, -1, nil)
+    }
+
     func optBool(_ t: Int32, _ key: String) throws -> Bool? {
         pushRawField(t, key)
         defer { clua_pop(L, 1) }

@@ -178,6 +178,16 @@ public struct ProcessSpec {
     /// The seccomp filter (classic BPF, see `SeccompCompiler`) loaded right before execve (with
     /// allowNewPrivileges: before the capabilities are dropped); nil = unconfined.
     public var seccompFilter: [UInt8]?
+    /// `--ulimit`: (RLIMIT_*, soft, hard), UInt64.max = unlimited, set before execve.
+    public var rlimits: [(Int32, UInt64, UInt64)] = []
+    /// `--sysctl`: (path below /proc/sys, value), written in the container's namespaces.
+    public var sysctls: [(String, String)] = []
+    /// The /dev/shm tmpfs's options (nil: mode=1777,size=65536k).
+    public var shmOptions: String?
+    /// Share the host's PID, UTS (no hostname set then) or IPC namespace (and /dev/shm).
+    public var hostPID = false
+    public var hostUTS = false
+    public var hostIPC = false
 
     public static let dockerMaskedPaths = [
         "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -375,9 +385,20 @@ public enum ContainerProcess {
             }
         }
         (cfg.seccomp_filter, cfg.seccomp_filter_len) = s.bytes(spec.seccompFilter)
+        cfg.shm_options = s.string(spec.shmOptions)
+        cfg.sysctl_paths = s.array(spec.sysctls.map(\.0))
+        cfg.sysctl_values = s.array(spec.sysctls.map(\.1))
+        cfg.n_sysctls = Int32(spec.sysctls.count)
+        cfg.host_pid = spec.hostPID ? 1 : 0
+        cfg.host_uts = spec.hostUTS ? 1 : 0
+        cfg.host_ipc = spec.hostIPC ? 1 : 0
+        let rlimits = spec.rlimits.map { bk_rlimit(resource: $0.0, soft: $0.1, hard: $0.2) }
+        cfg.n_rlimits = Int32(rlimits.count)
         var handle = bk_spawn_handle()
         var msg = [CChar](repeating: 0, count: 512)
-        let rc = cgroupFds.withUnsafeBufferPointer { fds -> Int32 in
+        let rc = rlimits.withUnsafeBufferPointer { rl -> Int32 in
+          cfg.rlimits = rl.baseAddress
+          return cgroupFds.withUnsafeBufferPointer { fds -> Int32 in
             bindFlags.withUnsafeBufferPointer { flags -> Int32 in
                 devModes.withUnsafeBufferPointer { modes in
                     devNumbers.withUnsafeBufferPointer { numbers in
@@ -396,6 +417,7 @@ public enum ContainerProcess {
                     }
                 }
             }
+          }
         }
         if rc != 0 {
             let text = String(decoding: msg.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

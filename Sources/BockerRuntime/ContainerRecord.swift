@@ -110,6 +110,8 @@ public struct ContainerRecord: Codable, Sendable {
     public var healthcheck: HealthcheckConfig? = nil
     /// `-P` was given (inspect's HostConfig.PublishAllPorts).
     public var publishAll: Bool? = nil
+    /// Hosts/DNS files, rlimits, sysctls, /dev/shm size, shared namespaces (nil: defaults).
+    public var runOptions: RunOptions? = nil
     public var created: Double
     public var state: ContainerState
     public var pid: Int32?
@@ -172,6 +174,11 @@ extension ContainerRecord {
         let r = j["resources"]
         resources = CgroupResources(cpuShares: r?["cpuShares"]?.int.map(UInt64.init), memoryBytes: r?["memoryBytes"]?.int.map(Int64.init),
                                     pidsMax: r?["pidsMax"]?.int.map(Int64.init))
+        resources.cpuQuota = r?["cpuQuota"]?.int.map(Int64.init)
+        resources.cpuPeriod = r?["cpuPeriod"]?.int.map(UInt64.init)
+        resources.cpusetCpus = r?["cpusetCpus"]?.string
+        resources.memorySwap = r?["memorySwap"]?.int.map(Int64.init)
+        resources.memoryReservation = r?["memoryReservation"]?.int.map(Int64.init)
         networkMode = j["networkMode"]?.string
         ports = j["ports"]?.array?.compactMap(PortMapping.init(json:))
         if let n = j["networkState"], let net = n["network"]?.string, let ip = n["ip"]?.string {
@@ -183,8 +190,11 @@ extension ContainerRecord {
         }
         mounts = j["mounts"]?.array?.compactMap { m in
             guard let t = m["type"]?.string.flatMap(MountSpec.Kind.init(rawValue:)) else { return nil }
-            return MountSpec(type: t, source: m["source"]?.string ?? "", destination: m["destination"]?.string ?? "",
-                             readOnly: m["readOnly"]?.bool ?? false)
+            var spec = MountSpec(type: t, source: m["source"]?.string ?? "", destination: m["destination"]?.string ?? "",
+                                 readOnly: m["readOnly"]?.bool ?? false)
+            spec.tmpfsSize = m["tmpfsSize"]?.int.map(Int64.init)
+            spec.tmpfsMode = m["tmpfsMode"]?.int.map(UInt32.init)
+            return spec
         }
         if let p = j["restartPolicy"], let n = p["name"]?.string {
             restartPolicy = RestartPolicy(name: n, maximumRetryCount: p["maximumRetryCount"]?.int ?? 0)
@@ -208,6 +218,7 @@ extension ContainerRecord {
         stopTimeout = j["stopTimeout"]?.int
         healthcheck = HealthcheckConfig(json: j["healthcheck"])
         publishAll = j["publishAll"]?.bool
+        runOptions = j["runOptions"].map(RunOptions.init(json:))
         if case .object(let l)? = j["labels"] {
             var d: [String: String] = [:]
             for (k, v) in l { if let s = v.string { d[k] = s } }
@@ -226,10 +237,10 @@ extension ContainerRecord {
     }
 
     /// A record from its file: the fast reader, and Codable if the fast one cannot.
-    static func load(_ path: String) throws -> ContainerRecord {
-        let bytes = try FS.read(path)
+    static func load(_ path: String, relativeTo dir: Int32 = AT_FDCWD) throws -> ContainerRecord {
+        let bytes = try FS.read(path, relativeTo: dir)
         if let j = try? JSONValue.parse(bytes), let r = ContainerRecord(json: j) { return r }
-        return try JSONFile.read(ContainerRecord.self, from: path)
+        return try JSONFile.read(ContainerRecord.self, from: dir == AT_FDCWD ? path : "/proc/self/fd/\(dir)/" + path)
     }
 }
 
@@ -283,7 +294,8 @@ extension ContainerRecord {
         f.append(("logOptions", logOptions?.json))
         f.append(("mounts", mounts.map { ms in .array(ms.map { m in .object([
             ("destination", .string(m.destination)), ("readOnly", .bool(m.readOnly)), ("source", .string(m.source)),
-            ("type", .string(m.type.rawValue))]) }) }))
+            ("type", .string(m.type.rawValue))] + (m.tmpfsMode.map { [("tmpfsMode", .int(Int($0)))] } ?? [])
+            + (m.tmpfsSize.map { [("tmpfsSize", .int(Int($0)))] } ?? [])) }) }))
         f.append(("name", s(name)))
         f.append(("networkMode", s(networkMode)))
         f.append(("networkState", networkState.map { n in .object([
@@ -296,9 +308,15 @@ extension ContainerRecord {
         if let c = resources.cpuShares { res.append(("cpuShares", .int(Int(c)))) }
         if let m = resources.memoryBytes { res.append(("memoryBytes", .int(Int(m)))) }
         if let p = resources.pidsMax { res.append(("pidsMax", .int(Int(p)))) }
+        if let q = resources.cpuQuota { res.append(("cpuQuota", .int(Int(q)))) }
+        if let p = resources.cpuPeriod { res.append(("cpuPeriod", .int(Int(p)))) }
+        if let c = resources.cpusetCpus { res.append(("cpusetCpus", .string(c))) }
+        if let s = resources.memorySwap { res.append(("memorySwap", .int(Int(s)))) }
+        if let s = resources.memoryReservation { res.append(("memoryReservation", .int(Int(s)))) }
         f.append(("resources", .object(res)))
         f += [("restartCount", i(restartCount)), ("restartPending", b(restartPending)),
               ("restartPolicy", restartPolicy.map { .object([("maximumRetryCount", .int($0.maximumRetryCount)), ("name", .string($0.name))]) }),
+              ("runOptions", runOptions?.json),
               ("security", security?.json),
               ("startedAt", d(startedAt)), ("state", .string(state.rawValue)), ("stopRequested", b(stopRequested)),
               ("stopSignal", s(stopSignal)), ("stopTimeout", i(stopTimeout)),

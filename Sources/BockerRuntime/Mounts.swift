@@ -16,6 +16,14 @@ public struct MountSpec: Codable, Equatable, Sendable {
     public var source: String
     public var destination: String
     public var readOnly: Bool
+    /// tmpfs only (`--mount type=tmpfs,tmpfs-size=…,tmpfs-mode=…`): size in bytes, mode bits.
+    public var tmpfsSize: Int64? = nil
+    public var tmpfsMode: UInt32? = nil
+
+    /// The tmpfs's mount options (mode 1777 unless tmpfs-mode; no size limit unless tmpfs-size).
+    var tmpfsOptions: String {
+        "mode=" + String(tmpfsMode ?? 0o1777, radix: 8) + (tmpfsSize.map { ",size=\($0)" } ?? "")
+    }
 
     public init(type: Kind, source: String, destination: String, readOnly: Bool) {
         self.type = type

@@ -22,10 +22,12 @@ extension Runtime {
             BindMount(source: dir + "/resolv.conf", target: "/etc/resolv.conf", replaceSymlink: true),
         ]
         let dns = getenv("BOCKER_DNS").flatMap { String(validatingCString: $0) } ?? "8.8.8.8"
+        let opts = rec.runOptions ?? RunOptions()
         try writeContainerFile(dir + "/resolv.conf",
-                               ContainerFiles.resolvConf(host: try? FS.readString("/etc/resolv.conf"), fallback: dns))
+                               opts.resolvConf(ContainerFiles.resolvConf(host: try? FS.readString("/etc/resolv.conf"), fallback: dns)))
         if mode == "none" || mode == "host" {
-            try writeContainerFile(dir + "/hosts", ContainerFiles.hosts(own: ("127.0.1.1", names(rec)), peers: []))
+            try writeContainerFile(dir + "/hosts", ContainerFiles.hosts(own: ("127.0.1.1", names(rec)), peers: [])
+                                   + extraHosts(rec, gateway: nil))
             return PreparedNetwork(namespace: nil, newNamespace: mode == "none", binds: binds)
         }
 
@@ -53,7 +55,8 @@ extension Runtime {
             let state = rec.networkState!
             let ns = try NetworkSetup.attach(container: rec.id, network: net, ip: IPv4Address(state.ip)!)
             try Firewall.apply(state.rules.map { ($0[0], $0[1]) })
-            try writeContainerFile(dir + "/hosts", ContainerFiles.hosts(own: (state.ip, names(rec)), peers: []))
+            try writeContainerFile(dir + "/hosts", ContainerFiles.hosts(own: (state.ip, names(rec)), peers: [])
+                                   + extraHosts(rec, gateway: net.gateway))
             if net.resolvesNames { try store.withLock { refreshHosts(network: net.name) } }
             return PreparedNetwork(namespace: ns, newNamespace: false, binds: binds)
         } catch {
@@ -64,6 +67,14 @@ extension Runtime {
             }
             throw error
         }
+    }
+
+    /// The `--add-host` lines of /etc/hosts; `host-gateway` is the address of the container's
+    /// bridge (`gateway`), or of the default bridge for --network none/host.
+    func extraHosts(_ rec: ContainerRecord, gateway: String?) -> String {
+        guard let o = rec.runOptions, !o.extraHosts.isEmpty else { return "" }
+        let gw = gateway ?? (try? networks.get(NetworkStore.defaultName))?.gateway ?? "10.0.0.1"
+        return o.hostsLines(gateway: gw)
     }
 
     func names(_ rec: ContainerRecord) -> [String] {
@@ -85,15 +96,16 @@ extension Runtime {
     /// others by name (written in place: it is bind-mounted).
     func refreshHosts(network: String) {
         guard let leases = try? networks.leases(network) else { return }
-        var entries: [(id: String, ip: String, names: [String])] = []
+        var entries: [(id: String, ip: String, names: [String], extra: String)] = []
+        let gateway = try? networks.get(network).gateway
         for l in leases {
             guard let r = try? ContainerRecord.load(recordPath(l.container)) else { continue }
-            entries.append((r.id, l.address, names(r)))
+            entries.append((r.id, l.address, names(r), extraHosts(r, gateway: gateway)))
         }
         for e in entries {
             let peers = entries.filter { $0.id != e.id }.map { (ip: $0.ip, names: $0.names) }
             try? writeContainerFile(root.containerDir(e.id) + "/hosts",
-                                    ContainerFiles.hosts(own: (e.ip, e.names), peers: peers))
+                                    ContainerFiles.hosts(own: (e.ip, e.names), peers: peers) + e.extra)
         }
     }
 

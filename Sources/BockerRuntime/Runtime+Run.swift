@@ -18,14 +18,15 @@ extension Runtime {
     }
 
     /// `runAttached`, returning the container's record as it ended (exit code, times).
-    public func runAttachedRecord(_ ref: String, interactive: Bool = false) throws -> ContainerRecord {
-        try supervise(ref, attached: true, interactive: interactive, started: nil)
+    /// `attach` picks the streams shown (all are logged) and whether signals are forwarded.
+    public func runAttachedRecord(_ ref: String, interactive: Bool = false, attach: AttachOptions = AttachOptions()) throws -> ContainerRecord {
+        try supervise(ref, attached: true, interactive: interactive, attach: attach, started: nil)
     }
 
     /// The monitor's loop (the foreground `run` is its own monitor): start the container,
     /// collect its output, record its exit, restart it as its policy says, and remove it at
     /// the end with `--rm`. `started` hears once whether the first start worked.
-    func supervise(_ ref: String, attached: Bool, interactive: Bool,
+    func supervise(_ ref: String, attached: Bool, interactive: Bool, attach: AttachOptions = AttachOptions(),
                    started: ((BockerError?) -> Void)?) throws -> ContainerRecord {
         var rec = try container(ref)
         guard rec.liveState.canStart else {
@@ -34,7 +35,7 @@ extension Runtime {
         var first = true
         while true {
             do {
-                try runOnce(&rec, attached: attached, interactive: interactive, manualStart: first) {
+                try runOnce(&rec, attached: attached, interactive: interactive, attach: attach, manualStart: first) {
                     if first { started?(nil) }
                 }
             } catch let e as BockerError {
@@ -71,8 +72,8 @@ extension Runtime {
 
     /// One start of the container: network, spawn, output (to the terminal when attached,
     /// always to the log), wait, and the exit recorded.
-    func runOnce(_ rec: inout ContainerRecord, attached: Bool, interactive: Bool, manualStart: Bool,
-                 onRunning: () -> Void) throws {
+    func runOnce(_ rec: inout ContainerRecord, attached: Bool, interactive: Bool, attach: AttachOptions = AttachOptions(),
+                 manualStart: Bool, onRunning: () -> Void) throws {
         let dir = root.containerDir(rec.id)
         let plan = store.driver.mountPlan(containerDir: dir, layerFS: rec.layers.map(store.layerFS))
         let log = try LogWriter(path: logPath(rec.id), options: rec.logOptions ?? LogOptions())
@@ -105,12 +106,14 @@ extension Runtime {
         spec.groupName = user.groupName
         spec.useInit = rec.useInit == true
         try applySecurity(rec.security ?? SecurityOptions(), to: &spec)
+        (rec.runOptions ?? RunOptions()).apply(to: &spec)
         // --device nodes, looked up again at each start (the host's node may have changed).
         spec.devices = try (rec.security?.devices ?? []).map(ContainerDevice.init)
         spec.seccompFilter = try seccompFilter(rec, capabilities: spec.capabilities)
 
         // The child joins the container's cgroups itself and runs straight to execve (with an
         // init it cannot: init forks, so it is cloned normally and put in its cgroups by us).
+        try ensureCgroup(rec)   // gone after a reboot
         let cg = cgroup(of: rec.id)
         // In a user namespace it cannot either (its root may not write the host's cgroupfs).
         if let m = rec.idMapping {
@@ -204,13 +207,14 @@ extension Runtime {
         emit(ContainerEvent("start", rec))
         onRunning()
 
-        if attached { bk_forward_signals(child.pid) }
+        if attached { if attach.sigProxy { bk_forward_signals(child.pid) } else { bk_ignore_forwarded_signals() } }
         if ttyMaster >= 0 {
             Terminal.relay(master: ttyMaster, stdin: attached && interactive ? 0 : -1, log: log, toTerminal: attached)
         } else {
             let relay: (Int32, Int32)? = stdinRelay[1] >= 0 ? (0, stdinRelay[1]) : nil
             stdinRelay[1] = -1   // the pump closes it
-            pump(out: outPipe[0], err: errPipe[0], log: log, toTerminal: attached, stdinRelay: relay)
+            pump(out: outPipe[0], err: errPipe[0], log: log, toTerminal: attached, stdinRelay: relay,
+                 shown: (attach.stdout, attach.stderr))
         }
         let code = child.wait()
         if attached { bk_forward_signals(0) }
@@ -263,7 +267,7 @@ extension Runtime {
                 let v = try store.withLock { try volumes.ensure(m.source) }
                 return BindMount(source: v.mountpoint, target: m.destination, readOnly: m.readOnly)
             case .tmpfs:
-                return BindMount(source: "tmpfs", target: m.destination, readOnly: m.readOnly, tmpfs: true)
+                return BindMount(source: m.tmpfsOptions, target: m.destination, readOnly: m.readOnly, tmpfs: true)
             }
         }
     }
@@ -271,7 +275,8 @@ extension Runtime {
     /// Copies the container's output to its log (and our stdout/stderr when `toTerminal`)
     /// until both pipes close. `stdinRelay` (our terminal, the container's stdin pipe with
     /// O_NONBLOCK) is copied too, until either end closes; the caller closes the pipe.
-    func pump(out: Int32, err: Int32, log: LogWriter, toTerminal: Bool, stdinRelay: (from: Int32, to: Int32)? = nil) {
+    func pump(out: Int32, err: Int32, log: LogWriter, toTerminal: Bool, stdinRelay: (from: Int32, to: Int32)? = nil,
+              shown: (Bool, Bool) = (true, true)) {
         var fds = [pollfd(fd: out, events: Int16(POLLIN), revents: 0),
                    pollfd(fd: err, events: Int16(POLLIN), revents: 0),
                    pollfd(fd: -1, events: 0, revents: 0)]
@@ -296,7 +301,7 @@ extension Runtime {
                     // if bocker is killed right after showing it.
                     let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<n])
                     log.append(chunk, stream: i == 0 ? "stdout" : "stderr", partialToo: true)
-                    if toTerminal { try? FS.writeAll(i == 0 ? 1 : 2, chunk, what: "output") }
+                    if toTerminal && (i == 0 ? shown.0 : shown.1) { try? FS.writeAll(i == 0 ? 1 : 2, chunk, what: "output") }
                 }
             }
         }

@@ -48,6 +48,8 @@ public struct ContainerSpec: Sendable {
     /// (seconds `stop` waits before SIGKILL; default 10).
     public var stopSignal: String?
     public var stopTimeout: Int?
+    /// Hosts and DNS files, rlimits, sysctls, /dev/shm, shared host namespaces.
+    public var run = RunOptions()
 
     public init(image: String, command: [String]? = nil) {
         self.image = image
@@ -100,10 +102,15 @@ public final class Runtime {
         try FS.writeAtomically(recordPath(rec.id), Array(rec.json.render().utf8), durable: durable)
     }
 
+    /// Every container, oldest first. (`ps` of 1,000: the records are read relative to the
+    /// containers folder, and sorted by index, not moved about whole.)
     public func listContainers() -> [ContainerRecord] {
-        FS.list(root.containersDir).filter { !$0.hasPrefix(".") }
-            .compactMap { try? ContainerRecord.load(recordPath($0)) }
-            .sorted { $0.created < $1.created }
+        let dir = Glibc.open(root.containersDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dir >= 0 else { return [] }
+        defer { close(dir) }
+        let recs = FS.list(root.containersDir).filter { !$0.hasPrefix(".") }
+            .compactMap { try? ContainerRecord.load($0 + "/container.json", relativeTo: dir) }
+        return recs.indices.sorted { recs[$0].created < recs[$1].created }.map { recs[$0] }
     }
 
     /// Finds a container by full id, name, or unique id prefix with or without `ps_` (Docker's
@@ -137,6 +144,7 @@ public final class Runtime {
         }
         try spec.security.validate()
         try spec.resources.validate()
+        try spec.run.validate(network: spec.network, hostname: spec.hostname)
         return try store.withLock {
             try checkNetwork(spec)
             let image = try store.image(spec.image)
@@ -174,6 +182,7 @@ public final class Runtime {
             rec.security = spec.security.isDefault ? nil : spec.security
             rec.logOptions = spec.logOptions.isDefault ? nil : spec.logOptions
             run.record(into: &rec)
+            rec.runOptions = spec.run.isDefault ? nil : spec.run
             try store.beginPending("create", id)
             do {
                 let dir = root.containerDir(id)
@@ -234,7 +243,7 @@ public final class Runtime {
         let available = cg.availableControllers()
         try refuseMissing(explicit, available: available)
         // Nothing is written for a controller that is not there (not even pids.max "max").
-        let absent = Set(["cpu", "memory", "pids"]).subtracting(available)
+        let absent = Set(["cpu", "memory", "pids", "cpuset"]).subtracting(available)
         let missing = limits.controllersNeeded.filter { absent.contains($0) }
         if missing.isEmpty { return limits.dropping(absent) }
         warn("cgroup controller\(missing.count > 1 ? "s" : "") \(missing.joined(separator: ", ")) not available (cgroup \(cg.version)): running without the default \(missing.joined(separator: ", ")) limit\(missing.count > 1 ? "s" : "")")
@@ -315,7 +324,13 @@ public final class Runtime {
             store.endPending("running", rec.id)
             emit(ContainerEvent("destroy", rec))
             if removeVolumes { removeAnonymousVolumes(of: rec) }
-            try store.collectLayers(inUse: layersInUse())
+            // Layers an image still lists stay whatever containers use them: only a container
+            // whose image went (rmi -f) or changed (commit) can leave layers to collect, and
+            // only then are all the other records read (rm of 1,000 stays linear).
+            let imageLayers = Set(store.listImages().flatMap(\.layers))
+            if !rec.layers.allSatisfy(imageLayers.contains) {
+                try store.collectLayers(inUse: layersInUse())
+            }
             return rec
         }
     }

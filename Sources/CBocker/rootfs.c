@@ -198,8 +198,11 @@ static void bk_setup_dev(const struct bk_spawn_ctx *x) {
     bk_mount_or_fail(efd, "devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
                      "newinstance,ptmxmode=0666,mode=0620,gid=5", "mount devpts on /dev/pts");
     bk_safe_mkdirs(efd, "dev/shm");
-    bk_mount_or_fail(efd, "shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV,
-                     "mode=1777,size=65536k", "mount tmpfs on /dev/shm");
+    if (x->cfg->host_ipc)   // --ipc host: the host's POSIX shared memory too ("/" is still the host's)
+        bk_mount_or_fail(efd, "/dev/shm", "dev/shm", NULL, MS_BIND, NULL, "bind-mount the host's /dev/shm");
+    else
+        bk_mount_or_fail(efd, "shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV,
+                         x->cfg->shm_options ? x->cfg->shm_options : "mode=1777,size=65536k", "mount tmpfs on /dev/shm");
     for (size_t i = 0; i < sizeof bk_dev_links / sizeof bk_dev_links[0]; i++) {
         if (symlink(bk_dev_links[i].target, bk_dev_links[i].link) != 0)
             bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "symlink /", bk_dev_links[i].link, ""));
@@ -341,7 +344,8 @@ static void bk_bind_mounts(int efd, const bk_spawn_config *c, int *mfds, int nm)
         if (fl & BK_MOUNT_TMPFS) {
             char fdpath[40] = "/proc/self/fd/";
             bk_append_long(fdpath, sizeof fdpath, tfd);
-            if (mount("tmpfs", fdpath, "tmpfs", MS_NOSUID | MS_NODEV | ((fl & BK_BIND_READONLY) ? MS_RDONLY : 0), "mode=1777") != 0)
+            if (mount("tmpfs", fdpath, "tmpfs", MS_NOSUID | MS_NODEV | ((fl & BK_BIND_READONLY) ? MS_RDONLY : 0),
+                      src && *src ? src : "mode=1777") != 0)
                 bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "mount tmpfs on ", dst, ""));
             close(tfd);
             continue;
@@ -378,6 +382,22 @@ static void bk_bind_mounts(int efd, const bk_spawn_config *c, int *mfds, int nm)
     close(rootfd);
 }
 
+// --sysctl: each value written into the container's own /proc (its network and IPC
+// namespaces; the core allows only namespaced names). "proc/sys/" + path, relative to the
+// new root, not yet read-only.
+static void bk_write_sysctls(int efd, const bk_spawn_config *c) {
+    char m[PATH_MAX + 64];
+    for (int i = 0; i < c->n_sysctls; i++) {
+        char path[PATH_MAX] = "proc/sys/";
+        bk_append(path, sizeof path, c->sysctl_paths[i]);
+        int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+        size_t n = bk_strlen(c->sysctl_values[i]);
+        if (fd < 0 || write(fd, c->sysctl_values[i], n) != (ssize_t)n)
+            bk_child_fail(efd, BK_STAGE_SETUP, errno, msg3(m, sizeof m, "sysctl /", path, ""));
+        close(fd);
+    }
+}
+
 void bk_setup_root(const struct bk_spawn_ctx *x) {
     const bk_spawn_config *c = x->cfg;
     int efd = x->error_fd;
@@ -405,11 +425,12 @@ void bk_setup_root(const struct bk_spawn_ctx *x) {
 
     bk_safe_mkdirs(efd, "proc");
     bk_mount_or_fail(efd, "proc", "proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL, "mount proc on /proc");
+    bk_write_sysctls(efd, c);
     bk_setup_dev(x);
     bk_setup_sys(efd, c->sys_writable);
     bk_bind_mounts(efd, c, x->mount_fds, x->n_mount_fds);
 
-    if (c->hostname && sethostname(c->hostname, bk_strlen(c->hostname)) != 0)
+    if (!c->host_uts && c->hostname && sethostname(c->hostname, bk_strlen(c->hostname)) != 0)
         bk_child_fail(efd, BK_STAGE_SETUP, errno, "sethostname");
     if (c->new_netns && !c->join_netns) bk_loopback_up(efd);
 

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/mount.h>
 #include <linux/mount.h>
 #include <sys/prctl.h>
@@ -195,6 +196,11 @@ released:
     }
     // --init's PID 1 leaves the caller's session too (the command makes its own again).
     if (c->use_init && setsid() < 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "setsid");
+    // --ulimit: while CAP_SYS_RESOURCE is still held (raising a hard limit needs it).
+    for (int i = 0; i < c->n_rlimits; i++) {
+        struct rlimit rl = { (rlim_t)c->rlimits[i].soft, (rlim_t)c->rlimits[i].hard };
+        if (setrlimit(c->rlimits[i].resource, &rl) != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "setrlimit (--ulimit)");
+    }
     bk_drop_privileges(&f);
     if (c->use_init) bk_run_init(&f, c);
     bk_setup_stdio_and_exec(&f);
@@ -258,7 +264,10 @@ int bk_spawn_start(const bk_spawn_config *cfg, bk_spawn_handle *h, char *err, si
         return -1;
     }
 
-    int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | SIGCHLD;
+    int flags = CLONE_NEWNS | SIGCHLD;
+    if (!cfg->host_uts) flags |= CLONE_NEWUTS;
+    if (!cfg->host_ipc) flags |= CLONE_NEWIPC;
+    if (!cfg->host_pid) flags |= CLONE_NEWPID;
     if (cfg->new_netns && !cfg->join_netns) flags |= CLONE_NEWNET;
     if (cfg->userns) flags |= CLONE_NEWUSER;
     // Direct mode shares our memory until the child execs (as posix_spawn does): this thread
@@ -416,6 +425,15 @@ void bk_forward_signals(pid_t pid) {
     for (size_t i = 0; i < sizeof bk_forwarded_signals / sizeof bk_forwarded_signals[0]; i++)
         sigaction(bk_forwarded_signals[i], &sa, NULL);
     if (pid <= 0) bk_forward_pid = 0;
+}
+
+void bk_ignore_forwarded_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = SIG_IGN;
+    for (size_t i = 0; i < sizeof bk_forwarded_signals / sizeof bk_forwarded_signals[0]; i++)
+        sigaction(bk_forwarded_signals[i], &sa, NULL);
 }
 
 int bk_wait_exit_code(pid_t pid) {

@@ -22,6 +22,12 @@ enum {
     BK_STAGE_EXEC = 4,       // execve: err ENOENT -> 127, EACCES/EISDIR/ENOEXEC/... -> 126
 };
 
+// One resource limit (RLIMIT_*), set in the child before execve.
+typedef struct {
+    int resource;
+    uint64_t soft, hard;   // RLIM_INFINITY = unlimited
+} bk_rlimit;
+
 // Everything the container's first process needs. All strings are absolute host paths unless
 // said otherwise. The caller keeps every pointer valid until bk_spawn_release() returns.
 typedef struct {
@@ -100,6 +106,18 @@ typedef struct {
     // still allows it (as runc does). The caller keeps it valid until the call returns.
     const void *seccomp_filter;
     size_t seccomp_filter_len;
+    // Run flags (all 0/NULL: bocker's defaults).
+    const char *shm_options;      // the /dev/shm tmpfs's options (--shm-size); NULL = "mode=1777,size=65536k"
+    const bk_rlimit *rlimits;     // set (setrlimit) before privileges are dropped (--ulimit)
+    int n_rlimits;
+    // Namespaced sysctls (--sysctl), written right after /proc is mounted (before /proc/sys
+    // is made read-only): sysctl_paths[i] below /proc/sys ("net/ipv4/ip_forward"), values.
+    const char *const *sysctl_paths;
+    const char *const *sysctl_values;
+    int n_sysctls;
+    // Share the host's namespace instead of a new one: --pid host, --uts host (no
+    // sethostname then), --ipc host (the host's /dev/shm is bind-mounted on /dev/shm).
+    int host_pid, host_uts, host_ipc;
 } bk_spawn_config;
 
 #define BK_MAX_MOUNT_FDS 64
@@ -110,7 +128,8 @@ int bk_receive_fd(int sock);
 enum {
     BK_BIND_READONLY = 1,
     BK_BIND_REPLACE_LINK = 2,
-    BK_MOUNT_TMPFS = 4,     // not a bind: a fresh tmpfs (mode 1777, nosuid, nodev) on the target
+    BK_MOUNT_TMPFS = 4,     // not a bind: a fresh tmpfs (nosuid, nodev) on the target; its
+                            // bind_sources entry is the tmpfs's options ("mode=1777,size=…")
     BK_BIND_IDMAP = 8,      // userns: idmapped like the root (bocker's own files look root's)
 };
 
@@ -167,6 +186,10 @@ int bk_exec_run(const bk_exec_config *cfg, int *exit_code, bk_child_error *out);
 // Signals SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 received by this process are sent
 // to pid until bk_forward_signals(0) restores the defaults.
 void bk_forward_signals(pid_t pid);
+
+// `run --sig-proxy=false`: those signals are ignored (neither forwarded nor fatal to this
+// process, whose death would take the container along) until bk_forward_signals(0).
+void bk_ignore_forwarded_signals(void);
 
 // Waits for pid (retrying EINTR). Returns the exit code, or 128+signal; -1 if waitpid fails.
 int bk_wait_exit_code(pid_t pid);

@@ -57,6 +57,25 @@ M.options = {
   ["--security-opt"] = { name = "security_opt", kind = "list", arg = "OPT", help = "seccomp=unconfined, seccomp=PROFILE.json (Docker's format),\nno-new-privileges[=true|false], systempaths=unconfined" },
   ["--device"] = { name = "device", kind = "list", arg = "HOST[:CONTAINER][:rwm]", help = "make a host device available in the container" },
   ["--userns"] = { name = "userns", kind = "value", arg = "MODE", help = "host (default) or auto: root in the container is an unused range of\n65536 host ids ('bocker' lines of /etc/subuid and /etc/subgid)" },
+  -- resources beyond shares, memory and pids
+  ["--cpus"] = { name = "cpus", kind = "value", arg = "N", help = "CPU time: N CPUs' worth (1.5), as a CFS quota per 100 ms" },
+  ["--cpuset-cpus"] = { name = "cpuset_cpus", kind = "value", arg = "LIST", help = "the CPUs it may run on (0-2,4)" },
+  ["--memory-swap"] = { name = "memory_swap", kind = "value", arg = "SIZE", help = "memory plus swap (at least --memory; -1: unlimited swap)" },
+  ["--memory-reservation"] = { name = "memory_reservation", kind = "value", arg = "SIZE", help = "soft memory limit (reclaimed first under pressure)" },
+  ["--ulimit"] = { name = "ulimit", kind = "list", arg = "NAME=SOFT[:HARD]", help = "a resource limit (nofile=1024:2048, nproc, core, ...)" },
+  ["--shm-size"] = { name = "shm_size", kind = "value", arg = "SIZE", help = "size of /dev/shm (default 64m)" },
+  ["--sysctl"] = { name = "sysctl", kind = "list", arg = "NAME=VALUE", help = "a namespaced sysctl: net.* (own network), kernel.shm*/msg*/sem, fs.mqueue.*" },
+  -- files and namespaces
+  ["--mount"] = { name = "mount", kind = "list", arg = "type=bind|volume|tmpfs,...", help = "Docker's mount syntax: type, source, target, readonly,\ntmpfs-size, tmpfs-mode" },
+  ["--add-host"] = { name = "add_host", kind = "list", arg = "NAME:IP", help = "a line in /etc/hosts (IP host-gateway: the bridge's address)" },
+  ["--dns"] = { name = "dns", kind = "list", arg = "IP", help = "a nameserver for /etc/resolv.conf (replaces the host's)" },
+  ["--dns-search"] = { name = "dns_search", kind = "list", arg = "DOMAIN", help = "a search domain for /etc/resolv.conf" },
+  ["--dns-option"] = { name = "dns_option", kind = "list", arg = "OPT", help = "a resolver option for /etc/resolv.conf (ndots:2)" },
+  ["--dns-opt"] = { name = "dns_option", kind = "list" },
+  ["--ipc"] = { name = "ipc", kind = "value", arg = "MODE", help = "private (default) or host (the host's IPC namespace and /dev/shm)" },
+  ["--pid"] = { name = "pid", kind = "value", arg = "host", help = "share the host's PID namespace (it sees and can signal host processes)" },
+  ["--uts"] = { name = "uts", kind = "value", arg = "host", help = "share the host's hostname (UTS namespace)" },
+  ["--cidfile"] = { name = "cidfile", kind = "value", arg = "FILE", help = "write the container id to FILE (which must not exist)" },
   -- logging (rotation of the json-file log)
   ["--log-opt"] = { name = "log_opt", kind = "list", arg = "KEY=VALUE", help = "max-size=SIZE rotates the log past SIZE (10m); max-file=N keeps N files" },
 }
@@ -112,6 +131,13 @@ function M.create(o, rest, command)
     memory = cli.integer(o.mem_limit, "--mem_limit", 0, 1099511627776) * 1000000   -- the original's MB
   end
   local pids = o.pids_limit and cli.integer(o.pids_limit, "--pids-limit", -1)
+  local cpus = o.cpus and (tonumber(o.cpus) or cli.fail(("invalid value '%s' for --cpus: expected a number such as 1.5"):format(o.cpus)))
+  local swap = o.memory_swap and (o.memory_swap == "-1" and -1 or cli.bytes(o.memory_swap, "--memory-swap"))
+  local reservation = o.memory_reservation and cli.bytes(o.memory_reservation, "--memory-reservation")
+  local shm = o.shm_size and cli.bytes(o.shm_size, "--shm-size")
+  if o.cidfile and bocker.fs.exists(o.cidfile) then
+    cli.fail(("container ID file found, make sure the other container isn't running or delete %s"):format(o.cidfile))
+  end
 
   local env = {}
   for _, path in ipairs(o.env_file or {}) do read_env_file(path, env) end
@@ -127,7 +153,7 @@ function M.create(o, rest, command)
   end
   image = ensure_image(image, o.pull, o.platform)
   local cmd, shell = command_of(rest)
-  return bocker.container.create {
+  local c = bocker.container.create {
     image = image, cmd = cmd, shell = shell, name = o.name, env = env, workdir = o.workdir,
     user = o.user, entrypoint = o.entrypoint and { o.entrypoint } or nil,
     cpu_shares = cpu, memory = memory, pids_limit = pids,
@@ -139,7 +165,19 @@ function M.create(o, rest, command)
     log_opts = o.log_opt,
     publish_all = o.publish_all, expose = o.expose, stop_signal = o.stop_signal,
     stop_timeout = o.stop_timeout and cli.integer(o.stop_timeout, "--stop-timeout", -1),
+    cpus = cpus, cpuset_cpus = o.cpuset_cpus, memory_swap = swap, memory_reservation = reservation,
+    ulimits = o.ulimit, shm_size = shm, sysctls = o.sysctl, mounts = o.mount,
+    extra_hosts = o.add_host, dns = o.dns, dns_search = o.dns_search, dns_options = o.dns_option,
+    ipc = o.ipc, pid = o.pid, uts = o.uts,
   }
+  if o.cidfile then
+    local f, err = io.open(o.cidfile, "w")
+    if not f or not f:write(c.id) or not f:close() then
+      pcall(bocker.container.remove, c.id, { force = true })
+      cli.fail(("cannot write --cidfile '%s': %s"):format(o.cidfile, tostring(err)))
+    end
+  end
+  return c
 end
 
 return M
