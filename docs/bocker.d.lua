@@ -232,7 +232,15 @@ function cgrouplib.of(ref) end
 ---@field network_mode string "bridge", "none", "host" or a user network's name.
 ---@field ports string[] Published ports, e.g. "0.0.0.0:8080->80/tcp".
 ---@field network? bocker.ContainerNetwork While it runs on a bridge network.
+---@field paused boolean Running but frozen by `pause` (status stays "running").
+---@field published_ports bocker.PublishedPort[] While running: the ports really bound (random ones resolved).
 local Container = {}
+
+---@class bocker.PublishedPort
+---@field container_port integer
+---@field proto string "tcp" or "udp".
+---@field host_ip string "0.0.0.0" unless bound to one address.
+---@field host_port integer
 
 ---@class bocker.ContainerNetwork
 ---@field name string
@@ -321,6 +329,36 @@ function Container:remove(opts) end
 
 ---@return bocker.Cgroup
 function Container:cgroup() end
+
+---Gives the container a new name (unique); emits a `rename` event.
+---@param new_name string
+---@return bocker.Container
+function Container:rename(new_name) end
+
+---Freezes every process of the running container (cgroup freezer); emits `pause`.
+---@return bocker.Container
+function Container:pause() end
+
+---Lets a paused container run again; emits `unpause`.
+---@return bocker.Container
+function Container:unpause() end
+
+---@class bocker.UpdateOptions
+---@field memory? integer Memory limit in bytes (at least 6 MiB).
+---@field cpu_shares? integer 2-262144.
+---@field cpus? number At most this many CPUs' worth of time (CFS quota); 0 removes it.
+---@field pids_limit? integer 0 or -1: unlimited.
+
+---Changes the limits of the container's cgroup (running or not) and its record.
+---@param limits bocker.UpdateOptions
+---@return bocker.Container
+function Container:update(limits) end
+
+---The host's `ps ARGS` (default -ef), only the container's processes.
+---@param ps_args? string[]
+---@return string[] titles
+---@return string[][] rows
+function Container:top(ps_args) end
 
 ---@class bocker.CreateOptions
 ---@field image string Image id or source (required).
@@ -434,6 +472,11 @@ function containerlib.create(opts) end
 ---@param opts? bocker.RemoveOptions
 ---@return string id
 function containerlib.remove(ref, opts) end
+
+---Removes every container that is not running.
+---@return string[] ids
+---@return integer bytes Space their directories held.
+function containerlib.prune() end
 
 -- The bocker table --------------------------------------------------------------------------
 

@@ -1,0 +1,105 @@
+import CLua
+import Glibc
+import BockerCore
+import BockerRuntime
+import BockerCgroups
+
+/// Container methods for Docker's smaller verbs (rename, pause, unpause, update, top, stats,
+/// diff, copy) and `bocker.container.prune`: each converts its arguments and calls the core.
+enum VerbBindings {
+    static func runtime(_ lua: Lua) throws -> Runtime { try ContainerBindings.runtime(lua) }
+
+    /// Runs `body` with the container's id and stores the record it returns in the userdata.
+    static func update(_ lua: Lua, _ fn: String, _ body: (String) throws -> ContainerRecord) throws {
+        let rec = try body(try ContainerBindings.ref(lua, 1, fn))
+        lua.object(1, .container, as: ContainerObject.self)?.rec = rec
+        lua_pushvalue(lua.L, 1)
+    }
+
+    /// c:rename(new_name) → c
+    static let rename: clua_swift_function = { L in
+        binding(L) { lua in
+            let name = try lua.checkString(2, "rename")
+            try update(lua, "rename") { try runtime(lua).rename($0, to: name) }
+            return 1
+        }
+    }
+
+    /// c:pause() → c (every process frozen)
+    static let pause: clua_swift_function = { L in
+        binding(L) { lua in
+            try update(lua, "pause") { try runtime(lua).pause($0) }
+            return 1
+        }
+    }
+
+    /// c:unpause() → c
+    static let unpause: clua_swift_function = { L in
+        binding(L) { lua in
+            try update(lua, "unpause") { try runtime(lua).unpause($0) }
+            return 1
+        }
+    }
+
+    /// c:update{memory = bytes, cpu_shares = N, cpus = 1.5, pids_limit = N} → c
+    static let updateLimits: clua_swift_function = { L in
+        binding(L) { lua in
+            guard let t = try lua.optionsTable(2, "update", keys: ["memory", "cpu_shares", "cpus", "pids_limit"]) else {
+                throw BockerError(.invalidArgument, "update needs an options table")
+            }
+            var u = Runtime.ResourceUpdate()
+            if let s = try lua.optInt(t, "cpu_shares") {
+                guard s >= 0 else { throw BockerError(.invalidArgument, "invalid CPU shares \(s): must be between 2 and 262144") }
+                u.resources.cpuShares = UInt64(s)
+            }
+            if let m = try lua.optInt(t, "memory") { u.resources.memoryBytes = Int64(m) }
+            if let p = try lua.optInt(t, "pids_limit") { u.resources.pidsMax = Int64(p) }
+            if let c = try lua.optNumber(t, "cpus") {
+                guard c >= 0, c.isFinite else { throw BockerError(.invalidArgument, "invalid --cpus \(c): must not be negative") }
+                u.nanoCPUs = Int64((c * 1e9).rounded())
+            }
+            try update(lua, "update") { try runtime(lua).update($0, u) }
+            return 1
+        }
+    }
+
+    /// c:top([{ps arguments…}]) → titles, rows (lists of strings)
+    static let top: clua_swift_function = { L in
+        binding(L) { lua in
+            let id = try ContainerBindings.ref(lua, 1, "top")
+            let args = try lua.stringArray(2, "top's ps arguments") ?? []
+            let (titles, rows) = try runtime(lua).top(id, psArgs: args)
+            lua.push(.strings(titles))
+            lua.push(.array(rows.map { .strings($0) }))
+            return 2
+        }
+    }
+
+    /// bocker.container.prune() → { ids… }, bytes reclaimed
+    static let prune: clua_swift_function = { L in
+        binding(L) { lua in
+            let (ids, bytes) = try runtime(lua).pruneContainers()
+            lua.push(.strings(ids))
+            lua.push(.int(bytes))
+            return 2
+        }
+    }
+
+    static let methods: [String: clua_swift_function] = [
+        "rename": rename, "pause": pause, "unpause": unpause, "update": updateLimits, "top": top,
+    ]
+}
+
+extension Lua {
+    /// Field `key` as a number (integer or float).
+    func optNumber(_ t: Int32, _ key: String) throws -> Double? {
+        pushRawField(t, key)
+        defer { clua_pop(L, 1) }
+        if isNil(-1) { return nil }
+        guard lua_type(L, -1) == LUA_TNUMBER else {
+            throw BockerError(.invalidArgument, "option '\(key)' must be a number, got \(typeName(-1))")
+        }
+        var ok: Int32 = 0
+        return clua_tonumberx(L, -1, &ok)
+    }
+}
