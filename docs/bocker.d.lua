@@ -354,6 +354,25 @@ function Container:unpause() end
 ---@return bocker.Container
 function Container:update(limits) end
 
+---Copies the container's file or tree at `path` (resolved inside the container: its symlinks
+---never lead out) to the host path `dest` (Docker's rules), or without `dest` writes it as a tar
+---stream on stdout. Running or stopped.
+---@param path string
+---@param dest? string
+---@return bocker.Container
+function Container:copy_out(path, dest) end
+
+---@class bocker.CopyInOptions
+---@field archive? boolean Keep the source's owners (default: the container's root owns the files).
+
+---Copies the host file or tree `src` (nil: a tar stream read from stdin) into the container at
+---`path`. Running or stopped.
+---@param src? string
+---@param path string
+---@param opts? bocker.CopyInOptions
+---@return bocker.Container
+function Container:copy_in(src, path, opts) end
+
 ---The host's `ps ARGS` (default -ef), only the container's processes.
 ---@param ps_args? string[]
 ---@return string[] titles
