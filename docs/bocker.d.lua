@@ -373,6 +373,23 @@ function Container:copy_out(path, dest) end
 ---@return bocker.Container
 function Container:copy_in(src, path, opts) end
 
+---@class bocker.Stats
+---@field time number When it was read.
+---@field cpu_nanos integer CPU time the container used (cumulative).
+---@field system_nanos integer CPU time of the whole host (cumulative, /proc/stat).
+---@field online_cpus integer
+---@field memory_usage integer Bytes, without the reclaimable page cache.
+---@field memory_limit integer Bytes (the host's memory when unlimited).
+---@field net_rx integer
+---@field net_tx integer
+---@field block_read integer
+---@field block_write integer
+---@field pids integer
+
+---One reading of the running container's counters (CPU % = delta cpu / delta system × CPUs × 100).
+---@return bocker.Stats
+function Container:stats() end
+
 ---The host's `ps ARGS` (default -ef), only the container's processes.
 ---@param ps_args? string[]
 ---@return string[] titles

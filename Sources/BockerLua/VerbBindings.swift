@@ -119,7 +119,23 @@ enum VerbBindings {
         }
     }
 
+    /// c:stats() → {time, cpu_nanos, system_nanos, online_cpus, memory_usage, memory_limit,
+    /// net_rx, net_tx, block_read, block_write, pids}: one reading of the running container.
+    static let stats: clua_swift_function = { L in
+        binding(L) { lua in
+            let s = try runtime(lua).stats(try ContainerBindings.ref(lua, 1, "stats"))
+            lua.push(.table([
+                ("time", .number(s.time)), ("cpu_nanos", .int(Int(s.cpuNanos))), ("system_nanos", .int(Int(s.systemNanos))),
+                ("online_cpus", .int(s.onlineCPUs)), ("memory_usage", .int(Int(s.memoryUsage))),
+                ("memory_limit", .int(Int(s.memoryLimit))), ("net_rx", .int(Int(s.netRx))), ("net_tx", .int(Int(s.netTx))),
+                ("block_read", .int(Int(s.blockRead))), ("block_write", .int(Int(s.blockWrite))), ("pids", .int(s.pids)),
+            ]))
+            return 1
+        }
+    }
+
     static let methods: [String: clua_swift_function] = [
+        "stats": stats,
         "rename": rename, "pause": pause, "unpause": unpause, "update": updateLimits, "top": top,
         "copy_out": copyOut, "copy_in": copyIn,
     ]
