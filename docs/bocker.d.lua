@@ -305,7 +305,15 @@ function cgrouplib.of(ref) end
 ---@field network? bocker.ContainerNetwork While it runs on a bridge network.
 ---@field restart_policy string "no", "on-failure", "always" or "unless-stopped".
 ---@field stop_requested boolean The user stopped it (stop/kill): `unless-stopped` leaves it stopped at boot.
+---@field paused boolean Running but frozen by `pause` (status stays "running").
+---@field published_ports bocker.PublishedPort[] While running: the ports really bound (random ones resolved).
 local Container = {}
+
+---@class bocker.PublishedPort
+---@field container_port integer
+---@field proto string "tcp" or "udp".
+---@field host_ip string "0.0.0.0" unless bound to one address.
+---@field host_port integer
 
 ---@class bocker.ContainerNetwork
 ---@field name string
@@ -422,6 +430,72 @@ function Container:remove(opts) end
 
 ---@return bocker.Cgroup
 function Container:cgroup() end
+
+---Gives the container a new name (unique); emits a `rename` event.
+---@param new_name string
+---@return bocker.Container
+function Container:rename(new_name) end
+
+---Freezes every process of the running container (cgroup freezer); emits `pause`.
+---@return bocker.Container
+function Container:pause() end
+
+---Lets a paused container run again; emits `unpause`.
+---@return bocker.Container
+function Container:unpause() end
+
+---@class bocker.UpdateOptions
+---@field memory? integer Memory limit in bytes (at least 6 MiB).
+---@field cpu_shares? integer 2-262144.
+---@field cpus? number At most this many CPUs' worth of time (CFS quota); 0 removes it.
+---@field pids_limit? integer 0 or -1: unlimited.
+
+---Changes the limits of the container's cgroup (running or not) and its record.
+---@param limits bocker.UpdateOptions
+---@return bocker.Container
+function Container:update(limits) end
+
+---Copies the container's file or tree at `path` (resolved inside the container: its symlinks
+---never lead out) to the host path `dest` (Docker's rules), or without `dest` writes it as a tar
+---stream on stdout. Running or stopped.
+---@param path string
+---@param dest? string
+---@return bocker.Container
+function Container:copy_out(path, dest) end
+
+---@class bocker.CopyInOptions
+---@field archive? boolean Keep the source's owners (default: the container's root owns the files).
+
+---Copies the host file or tree `src` (nil: a tar stream read from stdin) into the container at
+---`path`. Running or stopped.
+---@param src? string
+---@param path string
+---@param opts? bocker.CopyInOptions
+---@return bocker.Container
+function Container:copy_in(src, path, opts) end
+
+---@class bocker.Stats
+---@field time number When it was read.
+---@field cpu_nanos integer CPU time the container used (cumulative).
+---@field system_nanos integer CPU time of the whole host (cumulative, /proc/stat).
+---@field online_cpus integer
+---@field memory_usage integer Bytes, without the reclaimable page cache.
+---@field memory_limit integer Bytes (the host's memory when unlimited).
+---@field net_rx integer
+---@field net_tx integer
+---@field block_read integer
+---@field block_write integer
+---@field pids integer
+
+---One reading of the running container's counters (CPU % = delta cpu / delta system × CPUs × 100).
+---@return bocker.Stats
+function Container:stats() end
+
+---The host's `ps ARGS` (default -ef), only the container's processes.
+---@param ps_args? string[]
+---@return string[] titles
+---@return string[][] rows
+function Container:top(ps_args) end
 
 ---@class bocker.CreateOptions
 ---@field image string Image id or source (required).
@@ -554,6 +628,11 @@ function containerlib.create(opts) end
 ---@param opts? bocker.RemoveOptions
 ---@return string id
 function containerlib.remove(ref, opts) end
+
+---Removes every container that is not running.
+---@return string[] ids
+---@return integer bytes Space their directories held.
+function containerlib.prune() end
 
 -- The bocker table --------------------------------------------------------------------------
 

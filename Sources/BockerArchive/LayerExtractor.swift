@@ -40,7 +40,13 @@ public enum LayerExtractor {
         let rootFD = open(root, bk_o_path | O_DIRECTORY | O_CLOEXEC)
         guard rootFD >= 0 else { throw ArchiveErrors.open(root) }
         defer { close(rootFD) }
+        return try extract(fd: fd, compression: compression, rootFD: rootFD, whiteouts: whiteouts, maxBytes: maxBytes)
+    }
 
+    /// As `extract(fd:…)`, into the directory open as `rootFD` (not closed). `owner` maps each
+    /// entry's uid and gid to those written (nil: as in the tar).
+    static func extract(fd: Int32, compression: LayerCompression, rootFD: Int32, whiteouts: WhiteoutMode,
+                        maxBytes: UInt64 = 0, owner: ((Int64, Int64) -> (Int64, Int64))? = nil) throws -> ExtractResult {
         let hasher = SHA256()
         let comp: Int32
         switch compression {
@@ -60,6 +66,7 @@ public enum LayerExtractor {
             bk_layer_set_limit(layer, maxBytes)
 
             let writer = DiskWriter(rootFD: rootFD, mode: whiteouts, layer: layer)
+            writer.owner = owner
             defer { writer.closeAll() }
             var entry = bk_entry()
             var count = 0
@@ -180,6 +187,8 @@ final class DiskWriter {
     /// Apply mode: every path this layer wrote, and their ancestors (opaque dirs and whiteouts
     /// leave these alone).
     var written: Set<[UInt8]> = []
+    /// Maps a tar entry's uid and gid to those written (nil: as they are).
+    var owner: ((Int64, Int64) -> (Int64, Int64))?
 
     init(rootFD: Int32, mode: WhiteoutMode, layer: OpaquePointer) {
         self.rootFD = rootFD
@@ -218,8 +227,8 @@ final class DiskWriter {
         let (parent, name) = splitParent(path)
 
         // AUFS metadata (.wh..wh.plnk, .wh..wh.aufs) carries nothing a runtime needs.
-        if hasPrefix(path, whMetaPrefix) && name != whOpaque { return }
-        if hasPrefix(name, whPrefix) {
+        if mode != .plain && hasPrefix(path, whMetaPrefix) && name != whOpaque { return }
+        if mode != .plain && hasPrefix(name, whPrefix) {
             if name == whOpaque { return try opaque(parent) }
             if hasPrefix(name, whMetaPrefix) { return }
             let target = Array(name[whPrefix.count...])
@@ -272,10 +281,11 @@ final class DiskWriter {
     private func mtime(_ e: bk_entry) -> timespec { timespec(tv_sec: Int(e.mtime), tv_nsec: Int(e.mtime_nsec)) }
 
     private func ids(_ e: bk_entry, _ path: [UInt8]) throws -> (uid_t, gid_t) {
-        guard e.uid >= 0 && e.uid < Int64(UInt32.max) && e.gid >= 0 && e.gid < Int64(UInt32.max) else {
-            throw ArchiveErrors.invalid("entry '\(show(path))' has an invalid owner \(e.uid):\(e.gid)")
+        let (u, g) = owner?(e.uid, e.gid) ?? (e.uid, e.gid)
+        guard u >= 0 && u < Int64(UInt32.max) && g >= 0 && g < Int64(UInt32.max) else {
+            throw ArchiveErrors.invalid("entry '\(show(path))' has an invalid owner \(u):\(g)")
         }
-        return (uid_t(e.uid), gid_t(e.gid))
+        return (uid_t(u), gid_t(g))
     }
 
     private func writeFile(_ pfd: Int32, _ name: [CChar], _ path: [UInt8], _ e: bk_entry) throws {
@@ -520,6 +530,8 @@ final class DiskWriter {
                 // Something of this layer already has the name; a whiteout hides only lower layers.
                 guard errno == EEXIST else { throw BockerError.errno("cannot create whiteout '\(show(path))'", code: .io) }
             }
+        case .plain:
+            return
         case .apply:
             let pfd = bk_open_dir_in_root(rootFD, cString(parent))
             guard pfd >= 0 else {
@@ -552,6 +564,8 @@ final class DiskWriter {
             guard fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0) == 0 else {
                 throw BockerError.errno("cannot mark '\(show(dir))' opaque", code: .io)
             }
+        case .plain:
+            return
         case .apply:
             let fd = bk_open_dir_in_root(rootFD, cString(dir))
             guard fd >= 0 else {

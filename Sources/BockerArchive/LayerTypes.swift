@@ -50,6 +50,8 @@ public enum WhiteoutMode: Sendable, Equatable {
     /// NAME (recursively); `.wh..wh..opq` empties its directory of everything that came from lower
     /// layers (what this layer adds there stays, whatever the tar order).
     case apply
+    /// Not a layer (`bocker cp`): `.wh.` names are ordinary files.
+    case plain
 }
 
 /// What an extraction read and wrote.

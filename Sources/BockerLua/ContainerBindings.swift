@@ -11,7 +11,7 @@ import BockerNetwork
 /// cgroup.
 enum ContainerBindings {
     static let functions: Modules.Functions = [
-        ("list", list), ("get", get), ("create", create), ("remove", remove),
+        ("list", list), ("get", get), ("create", create), ("remove", remove), ("prune", VerbBindings.prune),
     ]
 
     static func runtime(_ lua: Lua) throws -> Runtime { try LuaHost.from(lua.L).runtime() }
@@ -356,7 +356,7 @@ enum ContainerBindings {
         "refresh": refresh, "start": start, "stop": stop, "kill": kill, "wait": WaitBindings.wait, "inspect": inspect,
         "wait_for": WaitBindings.waitFor, "port": WaitBindings.port, "ip": WaitBindings.ip,
         "export": ArchiveBindings.export,
-    ]
+    ].merging(VerbBindings.methods) { own, _ in own }
 
     /// Fields: id, name, image, image_source, command, argv, status, exit_code, pid, created,
     /// started_at, finished_at, hostname, workdir, user, env, error, resources.
@@ -371,6 +371,7 @@ enum ContainerBindings {
         case "command": lua.push(.strings(c.command))
         case "argv": lua.push(.strings(c.argv))
         case "status": lua.push(obj.live.rawValue)
+        case "paused": lua.push(.bool(obj.live == .running && c.paused == true))
         case "exit_code": lua.push(.optional(c.reportedExitCode(live: obj.live)))
         case "pid": lua.push(.optional(obj.live == .running ? c.pid : nil))
         case "created": lua.push(.number(c.created))
@@ -396,6 +397,12 @@ enum ContainerBindings {
             }))
         case "disk_usage": lua.push(.int(FS.diskUsage(try runtime(lua).root.containerDir(c.id))))
         case "ports": lua.push(.strings((c.ports ?? []).map(\.description)))
+        case "published_ports":   // while running: what is really bound (random ports resolved)
+            let ports = obj.live == .running ? (c.networkState?.ports ?? []) : []
+            lua.push(.array(ports.map {
+                .table([("container_port", .int($0.containerPort)), ("proto", .string($0.proto)),
+                        ("host_ip", .string($0.hostIP ?? "0.0.0.0")), ("host_port", .int($0.hostPort))])
+            }))
         case "network":
             guard obj.live == .running, let n = c.networkState else { lua_pushnil(lua.L); return true }
             lua.push(.table([

@@ -95,6 +95,8 @@ public struct ContainerRecord: Codable, Sendable {
     public var entrypoint: [String]?
     /// The monitor has decided to start the container again (policy restart under way).
     public var restartPending: Bool?
+    /// Frozen by `pause` (its processes stopped by the freezer) until `unpause` or its exit.
+    public var paused: Bool? = nil
     /// Confinement settings that differ from the defaults (nil: all defaults).
     public var security: SecurityOptions? = nil
     /// `--userns=auto`: the host ids its user namespace maps to (leased until `rm`).
@@ -207,6 +209,7 @@ extension ContainerRecord {
         tty = j["tty"]?.bool
         entrypoint = j["entrypoint"]?.strings
         restartPending = j["restartPending"]?.bool
+        paused = j["paused"]?.bool
         security = j["security"].map(SecurityOptions.init(json:))
         if let m = j["idMapping"], let u = m["uidBase"]?.int, let g = m["gidBase"]?.int, let n = m["size"]?.int {
             idMapping = IDMapping(uidBase: UInt32(u), gidBase: UInt32(g), size: UInt32(n))
@@ -302,7 +305,7 @@ extension ContainerRecord {
             ("gateway", .string(n.gateway)), ("hostVeth", .string(n.hostVeth)), ("ip", .string(n.ip)), ("mac", .string(n.mac)),
             ("network", .string(n.network)), ("ports", .array(n.ports.map(port))), ("prefixLength", .int(n.prefixLength)),
             ("rules", .array(n.rules.map { r in .array(r.map { .string($0) }) }))]) }))
-        f += [("oomKilled", b(oomKilled)), ("pid", i(pid)), ("pidStartTime", i(pidStartTime)),
+        f += [("oomKilled", b(oomKilled)), ("paused", b(paused)), ("pid", i(pid)), ("pidStartTime", i(pidStartTime)),
               ("ports", ports.map { .array($0.map(port)) }), ("publishAll", b(publishAll))]
         var res: [(String, JSONValue)] = []
         if let c = resources.cpuShares { res.append(("cpuShares", .int(Int(c)))) }

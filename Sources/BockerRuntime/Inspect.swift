@@ -30,8 +30,9 @@ extension Runtime {
             ("Path", .optional(rec.argv.first)),
             ("Args", .array(rec.argv.dropFirst().map { .string($0) })),
             ("State", .object([
-                ("Status", .string(live.rawValue)),
+                ("Status", .string(live == .running && rec.paused == true ? "paused" : live.rawValue)),
                 ("Running", .bool(live == .running)),
+                ("Paused", .bool(live == .running && rec.paused == true)),
                 ("Pid", .int(live == .running ? Int(rec.pid ?? 0) : 0)),
                 ("ExitCode", .int(Int(rec.reportedExitCode(live: live) ?? 0))),
                 ("OOMKilled", .bool(rec.oomKilled == true)),

@@ -86,7 +86,7 @@ extension Runtime {
         try body(fd, display)
         if let tmp {
             if fsync(fd) != 0 { throw BockerError.errno("cannot write \(display)", code: .io) }
-            if rename(tmp, path) != 0 { throw BockerError.errno("cannot write \(display)", code: .io) }
+            if Glibc.rename(tmp, path) != 0 { throw BockerError.errno("cannot write \(display)", code: .io) }
         }
         done = true
     }

@@ -119,6 +119,7 @@ extension Runtime {
         // A commit killed halfway leaves the container frozen, and a frozen process acts on no
         // signal (not even SIGKILL on cgroup v1) until it is thawed.
         cgroup(of: rec.id).thaw()
+        if rec.paused == true { markThawed(rec.id) }
         let fd = bk_pidfd_open(pid)
         guard fd >= 0 else { return rec }   // it just went
         defer { close(fd) }

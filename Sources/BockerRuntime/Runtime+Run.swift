@@ -227,6 +227,7 @@ extension Runtime {
             rec.exitCode = code
             rec.finishedAt = WallClock.now()
             rec.pid = nil
+            rec.paused = nil
             rec.oomKilled = cg.oomKillCount() > oomBefore
             rec.stopRequested = latest?.stopRequested ?? rec.stopRequested
             rec.restartCount = latest?.restartCount ?? rec.restartCount
@@ -315,6 +316,9 @@ extension Runtime {
                      user: String? = nil, stdio: (Int32, Int32, Int32) = (0, 1, 2), timeout: Double? = nil,
                      tty: Bool = false) throws -> Int32 {
         let rec = try container(ref)
+        if rec.paused == true && rec.liveState == .running {
+            throw BockerError(.invalidState, "Container '\(rec.id)' is paused, unpause the container before exec")
+        }
         guard rec.liveState.canExec, let pid = rec.pid else {
             throw BockerError(.invalidState, "Container '\(rec.id)' exists but is not running")
         }

@@ -371,6 +371,7 @@ public final class Runtime {
         rec.exitCode = rec.exitCode ?? 137
         rec.finishedAt = WallClock.now()
         rec.pid = nil
+        rec.paused = nil
         try save(rec)
         return true
     }

@@ -232,6 +232,102 @@ static int put_file_data(struct writer *w, int dirfd, const char *name, const ch
     return 0;
 }
 
+static int walk(struct writer *w, int cfd, int pfd, const char *dir);
+
+// Writes the entry cfd/name (in tar directory `dir`) as `path` (and, for a directory, everything under it); pfd/pnames:
+// the same directory in the parent tree (-1/NULL: none).
+static int put_one(struct writer *w, int cfd, const char *dir, const char *name, const char *path, int pfd, char **pnames, size_t pn) {
+    struct stat st, pst;
+    if (fstatat(cfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) { fail(w, "cannot stat '%s': %s", path, strerror(errno)); return -1; }
+    int in_parent = pfd >= 0 && has_name(pnames, pn, name) && fstatat(pfd, name, &pst, AT_SYMLINK_NOFOLLOW) == 0;
+    if (in_parent && !S_ISDIR(st.st_mode) && same_entry(cfd, name, &st, pfd, &pst)) return 0;
+
+    if (w->overlay && S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
+        if (put_whiteout(w, dir, name) != 0) return -1;
+        return 0;
+    }
+    if (S_ISSOCK(st.st_mode)) return 0;   // tar has no sockets; they are made at run time
+    int changed = !in_parent || !same_entry(cfd, name, &st, pfd, &pst);
+    if (changed) {
+        base_entry(w, path, &st);
+        add_xattrs(w, cfd, name);
+        if (S_ISREG(st.st_mode)) {
+            const char *target = NULL;
+            if (st.st_nlink > 1) {
+                for (size_t k = 0; k < w->nlinks; k++)
+                    if (w->links[k].dev == st.st_dev && w->links[k].ino == st.st_ino) { target = w->links[k].path; break; }
+                if (!target) {
+                    if (w->nlinks == w->caplinks) {
+                        size_t cap = w->caplinks ? w->caplinks * 2 : 64;
+                        struct link *more = realloc(w->links, cap * sizeof *more);
+                        if (!more) { fail(w, "out of memory"); return -1; }
+                        w->links = more;
+                        w->caplinks = cap;
+                    }
+                    w->links[w->nlinks++] = (struct link){ st.st_dev, st.st_ino, strdup(path) };
+                }
+            }
+            if (target) {
+                W.entry_set_filetype(w->e, AE_IFREG);
+                W.entry_set_hardlink(w->e, target);
+                W.entry_set_size(w->e, 0);
+                if (put_header(w, path) != 0) return -1;
+            } else {
+                W.entry_set_filetype(w->e, AE_IFREG);
+                W.entry_set_size(w->e, st.st_size);
+                if (put_header(w, path) != 0) return -1;
+                if (put_file_data(w, cfd, name, path, st.st_size) != 0) return -1;
+            }
+        } else if (S_ISDIR(st.st_mode)) {
+            W.entry_set_filetype(w->e, AE_IFDIR);
+            if (put_header(w, path) != 0) return -1;
+        } else if (S_ISLNK(st.st_mode)) {
+            char target[PATH_MAX];
+            ssize_t tn = readlinkat(cfd, name, target, sizeof target - 1);
+            if (tn < 0) { fail(w, "cannot read link '%s': %s", path, strerror(errno)); return -1; }
+            target[tn] = 0;
+            W.entry_set_filetype(w->e, AE_IFLNK);
+            W.entry_set_symlink(w->e, target);
+            if (put_header(w, path) != 0) return -1;
+        } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISFIFO(st.st_mode)) {
+            W.entry_set_filetype(w->e, S_ISCHR(st.st_mode) ? AE_IFCHR : S_ISBLK(st.st_mode) ? AE_IFBLK : AE_IFIFO);
+            W.entry_set_rdevmajor(w->e, major(st.st_rdev));
+            W.entry_set_rdevminor(w->e, minor(st.st_rdev));
+            if (put_header(w, path) != 0) return -1;
+        }
+    }
+    if (S_ISDIR(st.st_mode)) {
+        int opaque = 0;
+        if (w->overlay) {
+            char procpath[64], v[4];
+            int fd = openat(cfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+            if (fd >= 0) {
+                snprintf(procpath, sizeof procpath, "/proc/self/fd/%d", fd);
+                ssize_t vn = getxattr(procpath, "trusted.overlay.opaque", v, sizeof v);
+                opaque = vn == 1 && v[0] == 'y';
+                close(fd);
+            }
+        }
+        if (opaque) {
+            if (!changed) {   // the whiteout needs its directory's entry first
+                base_entry(w, path, &st);
+                W.entry_set_filetype(w->e, AE_IFDIR);
+                if (put_header(w, path) != 0) return -1;
+            }
+            if (put_whiteout(w, path, ".wh..opq") != 0) return -1;
+        }
+        int sub = openat(cfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub < 0) { fail(w, "cannot open '%s': %s", path, strerror(errno)); return -1; }
+        int psub = in_parent && S_ISDIR(pst.st_mode)
+            ? openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+        int rc = walk(w, sub, psub, path);
+        close(sub);
+        if (psub >= 0) close(psub);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
 // Writes the entries under directory cfd (tar path prefix `dir`, "" at the root); pfd is the
 // same directory in the parent tree (-1: none, everything is new).
 static int walk(struct writer *w, int cfd, int pfd, const char *dir) {
@@ -254,94 +350,7 @@ static int walk(struct writer *w, int cfd, int pfd, const char *dir) {
             fail(w, "path too long: '%s/%s'", dir, name);
             goto fail;
         }
-        struct stat st, pst;
-        if (fstatat(cfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) { fail(w, "cannot stat '%s': %s", path, strerror(errno)); goto fail; }
-        int in_parent = pfd >= 0 && has_name(pnames, pn, name) && fstatat(pfd, name, &pst, AT_SYMLINK_NOFOLLOW) == 0;
-        if (in_parent && !S_ISDIR(st.st_mode) && same_entry(cfd, name, &st, pfd, &pst)) continue;
-
-        if (w->overlay && S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
-            if (put_whiteout(w, dir, name) != 0) goto fail;
-            continue;
-        }
-        if (S_ISSOCK(st.st_mode)) continue;   // tar has no sockets; they are made at run time
-        int changed = !in_parent || !same_entry(cfd, name, &st, pfd, &pst);
-        if (changed) {
-            base_entry(w, path, &st);
-            add_xattrs(w, cfd, name);
-            if (S_ISREG(st.st_mode)) {
-                const char *target = NULL;
-                if (st.st_nlink > 1) {
-                    for (size_t k = 0; k < w->nlinks; k++)
-                        if (w->links[k].dev == st.st_dev && w->links[k].ino == st.st_ino) { target = w->links[k].path; break; }
-                    if (!target) {
-                        if (w->nlinks == w->caplinks) {
-                            size_t cap = w->caplinks ? w->caplinks * 2 : 64;
-                            struct link *more = realloc(w->links, cap * sizeof *more);
-                            if (!more) { fail(w, "out of memory"); goto fail; }
-                            w->links = more;
-                            w->caplinks = cap;
-                        }
-                        w->links[w->nlinks++] = (struct link){ st.st_dev, st.st_ino, strdup(path) };
-                    }
-                }
-                if (target) {
-                    W.entry_set_filetype(w->e, AE_IFREG);
-                    W.entry_set_hardlink(w->e, target);
-                    W.entry_set_size(w->e, 0);
-                    if (put_header(w, path) != 0) goto fail;
-                } else {
-                    W.entry_set_filetype(w->e, AE_IFREG);
-                    W.entry_set_size(w->e, st.st_size);
-                    if (put_header(w, path) != 0) goto fail;
-                    if (put_file_data(w, cfd, name, path, st.st_size) != 0) goto fail;
-                }
-            } else if (S_ISDIR(st.st_mode)) {
-                W.entry_set_filetype(w->e, AE_IFDIR);
-                if (put_header(w, path) != 0) goto fail;
-            } else if (S_ISLNK(st.st_mode)) {
-                char target[PATH_MAX];
-                ssize_t tn = readlinkat(cfd, name, target, sizeof target - 1);
-                if (tn < 0) { fail(w, "cannot read link '%s': %s", path, strerror(errno)); goto fail; }
-                target[tn] = 0;
-                W.entry_set_filetype(w->e, AE_IFLNK);
-                W.entry_set_symlink(w->e, target);
-                if (put_header(w, path) != 0) goto fail;
-            } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISFIFO(st.st_mode)) {
-                W.entry_set_filetype(w->e, S_ISCHR(st.st_mode) ? AE_IFCHR : S_ISBLK(st.st_mode) ? AE_IFBLK : AE_IFIFO);
-                W.entry_set_rdevmajor(w->e, major(st.st_rdev));
-                W.entry_set_rdevminor(w->e, minor(st.st_rdev));
-                if (put_header(w, path) != 0) goto fail;
-            }
-        }
-        if (S_ISDIR(st.st_mode)) {
-            int opaque = 0;
-            if (w->overlay) {
-                char procpath[64], v[4];
-                int fd = openat(cfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-                if (fd >= 0) {
-                    snprintf(procpath, sizeof procpath, "/proc/self/fd/%d", fd);
-                    ssize_t vn = getxattr(procpath, "trusted.overlay.opaque", v, sizeof v);
-                    opaque = vn == 1 && v[0] == 'y';
-                    close(fd);
-                }
-            }
-            if (opaque) {
-                if (!changed) {   // the whiteout needs its directory's entry first
-                    base_entry(w, path, &st);
-                    W.entry_set_filetype(w->e, AE_IFDIR);
-                    if (put_header(w, path) != 0) goto fail;
-                }
-                if (put_whiteout(w, path, ".wh..opq") != 0) goto fail;
-            }
-            int sub = openat(cfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (sub < 0) { fail(w, "cannot open '%s': %s", path, strerror(errno)); goto fail; }
-            int psub = in_parent && S_ISDIR(pst.st_mode)
-                ? openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
-            int rc = walk(w, sub, psub, path);
-            close(sub);
-            if (psub >= 0) close(psub);
-            if (rc != 0) goto fail;
-        }
+        if (put_one(w, cfd, dir, name, path, pfd, pnames, pn) != 0) goto fail;
     }
     free_names(names, n);
     if (pnames) free_names(pnames, pn);
@@ -350,6 +359,54 @@ fail:
     free_names(names, n);
     if (pnames) free_names(pnames, pn);
     return -1;
+}
+
+// Opens libarchive's writer on w (w->out set), runs body, closes the stream; 0 or -1.
+static int write_stream(struct writer *w, int (*body)(struct writer *, void *), void *arg) {
+    int rc = -1;
+    w->buf = malloc(262144);
+    w->a = W.write_new();
+    w->e = W.entry_new();
+    if (!w->buf || !w->a || !w->e) { fail(w, "out of memory"); goto done; }
+    W.set_format_pax_restricted(w->a);
+    W.set_bytes_in_last_block(w->a, 1);
+    if (W.write_open(w->a, w, NULL, write_cb, NULL) != ARCHIVE_OK) {
+        fail(w, "cannot start the tar stream: %s", W.error_string(w->a));
+        goto done;
+    }
+    if (body(w, arg) != 0) goto done;
+    if (W.write_close(w->a) != ARCHIVE_OK) { fail(w, "cannot end the tar stream: %s", W.error_string(w->a)); goto done; }
+    rc = 0;
+done:
+    if (w->e) W.entry_free(w->e);
+    if (w->a) W.write_free(w->a);
+    for (size_t i = 0; i < w->nlinks; i++) free(w->links[i].path);
+    free(w->links);
+    free(w->buf);
+    return rc;
+}
+
+struct entry_arg { int dirfd; const char *name; const char *tarname; };
+
+static int entry_body(struct writer *w, void *p) {
+    struct entry_arg *a = p;
+    if (*a->tarname) return put_one(w, a->dirfd, "", a->name, a->tarname, -1, NULL, 0);
+    // Only the directory's contents, at the top of the archive.
+    int sub = openat(a->dirfd, a->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub < 0) return fail(w, "cannot open '%s': %s", a->name, strerror(errno));
+    int rc = walk(w, sub, -1, "");
+    close(sub);
+    return rc;
+}
+
+int bk_tar_write_entry(int dirfd, const char *name, const char *tarname, bk_out_fn out, void *ctx,
+                       char *err, size_t errlen) {
+    if (err && errlen) err[0] = 0;
+    pthread_once(&w_once, w_load);
+    struct writer w = { .out = out, .ctx = ctx, .overlay = 0, .err = err, .errlen = errlen };
+    if (!w_loaded) return fail(&w, "%s", w_error);
+    struct entry_arg a = { dirfd, name, tarname };
+    return write_stream(&w, entry_body, &a);
 }
 
 int bk_tar_write_tree(const char *root, const char *parent, int overlay, bk_out_fn out, void *ctx,

@@ -37,7 +37,7 @@ end
 
 -- Docker's rules: values of one key are alternatives, different keys must all match.
 local function test(c, key, value)
-  if key == "status" then return c.status == value
+  if key == "status" then return (c.paused and "paused" or c.status) == value
   elseif key == "name" then return (c.name or ""):find(value, 1, true) ~= nil
   elseif key == "id" then
     return c.id:sub(1, #value) == value or c.id:sub(4, 3 + #value) == value
@@ -73,7 +73,7 @@ local function row_object(c, ports)
   return {
     ID = c.id, Names = c.name or "", Image = c.image_source, Command = cli.join(c.command),
     CreatedAt = os.date("!%Y-%m-%d %H:%M:%S +0000 UTC", math.floor(c.created)),
-    RunningFor = cli.ago(c.created), State = c.status, Status = cli.status(c), Ports = ports,
+    RunningFor = cli.ago(c.created), State = c.paused and "paused" or c.status, Status = cli.status(c), Ports = ports,
     Labels = table.concat(labels, ","), Mounts = table.concat(mounts, ","),
     Networks = c.network_mode or "bridge",
   }

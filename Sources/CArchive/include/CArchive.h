@@ -131,4 +131,13 @@ typedef int (*bk_out_fn)(void *ctx, const void *data, size_t len);
 int bk_tar_write_tree(const char *root, const char *parent, int overlay, bk_out_fn out, void *ctx,
                       char *err, size_t errlen);
 
+// `bocker cp`: writes dirfd/name (never followed: a symlink is written as one) as the tar
+// entry `tarname`, and for a directory everything under it, walked with O_NOFOLLOW openat
+// calls only (a name swapped for a symlink meanwhile is stored as that symlink, never
+// followed). Empty `tarname`: only the directory's contents, at the top of the archive.
+// Real owners, modes, mtimes (seconds), hardlinks within the copy, user.* and
+// security.capability xattrs. 0, or -1 with a message in err.
+int bk_tar_write_entry(int dirfd, const char *name, const char *tarname, bk_out_fn out, void *ctx,
+                       char *err, size_t errlen);
+
 #endif

@@ -21,4 +21,11 @@ int bk_btrfs_subvol_delete(const char *parent_dir, const char *name);
 // 1 when path is the root of a btrfs subvolume (inode 256), 0 otherwise.
 int bk_btrfs_is_subvolume(const char *path);
 
+// An overlay of `lowers` (n paths, topmost first), `upper` and `work` as a detached mount
+// (fsopen/fsconfig/fsmount: attached nowhere, in no mount namespace; it goes away with its
+// last fd). Returns an fd of the mount's root (O_PATH-like, usable as a dirfd), or -1 with
+// errno set and a message in err.
+int bk_overlay_detached(const char *const *lowers, int n, const char *upper, const char *work,
+                        char *err, unsigned long errlen);
+
 #endif

@@ -208,7 +208,7 @@ end
 function cli.status(c)
   local st = c.status
   if st == "running" then
-    return "Up " .. cli.duration(bocker.now() - (c.started_at or c.created))
+    return "Up " .. cli.duration(bocker.now() - (c.started_at or c.created)) .. (c.paused and " (Paused)" or "")
   elseif st == "exited" then
     local when = c.finished_at and (" " .. cli.ago(c.finished_at)) or ""
     return ("Exited (%d)%s"):format(c.exit_code or 0, when)
