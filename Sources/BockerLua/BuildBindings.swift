@@ -46,7 +46,8 @@ enum BuildBindings {
                 let ref = try lua.checkString(1, fn)
                 base = ref == "scratch" ? .scratch : .image(ref)
             }
-            let opts = try lua.optionsTable(2, fn, keys: ["name", "context", "include", "network", "build_args", "no_cache", "pull", "progress"])
+            let opts = try lua.optionsTable(2, fn, keys: ["name", "context", "include", "network", "build_args", "no_cache", "pull",
+                                                          "progress", "display", "location"])
             var options = BuildOptions()
             let s = ChainSettings()
             if let p = inherited?.settings {
@@ -71,7 +72,9 @@ enum BuildBindings {
                 }
             }
             if s.context == "." { s.context = FS.absolute(".") }
-            lua.pushObject(ChainObject(BuildChain(base: base, options: options), s), .chain)
+            let display = try opts.flatMap { try lua.optString($0, "display") }
+            let location = try opts.flatMap { try lua.optString($0, "location") }
+            lua.pushObject(ChainObject(BuildChain(base: base, options: options, display: display, location: location), s), .chain)
             return 1
         }
     }
@@ -115,10 +118,11 @@ enum BuildBindings {
                      _ body: (Lua, ChainObject, Int32?) throws -> (BuildStep, String)) -> Int32 {
         binding(L) { lua in
             let o = try chain(lua, "chain:" + name)
-            let opts = try lua.optionsTable(optsAt, "chain:" + name, keys: keys + ["display"])
+            let opts = try lua.optionsTable(optsAt, "chain:" + name, keys: keys + ["display", "location"])
             let (s, display) = try body(lua, o, opts)
             let shown = try opts.flatMap { try lua.optString($0, "display") } ?? display
-            lua.pushObject(ChainObject(o.chain.appending(s, display: shown), o.settings), .chain)
+            let location = try opts.flatMap { try lua.optString($0, "location") }
+            lua.pushObject(ChainObject(o.chain.appending(s, display: shown, location: location), o.settings), .chain)
             return 1
         }
     }

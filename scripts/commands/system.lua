@@ -1,4 +1,5 @@
--- bocker system prune: remove what nothing uses (exited containers, unused networks).
+-- bocker system prune: remove what nothing uses (exited containers, unused networks, the build
+-- cache).
 local cli = require "bocker.cli"
 
 local function human(bytes)
@@ -29,13 +30,17 @@ local function prune(args)
     if not n.builtin and pcall(n.remove, n) then nets[#nets + 1] = n.name end
   end
   if #nets > 0 then print("Deleted Networks:\n" .. table.concat(nets, "\n") .. "\n") end
+  local cache = bocker.build.usage()
+  local entries = bocker.build.prune()
+  if entries > 0 then print(("Deleted build cache objects: %d\n"):format(entries)) end
+  freed = freed + cache.bytes
   print("Total reclaimed space: " .. human(freed))
 end
 
 return {
   summary = "System maintenance: prune",
   usage = "bocker system prune [-f]",
-  help = "  prune   remove exited containers, unused networks and the layers only they used",
+  help = "  prune   remove exited containers, unused networks, the build cache and the layers only they used",
   options = {},
   subcommands = { prune = prune_options },
   run = function(args)

@@ -90,36 +90,34 @@ public final class BuildChain: @unchecked Sendable {
     public let display: String
     /// The chain's build options (the first chain's, inherited by every step).
     public let options: BuildOptions
+    /// Where the step comes from (`Dockerfile:7`): a failure of the step is reported with it.
+    public let location: String?
 
-    public init(base: BuildBase, options: BuildOptions) {
+    public init(base: BuildBase, options: BuildOptions, display: String? = nil, location: String? = nil) {
         self.base = base
         self.parent = nil
         self.step = nil
         self.options = options
+        self.location = location
         switch base {
-        case .scratch: display = "FROM scratch"
-        case .image(let r): display = "FROM " + r
-        case .chain(let c): display = "FROM " + (c.options.stageName ?? "<stage>")
+        case .scratch: self.display = display ?? "FROM scratch"
+        case .image(let r): self.display = display ?? "FROM " + r
+        case .chain(let c): self.display = display ?? "FROM " + (c.options.stageName ?? "<stage>")
         }
     }
 
-    init(parent: BuildChain, step: BuildStep, display: String, options: BuildOptions? = nil) {
+    init(parent: BuildChain, step: BuildStep, display: String, location: String?) {
         self.base = parent.base
         self.parent = parent
         self.step = step
         self.display = display
-        self.options = options ?? parent.options
+        self.options = parent.options
+        self.location = location
     }
 
     /// A new chain: this one plus `step`.
-    public func appending(_ step: BuildStep, display: String) -> BuildChain {
-        BuildChain(parent: self, step: step, display: display)
-    }
-
-    /// The same chain with other options (a stage name, no cache…).
-    public func with(options: BuildOptions) -> BuildChain {
-        guard let p = parent, let s = step else { return BuildChain(base: base, options: options) }
-        return BuildChain(parent: p, step: s, display: display, options: options)
+    public func appending(_ step: BuildStep, display: String, location: String? = nil) -> BuildChain {
+        BuildChain(parent: self, step: step, display: display, location: location)
     }
 
     /// Steps from the base to here (the base chain's node first).

@@ -63,6 +63,10 @@ public final class Builder {
     /// Builds `chain` (and every chain it needs; independent ones in parallel) and returns its
     /// state. Call from the thread that owns `progress`.
     public func build(_ chain: BuildChain) throws -> BuildState {
+        try Self.unwrap { try buildLocated(chain) }
+    }
+
+    func buildLocated(_ chain: BuildChain) throws -> BuildState {
         // Every distinct chain this one depends on, deepest first.
         var deps: [BuildChain] = []
         var seen = Set<ObjectIdentifier>()
@@ -79,6 +83,8 @@ public final class Builder {
                 threads += WorkerThreads.start(1) { [self] in _ = try? solve(d) }
             }
         }
+        // Without workers, the stages it needs first, in order (their steps show first).
+        if threads.isEmpty { for d in deps { _ = try solve(d) } }
         let result = Result { try solve(chain) }
         // Wait for the workers (they may still be running a step when this one failed).
         for d in deps where !threads.isEmpty { _ = try? solve(d) }
@@ -124,26 +130,45 @@ public final class Builder {
         return try r.get()
     }
 
+    /// A step's failure, already told with the step's location (not located again by the
+    /// steps that depend on it).
+    struct LocatedError: Error { let error: BockerError }
+
+    /// Runs body; a failure becomes a `LocatedError` naming the chain's location.
+    func located<T>(_ chain: BuildChain, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as LocatedError { throw e } catch let e as BockerError {
+            throw LocatedError(error: chain.location.map { BockerError(e.code, "\($0): \(e.message)") } ?? e)
+        }
+    }
+
+    /// The public face of a failure: the located error as a plain `BockerError`.
+    static func unwrap<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as LocatedError { throw e.error }
+    }
+
     func compute(_ chain: BuildChain) throws -> BuildState {
         guard let parent = chain.parent, let step = chain.step else {
+            if case .chain(let c) = chain.base { _ = try solve(c) }
             emit(.step(display: chain.display, stage: chain.options.stageName))
-            let s = try baseState(chain)
+            let s = try located(chain) { try baseState(chain) }
             emit(.done(id: Self.short(s.key)))
             return s
         }
         let state = try solve(parent)
+        if case .copy(let c) = step, case .chain(let other) = c.from { _ = try solve(other) }
         emit(.step(display: chain.display, stage: chain.options.stageName))
-        let out: BuildState
-        switch step {
-        case .config(let change):
-            out = applyConfig(change, to: state, display: chain.display)
-            emit(.done(id: Self.short(out.key)))
-        case .run(let r):
-            out = try run(r, on: state, chain: chain)
-        case .copy(let c):
-            out = try copy(c, on: state, chain: chain)
+        return try located(chain) {
+            switch step {
+            case .config(let change):
+                let out = applyConfig(change, to: state, display: chain.display)
+                emit(.done(id: Self.short(out.key)))
+                return out
+            case .run(let r):
+                return try run(r, on: state, chain: chain)
+            case .copy(let c):
+                return try copy(c, on: state, chain: chain)
+            }
         }
-        return out
     }
 
     static func short(_ key: String) -> String { String(key.prefix(12)) }
@@ -221,7 +246,7 @@ public final class Builder {
         // Config steps are not cached: the time of the step before keeps a rebuild identical.
         out.history.append(ImageHistory(created: s.history.last?.created, createdBy: display,
                                         comment: "bocker build", emptyLayer: true))
-        out.key = Self.hash([s.key, "config", display, Self.configFingerprint(c), out.author ?? ""])
+        out.key = Self.hash([s.key, "config", Self.configFingerprint(c), out.author ?? ""])
         return out
     }
 
