@@ -175,4 +175,61 @@ struct BuildTests {
             #expect(sp.status == 0 && sp.stdout.contains("Deleted build cache objects: 1"), "\(sp)")
         }
     }
+
+    @Test("killed during a step: the next bocker removes the build container and the half-made layer", arguments: ["build.ran", "build.layer", "build.copy"])
+    func killedDuringStep(point: String) throws {
+        try BockerFixture.with { f in
+            let base = try f.initImage()
+            let ctx = try f.context("ctx", ["a": "a\n"])
+            let layers = f.layerIds(), images = f.imageIds()
+            let script = """
+                bocker.build.from("\(base)", { context = "\(ctx)", network = "none" })
+                  :run("echo x > /x"):copy("a", "/a"):commit("k")
+                """
+            let (r, id) = try { () -> (RunResult, String?) in
+                let path = try f.writeFile("k.lua", script)
+                return f.runNew(["script", path], env: ["BOCKER_FAULT": point])
+            }()
+            #expect(r.status == 128 + SIGKILL, "\(r)")
+            #expect(!Host.listDirectory(f.root + "/pending").isEmpty)
+            // Any next command repairs.
+            let ps = f.run(["ps", "-a", "-q"])
+            #expect(ps.status == 0 && ps.stdout.isEmpty, "\(ps)")
+            #expect(Host.listDirectory(f.root + "/pending").isEmpty, "\(Host.listDirectory(f.root + "/pending"))")
+            #expect(f.containerIds().isEmpty)
+            #expect(f.imageIds() == images)
+            // Only what a finished step put in the cache stays (the RUN layer, when the kill
+            // came at the COPY).
+            let cached = Host.listDirectory(f.root + "/build-cache").count
+            #expect(f.layerIds().subtracting(layers).count == cached, "\(f.layerIds().subtracting(layers)) vs \(cached) cache entries")
+            #expect(cached == (point == "build.copy" ? 1 : 0))
+            f.expectNothingLeftBehind(removed: id.map { [$0] } ?? [])
+            // And the build works afterwards.
+            let again = try f.script("k2.lua", script)
+            #expect(again.status == 0, "\(again)")
+        }
+    }
+
+    @Test("ADD unpacks local tar archives (gzip, bzip2, xz) and copies other files; ADD of a URL is refused; scratch chains")
+    func addArchives() throws {
+        try BockerFixture.with { f in
+            let base = try f.initImage()
+            let ctx = try f.context("ctx", ["t/sub/f": "inner\n", "p.txt": "plain\n"])
+            for (flag, name) in [("z", "a.tar.gz"), ("j", "a.tar.bz2"), ("J", "a.tar.xz")] {
+                let t = runTool(["tar", "-c\(flag)f", ctx + "/" + name, "-C", ctx + "/t", "sub"])
+                #expect(t.status == 0, "\(t)")
+            }
+            let r = try f.script("add.lua", """
+                local c = bocker.build.from("\(base)", { context = "\(ctx)", network = "none" })
+                  :add("a.tar.gz", "/gz/"):add("a.tar.bz2", "/bz"):add("a.tar.xz", "/xz/"):add("p.txt", "/p/")
+                io.write(c:stdout("cat /gz/sub/f /bz/sub/f /xz/sub/f /p/p.txt"))
+                local ok, err = pcall(function() bocker.build.from("\(base)"):add("http://example.invalid/y", "/y"):commit() end)
+                print(ok, err.message)
+                local s = bocker.build.from("scratch", { context = "\(ctx)" }):copy("p.txt", "/"):copy("t", "/t"):commit("scr:1")
+                print(#s.layers)
+                """)
+            #expect(r.status == 0, "\(r)")
+            #expect(r.stdout == "inner\ninner\ninner\nplain\nfalse\tADD from a URL ('http://example.invalid/y') is not supported in this version: download it in a RUN step\n2\n", "\(r)")
+        }
+    }
 }

@@ -278,8 +278,9 @@ ones in parallel. ADD of URLs is not supported; ADD unpacks local tar archives.]
     local ok3, target = pcall(dockerfile.find_stage, plan, o.target)
     if not ok3 then cli.fail(tostring(target)) end
 
+    -- Without patterns every file is in: no walk (the engine reads only what COPY names).
     local ignore = dockerignore.load(ctx, file)
-    local included = ignore:walk(ctx)
+    local included = #ignore.patterns > 0 and ignore:walk(ctx) or nil
 
     local quiet = o.quiet
     local n, total = 0, 0

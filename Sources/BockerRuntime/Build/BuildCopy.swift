@@ -82,36 +82,34 @@ struct CopyPlan {
         }
         var plan = CopyPlan()
         plan.owner = owner
-        func add(_ srcComps: [String], _ st: stat, _ destComps: [String], extract: Bool = false) {
-            let path: String
-            if let e = view.entry(srcComps) { path = e.path } else { path = view.layers.first ?? "/" }
+        func add(_ path: String, _ st: stat, _ destComps: [String], extract: Bool = false) {
             plan.items.append(CopyItem(source: path, st: st, dest: destComps,
                                        uid: owner?.0 ?? (fromContext ? 0 : st.st_uid), gid: owner?.1 ?? (fromContext ? 0 : st.st_gid),
                                        mode: mode.map { TreeView.isLink(st) ? 0o777 : $0 } ?? (st.st_mode & 0o7777), extract: extract))
         }
         func walk(_ comps: [String], into destComps: [String]) {
-            for name in view.list(comps) {
-                let c = comps + [name]
-                guard let e = view.entry(c) else { continue }
+            for e in view.entries(comps) {
+                let c = comps + [e.name]
                 let isDir = TreeView.isDir(e.st)
-                guard allowed(c, dir: isDir) else { continue }
+                guard included == nil || allowed(c, dir: isDir) else { continue }
                 if isDir {
-                    add(c, e.st, destComps + [name])
-                    walk(c, into: destComps + [name])
+                    add(e.path, e.st, destComps + [e.name])
+                    walk(c, into: destComps + [e.name])
                 } else if TreeView.isLink(e.st) || (e.st.st_mode & S_IFMT) == S_IFREG {
-                    add(c, e.st, destComps + [name])
+                    add(e.path, e.st, destComps + [e.name])
                 }
             }
         }
         for s in sources {
             var st = stat()
-            if let e = view.entry(s) { st = e.st } else if lstat(view.layers.first ?? "/", &st) != 0 { continue }
+            var path = view.layers.first ?? "/"
+            if let e = view.entry(s) { st = e.st; path = e.path } else if lstat(path, &st) != 0 { continue }
             if TreeView.isDir(st) {
                 walk(s, into: d.comps)
-            } else if step.add, (st.st_mode & S_IFMT) == S_IFREG, let e = view.entry(s), ArchiveKind.sniff(e.path) != nil {
-                add(s, st, d.comps, extract: true)
+            } else if step.add, (st.st_mode & S_IFMT) == S_IFREG, ArchiveKind.sniff(path) != nil {
+                add(path, st, d.comps, extract: true)
             } else {
-                add(s, st, destIsDir ? d.comps + [s.last ?? ""] : d.comps)
+                add(path, st, destIsDir ? d.comps + [s.last ?? ""] : d.comps)
             }
         }
         return plan

@@ -37,6 +37,7 @@ extension Builder {
             return BuildState(layers: hit.layers, config: hit.config, history: hit.history, key: key, author: s.author)
         }
         let (rec, output) = try runContainer(argv: argv, env: r.env, network: r.network, state: s)
+        FaultPoint.hit("build.ran")
         let dir = runtime.root.containerDir(rec.id)
         var out = s
         out.key = key
@@ -45,6 +46,7 @@ extension Builder {
             try store.withLock {
                 let layer = try store.createLayer(parent: s.layers.last, origin: "build " + chain.display) { fs in
                     try store.driver.commitContainer(containerDir: dir, into: fs)
+                    FaultPoint.hit("build.layer")
                 }
                 out.layers.append(layer)
                 try store.putBuildCache(BuildCacheEntry(key: key, layers: out.layers, config: out.config, history: out.history))
@@ -167,6 +169,7 @@ extension Builder {
         try store.withLock {
             let layer = try store.createLayer(parent: s.layers.last, origin: "build " + chain.display) { fs in
                 try plan.apply(root: fs, target: target, tmpDir: tmp)
+                FaultPoint.hit("build.copy")
             }
             out.layers.append(layer)
             try store.putBuildCache(BuildCacheEntry(key: key, layers: out.layers, config: out.config, history: out.history))

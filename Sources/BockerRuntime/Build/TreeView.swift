@@ -68,8 +68,13 @@ struct TreeView {
     }
 
     /// The names in the directory at comps (resolved), merged over the layers, sorted.
-    func list(_ comps: [String]) -> [String] {
-        var seen = Set<String>(), out: [String] = []
+    func list(_ comps: [String]) -> [String] { entries(comps).map(\.name) }
+
+    /// The visible entries of the directory at comps (resolved), merged over the layers, sorted
+    /// by name: each with its path on the host and its lstat (one lstat per name and layer).
+    func entries(_ comps: [String]) -> [(name: String, path: String, st: stat)] {
+        var seen = Set<String>()
+        var out: [(name: String, path: String, st: stat)] = []
         loop: for l in layers {
             switch probe(l, comps) {
             case .absent(let stop): if stop { break loop }
@@ -78,13 +83,13 @@ struct TreeView {
                 guard Self.isDir(st) else { break loop }
                 for n in FS.list(p) where seen.insert(n).inserted {
                     var cst = stat()
-                    if lstat(p + "/" + n, &cst) == 0 && isWhiteout(cst) { continue }
-                    out.append(n)
+                    guard lstat(p + "/" + n, &cst) == 0, !isWhiteout(cst) else { continue }
+                    out.append((n, p + "/" + n, cst))
                 }
-                if opaque { break loop }
+                if opaque || !overlay { break loop }
             }
         }
-        return out.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        return out.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
     }
 
     /// Resolves a path (absolute or relative to the root) inside the view: the clean
