@@ -568,6 +568,120 @@ function volumelib.get(name) end
 ---@return string
 function volumelib.remove(name) end
 
+-- Builds ---------------------------------------------------------------------------------------
+
+---Options of `bocker.build.from` (inherited by every chain made from the chain).
+---@class bocker.BuildOptions
+---@field name? string The stage's name (progress, `--from=` in history).
+---@field context? string The directory COPY/ADD read (default: the current directory).
+---@field include? string[] The context's paths COPY may see (what .dockerignore lets through; default all).
+---@field network? "bridge"|"host"|"none" RUN's network (default bridge).
+---@field build_args? table<string, string> Given to every RUN as environment (part of its cache key).
+---@field no_cache? boolean Run every step even when the cache has it (results still cached).
+---@field pull? boolean Pull the base image even when it is here.
+---@field progress? fun(ev: bocker.BuildEvent) Called on the calling thread.
+---@field display? string The step as progress and history show it.
+---@field location? string Put before the message of the step's failure ("Dockerfile:3").
+
+---A build progress event.
+---@class bocker.BuildEvent
+---@field kind "step"|"cached"|"output"|"done"|"pull"
+---@field text? string The step's instruction (step), a line of output (output, pull).
+---@field stage? string The stage's name (step).
+---@field id? string 12 hex digits of the step's cache key (done).
+
+---Options of one step (`display` and `location` as in bocker.BuildOptions).
+---@class bocker.StepOptions
+---@field display? string
+---@field location? string
+---@field network? "bridge"|"host"|"none" RUN only.
+---@field env? table<string, string> RUN only: more environment.
+---@field chown? string COPY/ADD: USER[:GROUP], names looked up in the image.
+---@field chmod? string COPY/ADD: an octal mode.
+---@field from? bocker.BuildChain|string COPY: another chain or an image instead of the context.
+---@field context? string COPY: another context directory.
+---@field include? string[] COPY: what of the context may be copied.
+
+---An immutable build chain (userdata): each method returns a new chain; nothing runs until
+---`commit` or `stdout`.
+---@class bocker.BuildChain
+---@field name? string The stage name given to `from`.
+---@field display string The last step's instruction.
+local BuildChain = {}
+---@param cmd string|string[] A string runs through the image's shell (/bin/sh -c); a list is exec form.
+---@param opts? bocker.StepOptions
+---@return bocker.BuildChain
+function BuildChain:run(cmd, opts) end
+---@param src string|string[] Paths (globs allowed) in the context.
+---@param dest string Relative to the working directory unless absolute; a trailing / means a directory.
+---@param opts? bocker.StepOptions
+---@return bocker.BuildChain
+function BuildChain:copy(src, dest, opts) end
+---COPY that unpacks local tar archives (plain, gzip, zstd, bzip2, xz). URLs are refused.
+---@return bocker.BuildChain
+function BuildChain:add(src, dest, opts) end
+---@param from bocker.BuildChain|bocker.Image|string A chain (stage) or an image.
+---@return bocker.BuildChain
+function BuildChain:copy_from(from, src, dest, opts) end
+---@return bocker.BuildChain
+function BuildChain:workdir(path, opts) end
+---@param vars table<string, string>|string[] A map (sorted by key) or "K=V" strings (in order).
+---@return bocker.BuildChain
+function BuildChain:env(vars, opts) end
+---@return bocker.BuildChain
+function BuildChain:label(labels, opts) end
+---@return bocker.BuildChain
+function BuildChain:user(user, opts) end
+---@param cmd string|string[] A string becomes {"/bin/sh", "-c", cmd}.
+---@return bocker.BuildChain
+function BuildChain:cmd(cmd, opts) end
+---Sets the entrypoint (and clears an inherited Cmd, as Docker does).
+---@return bocker.BuildChain
+function BuildChain:entrypoint(cmd, opts) end
+---@param shell string[]
+---@return bocker.BuildChain
+function BuildChain:shell(shell, opts) end
+---@param ports string|string[] "8080", "53/udp".
+---@return bocker.BuildChain
+function BuildChain:expose(ports, opts) end
+---@return bocker.BuildChain
+function BuildChain:volume(paths, opts) end
+---@return bocker.BuildChain
+function BuildChain:stop_signal(signal, opts) end
+---@param h "NONE"|{test: string|string[], interval?: number, timeout?: number, start_period?: number, start_interval?: number, retries?: integer}
+---@return bocker.BuildChain
+function BuildChain:healthcheck(h, opts) end
+---@return bocker.BuildChain
+function BuildChain:onbuild(instruction, opts) end
+---@return bocker.BuildChain
+function BuildChain:author(name, opts) end
+---Builds the chain and runs `cmd` on it (network, env as for run); returns its standard
+---output. Cached like a step.
+---@param cmd string|string[]
+---@param opts? {network?: string, env?: table<string, string>, progress?: fun(ev: bocker.BuildEvent)}
+---@return string
+function BuildChain:stdout(cmd, opts) end
+---Builds the chain and stores it as an image with the names given (none: an unnamed image).
+---@param names? string|string[]
+---@param opts? {progress?: fun(ev: bocker.BuildEvent)}
+---@return bocker.Image
+function BuildChain:commit(names, opts) end
+
+---@class bocker.buildlib
+local buildlib = {}
+---A chain starting at an image (pulled when missing), "scratch", or another chain.
+---@param base string|bocker.Image|bocker.BuildChain
+---@param opts? bocker.BuildOptions
+---@return bocker.BuildChain
+function buildlib.from(base, opts) end
+---Empties the build cache; returns the entries and the layers removed.
+---@return integer entries
+---@return integer layers
+function buildlib.prune() end
+---What the build cache holds alone.
+---@return {entries: integer, layers: integer, bytes: integer}
+function buildlib.usage() end
+
 ---@class bocker.Network
 ---@field name string
 ---@field subnet string CIDR.
@@ -655,6 +769,7 @@ function containerlib.prune() end
 ---@field cgroup bocker.cgrouplib
 ---@field network bocker.networklib
 ---@field volume bocker.volumelib
+---@field build bocker.buildlib
 bocker = {}
 
 ---JSON both ways. Calling the table itself encodes, as `bocker.json.encode` does.

@@ -97,6 +97,13 @@ extension ObjectType {
                 return 1
             }
         }
+        case .chain: return { L in
+            binding(L) { lua in
+                let o = try lua.checkObject(1, .chain, as: ChainObject.self, "__index")
+                if !BuildBindings.field(lua, o, lua.string(2) ?? "") { lua_pushnil(L) }
+                return 1
+            }
+        }
         }
     }
 
@@ -124,6 +131,12 @@ extension ObjectType {
         case .network: return { L in
             binding(L) { lua in
                 lua.push("bocker.Network(\(lua.object(1, .network, as: NetworkObject.self)?.rec.name ?? "?"))")
+                return 1
+            }
+        }
+        case .chain: return { L in
+            binding(L) { lua in
+                lua.push("bocker.BuildChain(\(lua.object(1, .chain, as: ChainObject.self)?.chain.display ?? "?"))")
                 return 1
             }
         }

@@ -33,7 +33,7 @@ enum Modules {
         StdlibBindings.install(lua, into: bocker)
         for (name, fns) in [("image", ImageBindings.functions), ("container", ContainerBindings.functions),
                             ("cgroup", CgroupBindings.functions), ("network", NetworkBindings.functions),
-                            ("volume", VolumeBindings.functions)] {
+                            ("volume", VolumeBindings.functions), ("build", BuildBindings.functions)] {
             lua_createtable(L, 0, Int32(fns.count))
             register(lua, into: lua_gettop(L), fns)
             // package.preload["bocker.NAME"] returns the same table.

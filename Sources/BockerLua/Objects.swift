@@ -37,6 +37,7 @@ enum ObjectType: String, CaseIterable {
     case container = "bocker.Container"
     case cgroup = "bocker.Cgroup"
     case network = "bocker.Network"
+    case chain = "bocker.BuildChain"
 }
 
 extension Lua {

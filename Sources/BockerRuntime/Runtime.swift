@@ -82,6 +82,8 @@ public final class Runtime {
         }
         store.repairHandlers["remove"] = { [unowned self] id in try self.destroy(id); return true }
         store.repairHandlers["running"] = { [unowned self] id in try self.settleIfDead(id) }
+        // A build step's container (the step failed or bocker was killed during it).
+        store.repairHandlers["build"] = { [unowned self] id in try self.destroy(id); return true }
         store.containerLayers = { [unowned self] in self.layersInUse() }
     }
 
@@ -137,8 +139,9 @@ public final class Runtime {
     static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
     /// Makes a container (root filesystem, cgroup with limits, record) ready to start. Nothing
-    /// is left behind when it fails.
-    public func create(_ spec: ContainerSpec) throws -> ContainerRecord {
+    /// is left behind when it fails. `image` replaces the lookup of `spec.image` (a build step's
+    /// state: layers and config that are no stored image).
+    public func create(_ spec: ContainerSpec, image override: ImageRecord? = nil) throws -> ContainerRecord {
         if let n = spec.name, !Identifier.isSafeComponent(n) {
             throw BockerError(.invalidArgument, "invalid container name '\(n)': use letters, digits, '_', '.' and '-'")
         }
@@ -147,7 +150,7 @@ public final class Runtime {
         try spec.run.validate(network: spec.network, hostname: spec.hostname)
         return try store.withLock {
             try checkNetwork(spec)
-            let image = try store.image(spec.image)
+            let image = try override ?? store.image(spec.image)
             if let n = spec.name, listContainers().contains(where: { $0.name == n }) {
                 throw BockerError(.exists, "The container name '\(n)' is already in use")
             }

@@ -101,7 +101,8 @@ public final class Store {
             switch kind {
             case "layer":
                 // A layer whose image record made it to disk stays; any other is half-made.
-                if !listImages().contains(where: { $0.layers.contains(id) }) && !containerLayers().contains(id) {
+                if !listImages().contains(where: { $0.layers.contains(id) }) && !containerLayers().contains(id)
+                    && !buildCacheLayers().contains(id) {
                     try removeLayerFiles(id)
                 }
             case "image": unlink(root.imageFile(id))
@@ -211,9 +212,10 @@ public final class Store {
         try FS.removeTree(dir)
     }
 
-    /// Removes every layer that no image lists and that is not in `inUse` (containers' layers).
+    /// Removes every layer that no image or build cache entry lists and that is not in `inUse`
+    /// (containers' layers).
     public func collectLayers(inUse: Set<String>) throws {
-        var used = inUse
+        var used = inUse.union(buildCacheLayers())
         for img in listImages() { used.formUnion(img.layers) }
         for id in FS.list(root.layersDir) where !used.contains(id) {
             try removeLayerFiles(id)

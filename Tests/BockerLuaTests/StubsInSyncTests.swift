@@ -22,7 +22,7 @@ struct StubsInSyncTests {
         for line in stubs.split(separator: "\n") where line.hasPrefix("function ") {
             guard let paren = line.firstIndex(of: "(") else { continue }
             var name = String(line[line.index(line.startIndex, offsetBy: 9)..<paren])
-            for lib in ["image", "container", "cgroup", "network", "volume"] where name.hasPrefix(lib + "lib.") {
+            for lib in ["image", "container", "cgroup", "network", "volume", "build"] where name.hasPrefix(lib + "lib.") {
                 name = "bocker." + lib + "." + name.dropFirst(lib.count + 4)
             }
             out.insert(name)

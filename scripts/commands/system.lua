@@ -1,4 +1,4 @@
--- bocker system prune: remove what nothing uses (exited containers, unused networks).
+-- bocker system prune: remove what nothing uses (exited containers, unused networks, the build cache).
 -- bocker system start-restartable: start the containers a reboot stopped (restart policies).
 -- bocker system install-service: write the systemd unit that runs start-restartable at boot.
 local cli = require "bocker.cli"
@@ -31,6 +31,10 @@ local function prune(args)
     if not n.builtin and pcall(n.remove, n) then nets[#nets + 1] = n.name end
   end
   if #nets > 0 then print("Deleted Networks:\n" .. table.concat(nets, "\n") .. "\n") end
+  local cache = bocker.build.usage()
+  local entries = bocker.build.prune()
+  if entries > 0 then print(("Deleted build cache objects: %d\n"):format(entries)) end
+  freed = freed + cache.bytes
   print("Total reclaimed space: " .. human(freed))
 end
 
@@ -95,7 +99,8 @@ end
 return {
   summary = "System maintenance: prune, start-restartable, install-service",
   usage = "bocker system prune|start-restartable|install-service [OPTIONS]",
-  help = [[  prune               remove exited containers, unused networks and the layers only they used
+  help = [[  prune               remove exited containers, unused networks, the build cache and the layers
+                      only they used
   start-restartable   start every container whose restart policy is always, or unless-stopped
                       and not stopped by the user (what the systemd unit runs at boot)
   install-service     write bocker.service (systemd) into --prefix (default /etc/systemd/system)]],
