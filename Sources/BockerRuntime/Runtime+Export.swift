@@ -62,7 +62,7 @@ extension Runtime {
         }
         let compression = try BockerArchive.LayerCompression.sniff(path: file)
         let maxLayerSize = try Self.maxLayerSize()
-        let origin = message.map { "import: " + $0 } ?? "import " + (path == "-" ? "-" : FS.absolute(path))
+        let origin = "import " + (path == "-" ? "-" : FS.absolute(path))
         return try store.withLock {
             let layer = try store.createLayer(parent: nil, origin: origin) { fs in
                 do {
@@ -76,6 +76,10 @@ extension Runtime {
                 FaultPoint.hit("import.layer")
             }
             var img = try store.saveNewImage(source: "<none>", layers: [layer], config: ImageConfig())
+            // Docker's history entry for an import: the message as its comment.
+            img.history = [ImageHistory(created: WallClock.rfc3339(seconds: img.created.rounded(.down)), createdBy: "bocker " + origin,
+                                        comment: message ?? "Imported from " + (path == "-" ? "-" : FS.absolute(path)))]
+            try store.replaceImage(img)
             if let name {
                 try store.claimName(name, for: img.id)
                 img = try store.image(img.id)

@@ -269,11 +269,19 @@ extension Runtime {
                 for l in a.layers where FS.exists(l.file) { try store.adoptBlob(file: l.file, digest: l.digest, verified: true) }
                 for (i, id) in chain.enumerated() where store.layerRecord(id)?.blob == nil { try store.setLayerBlob(id, blobs[i]) }
 
+                // As pull reads a config.
                 var imageConfig = ImageConfig(env: config.env, entrypoint: config.entrypoint, cmd: config.cmd,
                                               workingDir: config.workingDir, user: config.user)
                 imageConfig.exposedPorts = config.exposedPorts.isEmpty ? nil : config.exposedPorts
                 imageConfig.labels = config.labels.isEmpty ? nil : config.labels
                 imageConfig.stopSignal = config.stopSignal
+                imageConfig.volumes = config.volumes.isEmpty ? nil : config.volumes
+                imageConfig.healthcheck = config.healthcheck.flatMap { h in
+                    h.Test.map { HealthcheckConfig(test: $0, interval: h.Interval, timeout: h.Timeout, startPeriod: h.StartPeriod,
+                                                   startInterval: h.StartInterval, retries: h.Retries) }
+                }
+                imageConfig.shell = config.shell
+                imageConfig.onBuild = config.onBuild
                 var rec: ImageRecord
                 if let same = store.listImages().last(where: { $0.configDigest == a.configDigest && $0.layers == chain }) {
                     rec = same
@@ -283,6 +291,11 @@ extension Runtime {
                     rec.manifestMediaType = manifest.mediaType
                     rec.configDigest = a.configDigest
                     rec.layerBlobs = blobs
+                    rec.author = config.author
+                    rec.history = config.history.isEmpty ? nil : config.history.map {
+                        ImageHistory(created: $0.created, createdBy: $0.created_by, author: $0.author, comment: $0.comment,
+                                     emptyLayer: $0.empty_layer)
+                    }
                     try store.replaceImage(rec)
                 }
                 for n in a.names { try store.claimName(n, for: rec.id) }

@@ -265,6 +265,9 @@ struct SaveLoadTests {
 
             let i = f.run(["import", "-m", "flat copy", flat, "flat:1"])
             #expect(i.status == 0 && i.stdout.hasPrefix("Created: img_"), "\(i)")
+            try f.writeFile("cmds/hist.lua", "return { run = function(a) for _, h in ipairs(bocker.image.get(a[1]):history()) do print(h.comment) end end }\n")
+            let hist = f.run(["hist", "flat:1"], env: ["BOCKER_SCRIPT_PATH": f.tmp + "/cmds"])
+            #expect(hist.status == 0 && hist.stdout == "flat copy\n", "\(hist)")
             let check = ["sh", "-c", "cat /new /d/e/f; test -e /bin/pwd && echo LEAK; ls /bin | wc -l"]
             let run1 = f.run(["run", "--rm", "flat:1"] + check)
             let orig = f.run(["run", "--rm", id, "sh", "-c", "ls /bin | wc -l"])
