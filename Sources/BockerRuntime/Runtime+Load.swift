@@ -218,7 +218,9 @@ extension Runtime {
                 if !FS.exists(l.file), store.hasBlob(l.digest) { l.file = try store.blobPath(l.digest) }
                 let short = String(l.digest.dropFirst(7).prefix(12))
                 if store.hasLayer(chain[i]) {
-                    // The layer is here: its blob from the archive is kept only if it is this layer.
+                    // The layer is here. A blob with the digest it was made from is those very bytes.
+                    if store.layerRecord(chain[i])?.blob?.digest == l.digest { continue }
+                    // Any other blob from the archive is kept only if it is this layer.
                     let got = try LayerExtractor.diffID(blob: l.file, compression: l.compression)
                     guard got == config.diffIDs[i] else {
                         throw bad("layer \(short): diff_id mismatch: the config says \(config.diffIDs[i]), the layer is \(got)")

@@ -294,6 +294,23 @@ struct SaveLoadTests {
         }
     }
 
+    @Test("export of a --userns=auto container: the owners it sees, not the host's mapped ids", arguments: allDrivers)
+    func exportUserns(driver: String) throws {
+        try BockerFixture.with(driver: driver) { f in
+            let env = ["BOCKER_SUBUID_FILE": try f.writeFile("subuid", "bocker:3000000000:65536\n"),
+                       "BOCKER_SUBGID_FILE": try f.writeFile("subgid", "bocker:3100000000:65536\n")]
+            let id = try f.initImage()
+            let (r, cid) = f.runNew(["run", "--userns=auto", id, "sh", "-c", "echo x > /own; mkdir /d; chown 5:6 /d"], env: env)
+            #expect(r.status == 0, "\(r)")
+            let flat = f.tmp + "/u.tar"
+            let e = f.run(["export", "-o", flat, try #require(cid)], env: env)
+            #expect(e.status == 0, "\(e)")
+            let list = runTool(["tar", "tvf", flat, "--numeric-owner"]).stdoutLines
+            let own = list.first { $0.hasSuffix(" own") }, d = list.first { $0.hasSuffix(" d/") }
+            #expect(own?.contains(" 0/0 ") == true && d?.contains(" 5/6 ") == true, "\(list)")
+        }
+    }
+
     @Test("the Lua API: image:save with tags and format, strict options, bocker.image.load, image:history()")
     func luaAPI() throws {
         try BockerFixture.with { f in
