@@ -110,6 +110,7 @@ function Image:save(path, opts) end
 ---@class bocker.HistoryEntry
 ---@field created? string RFC 3339.
 ---@field created_by? string
+---@field author? string
 ---@field comment? string
 ---@field empty_layer? boolean
 
@@ -208,7 +209,7 @@ function imagelib.load(path) end
 
 ---@class bocker.ImportOptions
 ---@field ref? string A name for the new image ([REGISTRY/]NAME[:TAG]).
----@field message? string Goes into the layer's history entry ("bocker import: MESSAGE").
+---@field message? string The comment of its history entry (default "Imported from FILE").
 
 ---Makes a one-layer image from a flat filesystem tar at `path` (plain, gzip or zstd; "-":
 ---standard input).

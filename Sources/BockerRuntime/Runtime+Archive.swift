@@ -156,9 +156,9 @@ extension Runtime {
         try tar.finish()
     }
 
-    /// The history of an image, from its OCI config (`created`, `created_by`, `comment`,
-    /// `empty_layer` of each entry); for a local image with no config yet, one entry per layer
-    /// as its config will say.
+    /// The history of an image, from its OCI config (`created`, `created_by`, `author`,
+    /// `comment`, `empty_layer` of each entry); for a local image with no config yet, what its
+    /// config will say (its recorded history, else one entry per layer).
     public func history(_ ref: String) throws -> [JSONValue] {
         let img = try store.image(ref)
         if let c = img.configDigest, store.hasBlob(c) {
@@ -166,6 +166,16 @@ extension Runtime {
             return j["history"]?.array ?? []
         }
         let created = WallClock.rfc3339(seconds: img.created.rounded(.down))
+        if let h = img.history {
+            return h.map { e in
+                var o: [(String, JSONValue)] = [("created", .string(e.created ?? created))]
+                if let a = e.author { o.append(("author", .string(a))) }
+                if let b = e.createdBy { o.append(("created_by", .string(b))) }
+                if let c = e.comment { o.append(("comment", .string(c))) }
+                if e.emptyLayer == true { o.append(("empty_layer", .bool(true))) }
+                return .object(o)
+            }
+        }
         return img.layers.map { id in
             .object([("created", .string(created)),
                      ("created_by", .string("bocker " + (store.layerRecord(id)?.origin ?? "")))])

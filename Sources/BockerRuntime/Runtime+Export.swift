@@ -10,8 +10,9 @@ import BockerRegistry
 import BockerArchive
 
 extension Runtime {
-    /// Writes a container's filesystem (its image's layers with its own changes applied) as
-    /// one flat tar to `path` ("-": standard output); a failure leaves no file.
+    /// Writes a container's filesystem (its image's layers with its own changes applied, owners
+    /// as the container sees them) as one flat tar to `path` ("-": standard output); a failure
+    /// leaves no file.
     public func export(_ ref: String, to path: String) throws {
         let rec = try container(ref)
         let dir = root.containerDir(rec.id)
@@ -28,6 +29,17 @@ extension Runtime {
                 let mnt = root.tmpDir + "/export-" + Identifier.randomHex(bytes: 6)
                 try FS.makeDirectories(mnt, mode: 0o700)
                 defer { rmdir(mnt) }
+                // A --userns=auto container's upper/ holds its mapped host ids: a copy gets the
+                // 0-based ids back (as commit does) and stands in for it.
+                if let m = rec.idMapping {
+                    let name = "export-upper-" + Identifier.randomHex(bytes: 6)
+                    let copy = root.tmpDir + "/" + name
+                    try FS.makeDirectories(copy, mode: 0o700)
+                    try copyTree(from: dir + "/upper", to: copy)
+                    try m.unshift(tree: copy)
+                    upper = "tmp/" + name
+                }
+                defer { if upper.hasPrefix("tmp/") { try? FS.removeTree(root.path + "/" + upper) } }
                 try LayerWriter.writeMergedTar(base: plan.dir, lowerdirs: upper + ":" + lower, mountpoint: mnt, to: fd, what: display)
             } else {
                 try LayerWriter.writeFlatTar(tree: dir + "/rootfs", to: fd, what: display)
@@ -62,7 +74,7 @@ extension Runtime {
         }
         let compression = try BockerArchive.LayerCompression.sniff(path: file)
         let maxLayerSize = try Self.maxLayerSize()
-        let origin = message.map { "import: " + $0 } ?? "import " + (path == "-" ? "-" : FS.absolute(path))
+        let origin = "import " + (path == "-" ? "-" : FS.absolute(path))
         return try store.withLock {
             let layer = try store.createLayer(parent: nil, origin: origin) { fs in
                 do {
@@ -76,6 +88,10 @@ extension Runtime {
                 FaultPoint.hit("import.layer")
             }
             var img = try store.saveNewImage(source: "<none>", layers: [layer], config: ImageConfig())
+            // Docker's history entry for an import: the message as its comment.
+            img.history = [ImageHistory(created: WallClock.rfc3339(seconds: img.created.rounded(.down)), createdBy: "bocker " + origin,
+                                        comment: message ?? "Imported from " + (path == "-" ? "-" : FS.absolute(path)))]
+            try store.replaceImage(img)
             if let name {
                 try store.claimName(name, for: img.id)
                 img = try store.image(img.id)

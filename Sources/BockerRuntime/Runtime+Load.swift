@@ -218,7 +218,9 @@ extension Runtime {
                 if !FS.exists(l.file), store.hasBlob(l.digest) { l.file = try store.blobPath(l.digest) }
                 let short = String(l.digest.dropFirst(7).prefix(12))
                 if store.hasLayer(chain[i]) {
-                    // The layer is here: its blob from the archive is kept only if it is this layer.
+                    // The layer is here. A blob with the digest it was made from is those very bytes.
+                    if store.layerRecord(chain[i])?.blob?.digest == l.digest { continue }
+                    // Any other blob from the archive is kept only if it is this layer.
                     let got = try LayerExtractor.diffID(blob: l.file, compression: l.compression)
                     guard got == config.diffIDs[i] else {
                         throw bad("layer \(short): diff_id mismatch: the config says \(config.diffIDs[i]), the layer is \(got)")
@@ -269,11 +271,19 @@ extension Runtime {
                 for l in a.layers where FS.exists(l.file) { try store.adoptBlob(file: l.file, digest: l.digest, verified: true) }
                 for (i, id) in chain.enumerated() where store.layerRecord(id)?.blob == nil { try store.setLayerBlob(id, blobs[i]) }
 
+                // As pull reads a config.
                 var imageConfig = ImageConfig(env: config.env, entrypoint: config.entrypoint, cmd: config.cmd,
                                               workingDir: config.workingDir, user: config.user)
                 imageConfig.exposedPorts = config.exposedPorts.isEmpty ? nil : config.exposedPorts
                 imageConfig.labels = config.labels.isEmpty ? nil : config.labels
                 imageConfig.stopSignal = config.stopSignal
+                imageConfig.volumes = config.volumes.isEmpty ? nil : config.volumes
+                imageConfig.healthcheck = config.healthcheck.flatMap { h in
+                    h.Test.map { HealthcheckConfig(test: $0, interval: h.Interval, timeout: h.Timeout, startPeriod: h.StartPeriod,
+                                                   startInterval: h.StartInterval, retries: h.Retries) }
+                }
+                imageConfig.shell = config.shell
+                imageConfig.onBuild = config.onBuild
                 var rec: ImageRecord
                 if let same = store.listImages().last(where: { $0.configDigest == a.configDigest && $0.layers == chain }) {
                     rec = same
@@ -283,6 +293,11 @@ extension Runtime {
                     rec.manifestMediaType = manifest.mediaType
                     rec.configDigest = a.configDigest
                     rec.layerBlobs = blobs
+                    rec.author = config.author
+                    rec.history = config.history.isEmpty ? nil : config.history.map {
+                        ImageHistory(created: $0.created, createdBy: $0.created_by, author: $0.author, comment: $0.comment,
+                                     emptyLayer: $0.empty_layer)
+                    }
                     try store.replaceImage(rec)
                 }
                 for n in a.names { try store.claimName(n, for: rec.id) }

@@ -265,6 +265,9 @@ struct SaveLoadTests {
 
             let i = f.run(["import", "-m", "flat copy", flat, "flat:1"])
             #expect(i.status == 0 && i.stdout.hasPrefix("Created: img_"), "\(i)")
+            try f.writeFile("cmds/hist.lua", "return { run = function(a) for _, h in ipairs(bocker.image.get(a[1]):history()) do print(h.comment) end end }\n")
+            let hist = f.run(["hist", "flat:1"], env: ["BOCKER_SCRIPT_PATH": f.tmp + "/cmds"])
+            #expect(hist.status == 0 && hist.stdout == "flat copy\n", "\(hist)")
             let check = ["sh", "-c", "cat /new /d/e/f; test -e /bin/pwd && echo LEAK; ls /bin | wc -l"]
             let run1 = f.run(["run", "--rm", "flat:1"] + check)
             let orig = f.run(["run", "--rm", id, "sh", "-c", "ls /bin | wc -l"])
@@ -288,6 +291,23 @@ struct SaveLoadTests {
             #expect(tty.status != 0 && tty.stdout.contains("cowardly refusing to save to a terminal"), "\(tty)")
             let ttyExport = shell(f, "script -qec \"$B export \(c)\" /dev/null")
             #expect(ttyExport.status != 0 && ttyExport.stdout.contains("cowardly refusing"), "\(ttyExport)")
+        }
+    }
+
+    @Test("export of a --userns=auto container: the owners it sees, not the host's mapped ids", arguments: allDrivers)
+    func exportUserns(driver: String) throws {
+        try BockerFixture.with(driver: driver) { f in
+            let env = ["BOCKER_SUBUID_FILE": try f.writeFile("subuid", "bocker:3000000000:65536\n"),
+                       "BOCKER_SUBGID_FILE": try f.writeFile("subgid", "bocker:3100000000:65536\n")]
+            let id = try f.initImage()
+            let (r, cid) = f.runNew(["run", "--userns=auto", id, "sh", "-c", "echo x > /own; mkdir /d; chown 5:6 /d"], env: env)
+            #expect(r.status == 0, "\(r)")
+            let flat = f.tmp + "/u.tar"
+            let e = f.run(["export", "-o", flat, try #require(cid)], env: env)
+            #expect(e.status == 0, "\(e)")
+            let list = runTool(["tar", "tvf", flat, "--numeric-owner"]).stdoutLines
+            let own = list.first { $0.hasSuffix(" own") }, d = list.first { $0.hasSuffix(" d/") }
+            #expect(own?.contains(" 0/0 ") == true && d?.contains(" 5/6 ") == true, "\(list)")
         }
     }
 
