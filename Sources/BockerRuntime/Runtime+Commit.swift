@@ -45,13 +45,17 @@ extension Runtime {
             // A running container is frozen while its files are copied, as Docker pauses it:
             // a path-walking copy (cp) must not meet a directory the container swaps for a
             // symlink to a host path halfway through (it would copy host files into the image).
-            let freeze = running && options.pause
+            // A container `pause` froze stays frozen (and is not thawed afterwards). A marker
+            // names the freeze, so a commit killed halfway is thawed by the next bocker's repair.
+            let freeze = running && options.pause && rec.paused != true
             if freeze {
+                try store.beginPending("freeze", rec.id)
                 do { try cg.freeze() } catch let e as BockerError {
+                    store.endPending("freeze", rec.id)
                     throw BockerError(e.code, "cannot pause container '\(rec.id)' for commit: \(e.message)")
                 }
             }
-            defer { if freeze { cg.thaw() } }
+            defer { if freeze { cg.thaw(); store.endPending("freeze", rec.id) } }
             let layer = try store.createLayer(parent: rec.layers.last, origin: "commit \(rec.id)") { fs in
                 if running && !options.pause && store.driver.name != "btrfs" {
                     // Not frozen: read the changes with a walk that never follows a symlink

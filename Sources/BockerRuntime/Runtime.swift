@@ -82,6 +82,11 @@ public final class Runtime {
         }
         store.repairHandlers["remove"] = { [unowned self] id in try self.destroy(id); return true }
         store.repairHandlers["running"] = { [unowned self] id in try self.settleIfDead(id) }
+        // A commit killed while it held the container frozen: thaw it (unless `pause` froze it).
+        store.repairHandlers["freeze"] = { [unowned self] id in
+            if (try? self.container(id))?.paused != true { self.cgroup(of: id).thaw() }
+            return true
+        }
         // A build step's container (the step failed or bocker was killed during it).
         store.repairHandlers["build"] = { [unowned self] id in try self.destroy(id); return true }
         store.containerLayers = { [unowned self] in self.layersInUse() }

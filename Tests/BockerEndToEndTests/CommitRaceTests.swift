@@ -64,4 +64,44 @@ struct CommitKilledFrozenTests {
             _ = f.run(["rm", id])
         }
     }
+
+    @Test("kill -9 during commit: the next bocker thaws the container, which runs on")
+    func repairThaws() throws {
+        try BockerFixture.with { f in
+            let img = try f.initImage()
+            let d = f.run(["run", "-d", img, "sh", "-c", "while :; do sleep 1; done"])
+            let id = d.stdoutLines.first ?? ""
+            try #require(d.status == 0 && !id.isEmpty, "\(d)")
+            let c = f.run(["commit", id, "snap"], env: ["BOCKER_FAULT": "commit.layer"])
+            #expect(c.status == 128 + SIGKILL, "\(c)")
+            let dir = try #require(Host.cgroupDirectories(forContainer: id).first { $0.contains("/freezer/") })
+            #expect(Host.readFile(dir + "/freezer.state")?.hasPrefix("FROZEN") == true)
+            // Any bocker command repairs first: the freeze marker's owner is dead.
+            let ps = f.run(["ps"])
+            #expect(ps.status == 0, "\(ps)")
+            #expect(Host.readFile(dir + "/freezer.state")?.hasPrefix("THAWED") == true)
+            let e = f.run(["exec", id, "true"], timeout: 30)
+            #expect(e.status == 0, "\(e)")
+            _ = f.run(["rm", "-f", id])
+        }
+    }
+
+    @Test("commit of a paused container leaves it paused")
+    func pausedStaysPaused() throws {
+        try BockerFixture.with { f in
+            let img = try f.initImage()
+            let d = f.run(["run", "-d", img, "sh", "-c", "while :; do sleep 1; done"])
+            let id = d.stdoutLines.first ?? ""
+            try #require(d.status == 0 && !id.isEmpty, "\(d)")
+            #expect(f.run(["pause", id]).status == 0)
+            let c = f.run(["commit", id, "snap"], timeout: 60)
+            #expect(c.status == 0, "\(c)")
+            let dir = try #require(Host.cgroupDirectories(forContainer: id).first { $0.contains("/freezer/") })
+            #expect(Host.readFile(dir + "/freezer.state")?.hasPrefix("FROZEN") == true)
+            let st = f.run(["inspect", "-f", "{{.State.Status}}", id])
+            #expect(st.stdout == "paused\n", "\(st)")
+            #expect(f.run(["unpause", id]).status == 0)
+            _ = f.run(["rm", "-f", id])
+        }
+    }
 }
