@@ -65,16 +65,16 @@ struct RunFlagsTests {
     func cpuLimits() throws {
         try LifecycleFixture.with { f in
             let img = try f.initImage()
-            let (r, id) = f.runNew(["run", "--cpus", "0.1", img, "sh", "-c", "i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done"], timeout: 120)
+            let (r, id) = f.runNew(["run", "--cpus", "0.01", img, "sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"], timeout: 120)
             #expect(r.status == 0, "\(r)")
             let cid = try #require(id)
             if let quota = Self.cgroupFile(cid, "cpu.cfs_quota_us") {
-                #expect(quota == "10000" && Self.cgroupFile(cid, "cpu.cfs_period_us") == "100000", "quota \(quota)")
+                #expect(quota == "1000" && Self.cgroupFile(cid, "cpu.cfs_period_us") == "100000", "quota \(quota)")
                 let stat = Self.cgroupFile(cid, "cpu.stat") ?? ""
                 let throttled = splitLines(stat).first { $0.hasPrefix("nr_throttled ") }.flatMap { Int($0.split(separator: " ")[1]) } ?? 0
-                #expect(throttled > 0, "a busy loop under --cpus 0.1 was never throttled: \(stat)")
+                #expect(throttled > 0, "a busy loop under --cpus 0.01 (1 ms per 100 ms) was never throttled: \(stat)")
             } else {
-                #expect(Self.cgroupFile(cid, "cpu.max") == "10000 100000")
+                #expect(Self.cgroupFile(cid, "cpu.max") == "1000 100000")
             }
             let cpus = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
             let last = cpus - 1
