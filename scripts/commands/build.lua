@@ -19,7 +19,7 @@ local options = {
   ["--quiet"] = { name = "quiet", kind = "flag" },
   ["--iidfile"] = { name = "iidfile", kind = "value", arg = "FILE", help = "write the image id to FILE" },
   ["--network"] = { name = "network", kind = "value", arg = "MODE", help = "network of RUN steps: bridge (default), host or none" },
-  ["--platform"] = { name = "platform", kind = "value", arg = "OS/ARCH", help = "accepted for this machine's platform only" },
+  ["--platform"] = { name = "platform", kind = "value", arg = "OS/ARCH", help = "the platform of base images pulled (RUN steps run only on this machine's)" },
 }
 
 local function read_file(path)
@@ -93,7 +93,7 @@ local function plan_chains(ctx, plan, target, o, name, included, progress)
     else
       local ok, img = pcall(bocker.image.get, st.from)
       if not ok or o.pull then
-        local pok, pulled = pcall(bocker.image.pull, st.from, { platform = st.platform })
+        local pok, pulled = pcall(bocker.image.pull, st.from, { platform = st.platform or o.platform })
         if not pok then
           cli.fail(at(st.instruction) .. ": " .. (type(pulled) == "table" and pulled.message or tostring(pulled)))
         end
