@@ -231,4 +231,28 @@ struct BuildDockerfileTests {
             }
         }
     }
+
+    @Test("heredocs: COPY <<EOT writes the (expanded) body, RUN <<EOS runs the script")
+    func heredocs() throws {
+        try BockerFixture.with { f in
+            let base = try f.initImage()
+            let ctx = try f.context("hd", ["Dockerfile": """
+                FROM \(base)
+                ENV WHO=world
+                COPY <<EOT /etc/greet.txt
+                hello "${WHO}"
+                EOT
+                RUN <<EOS
+                cat /etc/greet.txt > /etc/copy.txt
+                echo second line >> /etc/copy.txt
+                EOS
+                CMD ["cat", "/etc/copy.txt"]
+
+                """])
+            let b = f.run(["build", "-t", "hd:1", ctx])
+            #expect(b.status == 0, "\(b)")
+            let r = f.run(["run", "--rm", "hd:1"])
+            #expect(r.stdout == "hello \"world\"\nsecond line\n", "\(r)")
+        }
+    }
 }

@@ -81,6 +81,15 @@ struct BuildTests {
             #expect(r3.status == 0 && r3.stdoutLines.first?.hasSuffix(" cached 1") == true, "\(r3)")
             let run2 = f.run(["run", "--rm", "myapp:1"])
             #expect(run2.stdout == "app says 8080\nv2\n", "\(run2)")
+            // A RUN layer holds the step's changes only, not what the start mounted on.
+            let runLayer = try #require((f.imageRecord(id1.description)?["layers"] as? [String])?.dropFirst().first)
+            let tree = f.root + "/layers/" + runLayer + "/fs"
+            if driver == "overlay" {
+                for p in ["etc/hosts", "etc/resolv.conf", "etc/hostname", "dev", "proc", "sys"] {
+                    #expect(!Host.exists(tree + "/" + p), "\(p) in the RUN layer: \(Host.listDirectory(tree))")
+                }
+                #expect(Host.readFile(tree + "/data/seed") == "seeded\n")
+            }
             // No build container is left behind, no marker pending.
             #expect(f.containerIds().isEmpty, "\(f.containerIds())")
             #expect(Host.listDirectory(f.root + "/pending").isEmpty)

@@ -19,7 +19,7 @@ local options = {
   ["--quiet"] = { name = "quiet", kind = "flag" },
   ["--iidfile"] = { name = "iidfile", kind = "value", arg = "FILE", help = "write the image id to FILE" },
   ["--network"] = { name = "network", kind = "value", arg = "MODE", help = "network of RUN steps: bridge (default), host or none" },
-  ["--platform"] = { name = "platform", kind = "value", arg = "OS/ARCH", help = "accepted for this machine's platform only" },
+  ["--platform"] = { name = "platform", kind = "value", arg = "OS/ARCH", help = "the platform of base images pulled (RUN steps run only on this machine's)" },
 }
 
 local function read_file(path)
@@ -93,7 +93,7 @@ local function plan_chains(ctx, plan, target, o, name, included, progress)
     else
       local ok, img = pcall(bocker.image.get, st.from)
       if not ok or o.pull then
-        local pok, pulled = pcall(bocker.image.pull, st.from, { platform = st.platform })
+        local pok, pulled = pcall(bocker.image.pull, st.from, { platform = st.platform or o.platform })
         if not pok then
           cli.fail(at(st.instruction) .. ": " .. (type(pulled) == "table" and pulled.message or tostring(pulled)))
         end
@@ -160,12 +160,30 @@ local function plan_chains(ctx, plan, target, o, name, included, progress)
         local net = ins.flags.network
         chain = chain:run(cmd, { network = net ~= "default" and net or nil, env = argenv(), display = so.display, location = so.location })
       elseif c == "COPY" or c == "ADD" then
-        local srcs = {}
+        local srcs, docs = {}, 0
         for _, s in ipairs(ins.sources) do
-          if s.heredoc then cli.fail(at(ins) .. ": " .. c .. " from a heredoc is not supported in this version") end
-          srcs[#srcs + 1] = x(s.path)
+          if s.heredoc then
+            -- The heredoc's body becomes a file of a small context of its own.
+            docs = docs + 1
+            o.heredoc_dir = o.heredoc_dir or bocker.fs.tempdir("bocker-build")
+            local dir = o.heredoc_dir .. "/" .. ins.line
+            bocker.fs.mkdir(dir)
+            local body = s.data
+            if s.expand then
+              local okx, r = pcall(dockerfile.expand, s.data, vars, { skip_quotes = true, escape = plan.escape })
+              if not okx then cli.fail(at(ins) .. ": " .. tostring(r)) end
+              body = r
+            end
+            bocker.fs.write(dir .. "/" .. s.heredoc, body)
+            srcs[#srcs + 1] = s.heredoc
+            o.heredoc_context = dir
+          else
+            srcs[#srcs + 1] = x(s.path)
+          end
         end
+        if docs > 0 and docs < #srcs then cli.fail(at(ins) .. ": " .. c .. " cannot mix heredocs and files in this version") end
         local copts = { display = so.display, location = so.location }
+        if docs > 0 then copts.context = o.heredoc_context end
         if ins.flags.chown then copts.chown = x(ins.flags.chown) end
         if ins.flags.chmod then copts.chmod = x(ins.flags.chmod) end
         local dest = x(ins.dest)
@@ -304,7 +322,9 @@ ones in parallel. ADD of URLs is not supported; ADD unpacks local tar archives.]
     end
     local tags = {}
     for _, t in ipairs(o.tags or {}) do tags[#tags + 1] = t end
-    local img = chain:commit(tags)
+    local ok4, img = pcall(chain.commit, chain, tags)
+    if o.heredoc_dir then bocker.fs.remove(o.heredoc_dir) end
+    if not ok4 then error(img, 0) end
     if quiet then print(img.id) else out("Successfully built " .. img.id) end
     for _, t in ipairs(tags) do out("Successfully tagged " .. with_tag(t)) end
     if o.iidfile then

@@ -174,6 +174,9 @@ struct CopyPlan {
         guard rootFD >= 0 else { throw BockerError.errno("cannot open '\(root)'", code: .io) }
         defer { close(rootFD) }
         var dirTimes: [([String], timespec)] = []
+        var openParent: [String]?
+        var cachedFD: Int32 = -1
+        defer { if cachedFD >= 0 { close(cachedFD) } }
         for it in items {
             if it.extract {
                 try extractArchive(it, root: root, target: target, tmpDir: tmpDir)
@@ -183,8 +186,14 @@ struct CopyPlan {
                 // The root itself: only a directory's contents (already items) can go there.
                 continue
             }
-            let dirFD = try openDir(rootFD, Array(it.dest.dropLast()), target: target)
-            defer { close(dirFD) }
+            // Items come directory by directory: the parent of the last item is kept open.
+            let parent = Array(it.dest.dropLast())
+            if parent != openParent {
+                if cachedFD >= 0 { close(cachedFD); cachedFD = -1 }
+                cachedFD = try openDir(rootFD, parent, target: target)
+                openParent = parent
+            }
+            let dirFD = cachedFD
             switch it.st.st_mode & S_IFMT {
             case S_IFDIR:
                 if mkdirat(dirFD, name, 0o700) != 0 && errno != EEXIST {

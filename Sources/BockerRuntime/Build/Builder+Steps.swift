@@ -46,6 +46,8 @@ extension Builder {
             try store.withLock {
                 let layer = try store.createLayer(parent: s.layers.last, origin: "build " + chain.display) { fs in
                     try store.driver.commitContainer(containerDir: dir, into: fs)
+                    // Not changes of the step: what the start made only to mount on.
+                    runtime.dropMountPlaceholders(in: fs, imageLayers: s.layers)
                     FaultPoint.hit("build.layer")
                 }
                 out.layers.append(layer)
