@@ -150,6 +150,14 @@ struct ImageConfigRunTests {
             #expect(inspectExitCode(f, tid) == 137)
             _ = f.run(["rm", tid])
 
+            // systemd's STOPSIGNAL SIGRTMIN+3 is signal 37.
+            let rt = f.run(["run", "-d", "--stop-signal", "SIGRTMIN+3", img, "sh", "-c", "trap 'exit 6' 37; echo ready; while :; do sleep 0.1; done"])
+            let rtid = rt.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            try #require(try waitForLog(f, rtid, "ready"))
+            #expect(f.run(["stop", rtid], timeout: 30).status == 0)
+            #expect(inspectExitCode(f, rtid) == 6)
+            _ = f.run(["rm", rtid])
+
             let bad = f.run(["run", "--stop-signal", "NOPE", img, "true"])
             #expect(bad.status == 125 && bad.allLines.count == 1 && bad.stderr.contains("NOPE"), "\(bad)")
         }
