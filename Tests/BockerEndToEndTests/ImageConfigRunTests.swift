@@ -150,6 +150,19 @@ struct ImageConfigRunTests {
             #expect(inspectExitCode(f, tid) == 137)
             _ = f.run(["rm", tid])
 
+            // kill with the stop signal is a stop: a restart policy does not bring it back.
+            let lua = try f.writeFile("killstop.lua", """
+                local c = bocker.container.create{ image = arg[1], restart = "always", network = "none",
+                  cmd = { "sh", "-c", "trap 'exit 3' USR1; echo ready; while :; do sleep 0.1; done" } }
+                c:start()
+                c:wait_for{ log = "ready", timeout = 30 }
+                c:kill("USR1")
+                print(c:wait{ timeout = 20 }, c:refresh().restart_count)
+                c:remove{ force = true }
+                """)
+            let ks = f.run(["script", lua, img], timeout: 60)
+            #expect(ks.status == 0 && ks.stdout == "3\t0\n", "\(ks)")
+
             // systemd's STOPSIGNAL SIGRTMIN+3 is signal 37.
             let rt = f.run(["run", "-d", "--stop-signal", "SIGRTMIN+3", img, "sh", "-c", "trap 'exit 6' 37; echo ready; while :; do sleep 0.1; done"])
             let rtid = rt.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -160,6 +173,31 @@ struct ImageConfigRunTests {
 
             let bad = f.run(["run", "--stop-signal", "NOPE", img, "true"])
             #expect(bad.status == 125 && bad.allLines.count == 1 && bad.stderr.contains("NOPE"), "\(bad)")
+        }
+    }
+
+    @Test("a project's down stops a service with its image's StopSignal")
+    func projectDown() throws {
+        try BockerFixture.with { f in
+            let img = try imageWithChanges(f, ["STOPSIGNAL USR1"], name: "psig:1")
+            let out = f.tmp + "/out"
+            try Host.makeDirectory(out)
+            let script = try f.writeFile("sigp.lua", """
+                local project = require "bocker.project"
+                local p = project.new { name = "sigp" }
+                p:service "svc" {
+                  image = os.getenv("SIG_IMAGE"), network = "none", volumes = { os.getenv("SIG_OUT") .. ":/out" },
+                  command = "trap 'echo USR1 > /out/got; exit 0' USR1; trap 'echo TERM > /out/got; exit 0' TERM; echo ready; while :; do sleep 0.1; done",
+                }
+                return p:main(arg)
+                """)
+            let env = ["SIG_IMAGE": img, "SIG_OUT": out]
+            let up = f.run(["script", script, "up"], env: env)
+            #expect(up.status == 0, "\(up)")
+            try #require(try waitForLog(f, "sigp-svc-1", "ready"))
+            let down = f.run(["script", script, "down"], env: env, timeout: 60)
+            #expect(down.status == 0, "\(down)")
+            #expect(Host.readFile(out + "/got") == "USR1\n", "\(String(describing: Host.readFile(out + "/got")))")
         }
     }
 
