@@ -402,6 +402,7 @@ function Container:logs() end
 ---@field volumes? string[] Absolute paths: added.
 ---@field stop_signal? string
 ---@field healthcheck? bocker.Healthcheck
+---@field on_build? string[] ONBUILD triggers ("RUN make"): added.
 
 ---@class bocker.CommitOptions
 ---@field changes? bocker.ConfigChanges A patch to the image's config.

@@ -304,7 +304,7 @@ enum ContainerBindings {
     }
 
     static let changeKeys = ["cmd", "entrypoint", "env", "exposed_ports", "labels", "user", "workdir", "volumes",
-                             "stop_signal", "healthcheck"]
+                             "stop_signal", "healthcheck", "on_build"]
 
     /// A `changes` table (commit's config patch) as the core's ImageConfigChange.
     static func configChange(_ lua: Lua, _ t: Int32) throws -> ImageConfigChange {
@@ -318,6 +318,7 @@ enum ContainerBindings {
         c.workingDir = try lua.optString(t, "workdir")
         c.volumes = try lua.optStrings(t, "volumes") ?? []
         c.stopSignal = try lua.optString(t, "stop_signal")
+        c.onBuild = try lua.optStrings(t, "on_build") ?? []
         c.healthcheck = try lua.nestedOptions(t, "healthcheck", "commit changes.healthcheck",
                                               keys: ["test", "interval", "timeout", "start_period", "start_interval", "retries"]) { h in
             guard let h else { return nil }

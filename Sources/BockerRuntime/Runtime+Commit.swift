@@ -47,7 +47,8 @@ extension Runtime {
             // symlink to a host path halfway through (it would copy host files into the image).
             // A container `pause` froze stays frozen (and is not thawed afterwards). A marker
             // names the freeze, so a commit killed halfway is thawed by the next bocker's repair.
-            let freeze = running && options.pause && rec.paused != true
+            let paused = running && rec.paused == true
+            let freeze = running && options.pause && !paused
             if freeze {
                 try store.beginPending("freeze", rec.id)
                 do { try cg.freeze() } catch let e as BockerError {
@@ -57,7 +58,7 @@ extension Runtime {
             }
             defer { if freeze { cg.thaw(); store.endPending("freeze", rec.id) } }
             let layer = try store.createLayer(parent: rec.layers.last, origin: "commit \(rec.id)") { fs in
-                if running && !options.pause && store.driver.name != "btrfs" {
+                if running && !options.pause && !paused && store.driver.name != "btrfs" {
                     // Not frozen: read the changes with a walk that never follows a symlink
                     // (openat, O_NOFOLLOW at every step) instead of cp. A btrfs snapshot is atomic.
                     try copyChangesWithoutFollowing(containerDir: dir, into: fs)

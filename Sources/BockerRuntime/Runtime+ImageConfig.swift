@@ -2,6 +2,7 @@ import Glibc
 import BockerCore
 import BockerStore
 import BockerNetwork
+import BockerArchive
 
 /// What a new container takes from its image's config besides the command and environment
 /// (Labels, ExposedPorts, Volumes, StopSignal, Healthcheck), merged with the run options.
@@ -90,5 +91,76 @@ extension Runtime {
     /// The anonymous volumes made for container `id` when its create did not finish.
     func removeAnonymousVolumes(createdBy id: String) {
         for v in volumes.list() where v.anonymous == true && v.container == id { try? volumes.remove(v.name) }
+    }
+
+    // MARK: A new anonymous volume starts with the image's files at its path (Docker's copy-up)
+
+    /// Fills the new volume directory `data` with what the image has at `path` (its mode and
+    /// owner too). The image's tree is read before anything runs in the container; a path
+    /// through a symlink gets nothing (it is never followed out of the image). overlay's
+    /// layers are applied bottom up (whiteouts and opaque directories honoured).
+    func populateVolume(_ data: String, path: String, image: ImageRecord, containerDir: String) throws {
+        let parts = path.split(separator: "/").map(String.init)
+        guard !parts.isEmpty else { return }
+        if store.driver.cumulative {
+            if case .directory = Self.subtree(containerDir + "/rootfs", parts) {
+                try copySubtree(containerDir + "/rootfs/" + parts.joined(separator: "/"), into: data, overlay: false)
+            }
+            return
+        }
+        for layer in image.layers {
+            let fs = store.layerFS(layer)
+            switch Self.subtree(fs, parts) {
+            case .absent: continue
+            case .hidden: try Self.emptyDirectory(data)
+            case .directory(let opaque):
+                if opaque { try Self.emptyDirectory(data) }
+                try copySubtree(fs + "/" + parts.joined(separator: "/"), into: data, overlay: true)
+            }
+        }
+    }
+
+    enum Subtree { case absent, hidden, directory(opaque: Bool) }
+
+    /// glibc's lgetxattr (Swift's Glibc module leaves sys/xattr.h out).
+    typealias LGetXattr = @convention(c) (UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafeMutableRawPointer?, Int) -> Int
+    static let lgetxattrFn: LGetXattr? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "lgetxattr")
+        .map { unsafeBitCast($0, to: LGetXattr.self) }
+
+    static func emptyDirectory(_ dir: String) throws {
+        try FS.removeTree(dir)
+        guard mkdir(dir, 0o755) == 0 else { throw BockerError.errno("cannot create '\(dir)'", code: .io) }
+    }
+
+    /// What one tree (a layer, or a whole root) has at `parts`: nothing, something that hides
+    /// what is below (a whiteout, a file, a symlink on the way), or a directory (opaque when it
+    /// or a directory above it hides the lower layers' content).
+    static func subtree(_ root: String, _ parts: [String]) -> Subtree {
+        var p = root, opaque = false
+        for part in parts {
+            p += "/" + part
+            var st = stat()
+            guard lstat(p, &st) == 0 else { return .absent }
+            guard st.st_mode & S_IFMT == S_IFDIR else { return .hidden }
+            var v = [UInt8](repeating: 0, count: 2)
+            if let get = Self.lgetxattrFn, get(p, "trusted.overlay.opaque", &v, 2) == 1, v[0] == UInt8(ascii: "y") { opaque = true }
+        }
+        return .directory(opaque: opaque)
+    }
+
+    /// Copies directory `src` (contents, and its own mode and owner) into `dst` through a tar
+    /// stream: LayerWriter walks with openat and O_NOFOLLOW, the extractor resolves every path
+    /// inside `dst` (overlay whiteouts become deletions).
+    func copySubtree(_ src: String, into dst: String, overlay: Bool) throws {
+        let tmp = root.tmpDir + "/volume-" + Identifier.randomHex(bytes: 6) + ".tar"
+        try FS.makeDirectories(root.tmpDir, mode: 0o700)
+        defer { unlink(tmp) }
+        _ = try LayerWriter.write(tree: src, parent: nil, overlayWhiteouts: overlay, compression: .none, to: tmp)
+        _ = try LayerExtractor.extract(blob: tmp, compression: .none, into: dst, whiteouts: .apply)
+        var st = stat()
+        if lstat(src, &st) == 0 {
+            _ = chown(dst, st.st_uid, st.st_gid)
+            _ = chmod(dst, st.st_mode & 0o7777)
+        }
     }
 }

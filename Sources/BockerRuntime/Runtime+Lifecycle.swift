@@ -109,13 +109,14 @@ extension Runtime {
     // MARK: stop, kill, wait
 
     /// Signals the running container's first process through a pidfd (never a recycled pid).
-    /// TERM and KILL also ask its monitor not to restart it (the user ended it).
+    /// TERM, KILL and its stop signal also ask its monitor not to restart it (the user ended it).
     public func kill(_ ref: String, signal sig: Int32) throws -> ContainerRecord {
         var rec = try container(ref)
         guard rec.liveState == .running, let pid = rec.pid else {
             throw BockerError(.invalidState, "Container '\(rec.id)' is not running")
         }
-        if sig == SIGKILL || sig == SIGTERM { rec = try requestStop(rec.id) }
+        let stopSignal = rec.stopSignal.flatMap { try? Signals.parse($0) }
+        if sig == SIGKILL || sig == SIGTERM || sig == stopSignal { rec = try requestStop(rec.id) }
         // A commit killed halfway leaves the container frozen, and a frozen process acts on no
         // signal (not even SIGKILL on cgroup v1) until it is thawed.
         cgroup(of: rec.id).thaw()

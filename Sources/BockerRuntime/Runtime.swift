@@ -200,6 +200,7 @@ public final class Runtime {
                 // The image's VOLUMEs no mount covers: an anonymous volume each.
                 for path in run.anonymousVolumes {
                     let v = try volumes.createAnonymous(for: id)
+                    try populateVolume(v.mountpoint, path: path, image: image, containerDir: dir)
                     let m = MountSpec(type: .volume, source: v.name, destination: path, readOnly: false)
                     mounts.append(m)
                     newVolumes.append(m)

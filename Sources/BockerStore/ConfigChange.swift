@@ -1,8 +1,8 @@
 import BockerCore
 
 /// A patch to an image config, as `commit --change` gives it (Dockerfile instructions CMD,
-/// ENTRYPOINT, ENV, EXPOSE, LABEL, USER, WORKDIR, VOLUME, STOPSIGNAL, HEALTHCHECK, already
-/// parsed): nil / empty fields leave the config's value. Owns the rules of applying one
+/// ENTRYPOINT, ENV, EXPOSE, LABEL, USER, WORKDIR, VOLUME, STOPSIGNAL, HEALTHCHECK, ONBUILD,
+/// already parsed): nil / empty fields leave the config's value. Owns the rules of applying one
 /// (Docker's builder's): ENV and LABEL add or override by name, EXPOSE and VOLUME add, CMD,
 /// ENTRYPOINT, USER, STOPSIGNAL and HEALTHCHECK replace, a relative WORKDIR is taken from the
 /// current one, and an ENTRYPOINT without a CMD clears the old CMD.
@@ -19,6 +19,8 @@ public struct ImageConfigChange: Equatable, Sendable {
     public var volumes: [String] = []
     public var stopSignal: String?
     public var healthcheck: HealthcheckConfig?
+    /// ONBUILD triggers ("RUN make"): added.
+    public var onBuild: [String] = []
 
     public init() {}
 
@@ -81,6 +83,7 @@ public struct ImageConfigChange: Equatable, Sendable {
             guard !s.isEmpty else { throw BockerError(.invalidArgument, "STOPSIGNAL needs a signal") }
             c.stopSignal = s
         }
+        if !onBuild.isEmpty { c.onBuild = (c.onBuild ?? []) + onBuild }
         if let h = healthcheck {
             guard let kind = h.test.first, ["CMD", "CMD-SHELL", "NONE"].contains(kind), kind == "NONE" || h.test.count > 1 else {
                 throw BockerError(.invalidArgument, "invalid HEALTHCHECK test \(h.test): use [\"CMD\", arg...], [\"CMD-SHELL\", \"command\"] or [\"NONE\"]")

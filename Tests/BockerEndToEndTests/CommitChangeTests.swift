@@ -30,7 +30,7 @@ struct CommitChangeTests {
             let cid = try #require(wid)
             let c = f.run(["commit", "-c", #"CMD ["sh","-c","echo hi $K $P; pwd; cat file"]"#, "-c", "ENV K=V",
                            "-c", "ENV P=${K}2 Q=\"two words\"", "-c", "WORKDIR /srv", "-c", "WORKDIR app",
-                           "-c", "LABEL org.example.x=1 \"y z\"=2", "-c", "USER 0:0", cid, "app:1"])
+                           "-c", "LABEL org.example.x=1 \"y z\"=2", "-c", "USER 0:0", "-c", "ONBUILD RUN make", cid, "app:1"])
             #expect(c.status == 0, "\(c)")
             let r = f.run(["run", "--rm", "app:1"])
             #expect(r.status == 0, "\(r)")
@@ -62,7 +62,7 @@ struct CommitChangeTests {
             let before = f.storeListing()
             for (change, word) in [("RUN echo x", "run is not a valid change command"), ("COPY a b", "copy is not a valid change command"),
                                    ("EXPOSE 99999", "99999"), ("STOPSIGNAL NOPE", "NOPE"), ("VOLUME data", "data"),
-                                   ("ENV", "ENV"), ("HEALTHCHECK CMD", "HEALTHCHECK"), ("LABEL \"open=x", "unterminated"),
+                                   ("ENV", "ENV"), ("HEALTHCHECK CMD", "HEALTHCHECK"), ("LABEL \"open=x", "double-quote"), ("FROM x", "from is not a valid change command"),
                                    ("HEALTHCHECK --bogus=1 CMD true", "bogus")] {
                 let r = f.run(["commit", "-c", change, cid, "x:1"])
                 #expect(r.status != 0, "\(change): \(r)")

@@ -67,6 +67,49 @@ struct ImageConfigRunTests {
         }
     }
 
+    @Test("a new anonymous volume starts with the image's files at its path (deletions of upper layers honoured); a symlink in the image is never followed to the host", arguments: ["overlay", "copy"])
+    func copyUp(driver: String) throws {
+        try BockerFixture.with(driver: driver) { f in
+            let secret = "HOSTSECRET-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+            let hostDir = f.tmp + "/hostdata"
+            try Host.makeDirectory(hostDir)
+            try Host.writeFile(hostDir + "/secret", secret + "\n")
+            let base = try f.imageWith(name: "copyup") { dir in
+                runTool(["mkdir", "-p", dir + "/data/sub"])
+                try Host.writeFile(dir + "/data/a", "a\n")
+                try Host.writeFile(dir + "/data/b", "b\n")
+                try Host.writeFile(dir + "/data/sub/c", "c\n")
+                runTool(["chown", "123:45", dir + "/data"])
+                runTool(["chmod", "0750", dir + "/data"])
+                runTool(["ln", "-s", hostDir, dir + "/link"])
+            }
+            // A later layer deletes /data/b and adds /data/d.
+            let (w, wid) = f.runNew(["run", base, "sh", "-c", "rm /data/b; echo d > /data/d"])
+            #expect(w.status == 0, "\(w)")
+            #expect(f.run(["commit", "-c", "VOLUME /data /link", try #require(wid), "cu:1"]).status == 0)
+            let before = anonymousVolumes(f)
+            let c = f.run(["create", "cu:1", "true"])
+            #expect(c.status == 0, "\(c)")
+            let made = anonymousVolumes(f).subtracting(before)
+            #expect(made.count == 2, "\(made)")
+            var seen: [String: String] = [:]
+            for v in made {
+                let data = f.root + "/volumes/" + v + "/_data"
+                let list = runTool(["find", data, "-mindepth", "1", "-printf", "%P %U:%G %m\\n"]).stdoutLines.sorted()
+                var st = stat()
+                lstat(data, &st)
+                seen[v] = list.joined(separator: ",") + " root=\(st.st_uid):\(st.st_gid) \(String(st.st_mode & 0o7777, radix: 8))"
+            }
+            let leaked = runTool(["grep", "-rl", secret, f.root + "/volumes"])
+            #expect(leaked.stdout.isEmpty, "host files copied into a volume: \(leaked.stdout)")
+            let values = Set(seen.values)
+            #expect(values.contains("a 0:0 644,d 0:0 644,sub 0:0 755,sub/c 0:0 644 root=123:45 750"), "\(seen)")
+            #expect(values.contains { $0.hasPrefix(" root=") }, "the /link volume is not empty: \(seen)")
+            _ = f.run(["rm", "-v", c.stdout.trimmingCharacters(in: .whitespacesAndNewlines)])
+            #expect(anonymousVolumes(f) == before)
+        }
+    }
+
     @Test("stop sends the image's StopSignal; --stop-signal overrides it; --stop-timeout bounds the wait")
     func stopSignal() throws {
         try BockerFixture.with { f in
@@ -107,8 +150,54 @@ struct ImageConfigRunTests {
             #expect(inspectExitCode(f, tid) == 137)
             _ = f.run(["rm", tid])
 
+            // kill with the stop signal is a stop: a restart policy does not bring it back.
+            let lua = try f.writeFile("killstop.lua", """
+                local c = bocker.container.create{ image = arg[1], restart = "always", network = "none",
+                  cmd = { "sh", "-c", "trap 'exit 3' USR1; echo ready; while :; do sleep 0.1; done" } }
+                c:start()
+                c:wait_for{ log = "ready", timeout = 30 }
+                c:kill("USR1")
+                print(c:wait{ timeout = 20 }, c:refresh().restart_count)
+                c:remove{ force = true }
+                """)
+            let ks = f.run(["script", lua, img], timeout: 60)
+            #expect(ks.status == 0 && ks.stdout == "3\t0\n", "\(ks)")
+
+            // systemd's STOPSIGNAL SIGRTMIN+3 is signal 37.
+            let rt = f.run(["run", "-d", "--stop-signal", "SIGRTMIN+3", img, "sh", "-c", "trap 'exit 6' 37; echo ready; while :; do sleep 0.1; done"])
+            let rtid = rt.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            try #require(try waitForLog(f, rtid, "ready"))
+            #expect(f.run(["stop", rtid], timeout: 30).status == 0)
+            #expect(inspectExitCode(f, rtid) == 6)
+            _ = f.run(["rm", rtid])
+
             let bad = f.run(["run", "--stop-signal", "NOPE", img, "true"])
             #expect(bad.status == 125 && bad.allLines.count == 1 && bad.stderr.contains("NOPE"), "\(bad)")
+        }
+    }
+
+    @Test("a project's down stops a service with its image's StopSignal")
+    func projectDown() throws {
+        try BockerFixture.with { f in
+            let img = try imageWithChanges(f, ["STOPSIGNAL USR1"], name: "psig:1")
+            let out = f.tmp + "/out"
+            try Host.makeDirectory(out)
+            let script = try f.writeFile("sigp.lua", """
+                local project = require "bocker.project"
+                local p = project.new { name = "sigp" }
+                p:service "svc" {
+                  image = os.getenv("SIG_IMAGE"), network = "none", volumes = { os.getenv("SIG_OUT") .. ":/out" },
+                  command = "trap 'echo USR1 > /out/got; exit 0' USR1; trap 'echo TERM > /out/got; exit 0' TERM; echo ready; while :; do sleep 0.1; done",
+                }
+                return p:main(arg)
+                """)
+            let env = ["SIG_IMAGE": img, "SIG_OUT": out]
+            let up = f.run(["script", script, "up"], env: env)
+            #expect(up.status == 0, "\(up)")
+            try #require(try waitForLog(f, "sigp-svc-1", "ready"))
+            let down = f.run(["script", script, "down"], env: env, timeout: 60)
+            #expect(down.status == 0, "\(down)")
+            #expect(Host.readFile(out + "/got") == "USR1\n", "\(String(describing: Host.readFile(out + "/got")))")
         }
     }
 
@@ -129,6 +218,9 @@ struct ImageConfigRunTests {
             #expect(exposed == ["80/tcp", "81/udp"], "\(String(describing: exposed))")
             let hostPort = try #require(ports["80/tcp"]?.first?["HostPort"].flatMap { Int($0) }, "\(ports)")
             #expect(hostPort >= 32768 && hostPort <= 60999, "\(hostPort)")
+            let port = f.run(["port", id])
+            #expect(port.stdoutLines.contains("80/tcp -> 0.0.0.0:\(hostPort)"), "\(port)")
+            #expect(port.stdoutLines.contains { $0.hasPrefix("81/udp -> 0.0.0.0:") }, "\(port)")
             let got = n.httpGet("http://127.0.0.1:\(hostPort)/")
             #expect(got.status == 0 && got.stdout == webPage, "\(got)")
             let r = server.finish(timeout: 30)
@@ -145,13 +237,13 @@ struct ImageConfigRunTests {
     func luaAPI() throws {
         try BockerFixture.with { f in
             _ = try imageWithChanges(f, ["EXPOSE 8080 53/udp", "STOPSIGNAL QUIT", "LABEL a=b", "VOLUME /data",
-                                         "HEALTHCHECK --interval=5s --timeout=2s --retries=4 CMD true"], name: "lua:1")
+                                         "HEALTHCHECK --interval=5s --timeout=2s --retries=4 CMD true", "ONBUILD RUN make"], name: "lua:1")
             let path = try f.writeFile("cfg.lua", """
                 local img = bocker.image.get("lua:1")
                 local c = img.config
                 print(table.concat(c.exposed_ports, ","), c.stop_signal, c.labels.a, table.concat(c.volumes, ","))
                 print(table.concat(c.healthcheck.test, " "), c.healthcheck.interval, c.healthcheck.timeout, c.healthcheck.retries)
-                print(tostring(img.author), tostring(c.cmd), tostring(c.shell))
+                print(tostring(img.author), tostring(c.cmd), c.on_build[1])
                 local ct = bocker.container.create{ image = "lua:1", cmd = { "true" }, network = "none",
                   stop_signal = "USR2", stop_timeout = 3, expose = { "9000-9001" }, publish_all = false }
                 print(ct.stop_signal, table.concat(ct.exposed_ports, ","))
@@ -175,7 +267,7 @@ struct ImageConfigRunTests {
             guard r.stdoutLines.count == 9 else { return }
             #expect(r.stdoutLines[0] == "8080/tcp,53/udp\tQUIT\tb\t/data", "\(r)")
             #expect(r.stdoutLines[1] == "CMD-SHELL true\t5.0\t2.0\t4", "\(r)")
-            #expect(r.stdoutLines[2] == "nil\tnil\tnil", "\(r)")
+            #expect(r.stdoutLines[2] == "nil\tnil\tRUN make", "\(r)")
             #expect(r.stdoutLines[3] == "USR2\t8080/tcp,53/udp,9000/tcp,9001/tcp", "\(r)")
             #expect(r.stdoutLines[4] == "USR2\t3\tCMD-SHELL", "\(r)")
             #expect(r.stdoutLines[5].contains("unknown option 'stop_sigal'") && r.stdoutLines[5].contains("stop_signal"), "\(r)")

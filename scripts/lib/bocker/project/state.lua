@@ -112,7 +112,8 @@ function Project:stop_all(list, timeout)
   for _, c in ipairs(list) do
     c:refresh()
     if c.status == "running" then
-      if pcall(c.kill, c, "TERM") then running[#running + 1] = c end
+      -- its stop signal (--stop-signal, the image's StopSignal), as stop sends
+      if pcall(c.kill, c, c.stop_signal or "TERM") then running[#running + 1] = c end
     end
   end
   local deadline = bocker.now() + timeout
