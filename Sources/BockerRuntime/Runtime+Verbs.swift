@@ -23,6 +23,11 @@ extension Runtime {
             }
             rec.name = newName
             try save(rec)
+            // Its peers on a user network find it by the new name (their /etc/hosts).
+            if let net = rec.networkState?.network, rec.liveState == .running,
+               (try? networks.get(net))?.resolvesNames == true {
+                refreshHosts(network: net)
+            }
             emit(ContainerEvent("rename", rec))
             return rec
         }
