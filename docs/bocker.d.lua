@@ -277,6 +277,7 @@ function cgrouplib.of(ref) end
 ---@field workdir? string An existing directory inside the container.
 ---@field user? string "name", "uid", "name:group" or "uid:gid" (names from the container's own files).
 ---@field tty? boolean A new pty of the container's own is the command's stdio (exec -t); not with capture.
+---@field detach? boolean Run it in the background (stdio /dev/null) and return 0 at once (exec -d).
 
 ---A container (userdata holding the id; each field read reloads the record, and raises
 ---not_found once the container is removed).
@@ -492,6 +493,10 @@ function Container:copy_in(src, path, opts) end
 ---One reading of the running container's counters (CPU % = delta cpu / delta system × CPUs × 100).
 ---@return bocker.Stats
 function Container:stats() end
+
+---What the container changed against its image, sorted by path (Docker's diff).
+---@return {kind: "A"|"C"|"D", path: string}[]
+function Container:diff() end
 
 ---The host's `ps ARGS` (default -ef), only the container's processes.
 ---@param ps_args? string[]
@@ -795,6 +800,10 @@ function bocker.json.decode(text) end
 ---Waits.
 ---@param seconds number
 function bocker.sleep(seconds) end
+
+---Disk usage of the store (`system df`): rows for Images, Containers, Local Volumes, Build Cache.
+---@return {type: string, total: integer, active: integer, size: integer, reclaimable: integer}[]
+function bocker.system_df() end
 
 ---Blocks until one of the containers has exited for good and returns it. Raises `timeout`.
 ---@param containers (bocker.Container|string)[]

@@ -185,13 +185,19 @@ enum ContainerBindings {
             guard let argv = try lua.stringArray(2, "exec command"), !argv.isEmpty else {
                 throw BockerError(.invalidArgument, "exec needs a command")
             }
-            let opts = try lua.optionsTable(3, "exec", keys: ["env", "workdir", "user", "capture", "timeout", "tty"])
+            let opts = try lua.optionsTable(3, "exec", keys: ["env", "workdir", "user", "capture", "timeout", "tty", "detach"])
             let tty = try opts.flatMap { try lua.optBool($0, "tty") } ?? false
             let timeout = try opts.flatMap { try lua.optDuration($0, "timeout") }
             let env = try opts.flatMap { try lua.optStrings($0, "env") } ?? []
             let workdir = try opts.flatMap { try lua.optString($0, "workdir") }
             let user = try opts.flatMap { try lua.optString($0, "user") }
             fflush(nil)
+            if try opts.flatMap({ try lua.optBool($0, "detach") }) == true {
+                if tty { throw BockerError(.invalidArgument, "exec: tty and detach cannot be combined") }
+                try runtime(lua).execDetached(id, argv: argv, env: env, workdir: workdir, user: user)
+                lua.push(.int(0))
+                return 1
+            }
             if try opts.flatMap({ try lua.optBool($0, "capture") }) == true {
                 if tty { throw BockerError(.invalidArgument, "exec: tty and capture cannot be combined") }
                 let (code, out, err) = try runtime(lua).execCapture(id, argv: argv, env: env, workdir: workdir, user: user, timeout: timeout)
@@ -265,10 +271,12 @@ enum ContainerBindings {
                     .table([("stream", .string($0.stream)), ("text", .string($0.log)), ("time", .string($0.time))])
                 }))
             }
-            if let t = try lua.optionsTable(2, "logs", keys: ["offset", "wait"]) {
+            if let t = try lua.optionsTable(2, "logs", keys: ["offset", "wait", "since", "until"]) {
                 let offset = try lua.optInt(t, "offset") ?? 0
                 let wait = try lua.optBool(t, "wait") ?? false
-                let (entries, next, running) = try runtime(lua).logs(id, from: offset, wait: wait)
+                let since = try lua.optString(t, "since").map { try TimeArgument.parse($0, option: "since") }
+                let until = try lua.optString(t, "until").map { try TimeArgument.parse($0, option: "until") }
+                let (entries, next, running) = try runtime(lua).logs(id, from: offset, wait: wait, since: since, until: until)
                 push(entries)
                 lua.push(.int(next))
                 lua.push(.bool(running))

@@ -20,6 +20,7 @@ enum HostBindings {
         ("json", json),
         ("sleep", sleep),
         ("wait_any", WaitBindings.waitAny),
+        ("system_df", VerbBindings.systemDF),
         ("events", EventBindings.events),
         ("executable", executable),
     ]

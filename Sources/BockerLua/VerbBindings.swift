@@ -134,8 +134,28 @@ enum VerbBindings {
         }
     }
 
+    /// c:diff() → { {kind = "A"|"C"|"D", path = "/…"}… } sorted by path.
+    static let diff: clua_swift_function = { L in
+        binding(L) { lua in
+            let changes = try runtime(lua).diff(try ContainerBindings.ref(lua, 1, "diff"))
+            lua.push(.array(changes.map { .table([("kind", .string($0.kind)), ("path", .string($0.path))]) }))
+            return 1
+        }
+    }
+
+    /// bocker.system_df() → { {type, total, active, size, reclaimable}… }
+    static let systemDF: clua_swift_function = { L in
+        binding(L) { lua in
+            lua.push(.array(try runtime(lua).diskUsage().map {
+                .table([("type", .string($0.type)), ("total", .int($0.total)), ("active", .int($0.active)),
+                        ("size", .int($0.size)), ("reclaimable", .int($0.reclaimable))])
+            }))
+            return 1
+        }
+    }
+
     static let methods: [String: clua_swift_function] = [
-        "stats": stats,
+        "stats": stats, "diff": diff,
         "rename": rename, "pause": pause, "unpause": unpause, "update": updateLimits, "top": top,
         "copy_out": copyOut, "copy_in": copyIn,
     ]

@@ -69,6 +69,7 @@ extension Runtime {
     /// The runtime's own entry points in the bocker binary (no Lua): the exit status when `argv`
     /// is one of them (`bocker __monitor ROOT ID`), nil for a user's command line.
     public static func internalEntry(_ argv: [String]) -> Int32? {
+        if argv.count == 5, argv[1] == "__exec" { return execMain(root: argv[2], id: argv[3], spec: argv[4]) }
         guard argv.count == 4, argv[1] == "__monitor" else { return nil }
         return monitorMain(root: argv[2], id: argv[3])
     }

@@ -23,6 +23,11 @@ extension Runtime {
             }
             rec.name = newName
             try save(rec)
+            // Its peers on a user network find it by the new name (their /etc/hosts).
+            if let net = rec.networkState?.network, rec.liveState == .running,
+               (try? networks.get(net))?.resolvesNames == true {
+                refreshHosts(network: net)
+            }
             emit(ContainerEvent("rename", rec))
             return rec
         }
@@ -209,5 +214,54 @@ enum HostCapture {
             throw BockerError(.invalidArgument, "\(FS.basename(argv[0])) failed: \(first)")
         }
         return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// `system df`: one row per kind of thing the store holds.
+public struct DiskUsageRow: Sendable {
+    public var type: String
+    public var total: Int
+    public var active: Int
+    public var size: Int
+    public var reclaimable: Int
+}
+
+extension Runtime {
+    /// Images (their layers, each counted once; active: used by a container), containers (their
+    /// directories; active: running), local volumes (active: mounted by a container) and the
+    /// build cache (entries; the layers only it holds). Reclaimable: what nothing active uses.
+    public func diskUsage() -> [DiskUsageRow] {
+        let containers = listContainers()
+        let images = store.listImages()
+        let usedImages = Set(containers.map(\.image))
+        let usedLayers = Set(containers.flatMap(\.layers))
+        var layerSize: [String: Int] = [:]
+        for layer in Set(images.flatMap(\.layers)) { layerSize[layer] = FS.diskUsage(root.layerDir(layer)) }
+        let imageBytes = layerSize.values.reduce(0, +)
+        let freeLayers = layerSize.filter { !usedLayers.contains($0.key) }.values.reduce(0, +)
+        var cTotal = 0, cFree = 0, cActive = 0
+        for c in containers {
+            let size = FS.diskUsage(root.containerDir(c.id))
+            cTotal += size
+            if c.liveState == .running { cActive += 1 } else { cFree += size }
+        }
+        // What only the build cache holds (its layers no image or container uses): all reclaimable.
+        let cache = store.buildCacheUsage(inUse: layersInUse())
+        let vols = volumes.list()
+        let mounted = Set(containers.flatMap { ($0.mounts ?? []).filter { $0.type == .volume }.map(\.source) })
+        var vTotal = 0, vFree = 0
+        for v in vols {
+            let size = FS.diskUsage(FS.parent(v.mountpoint))
+            vTotal += size
+            if !mounted.contains(v.name) { vFree += size }
+        }
+        return [
+            DiskUsageRow(type: "Images", total: images.count, active: images.filter { usedImages.contains($0.id) }.count,
+                         size: imageBytes, reclaimable: freeLayers),
+            DiskUsageRow(type: "Containers", total: containers.count, active: cActive, size: cTotal, reclaimable: cFree),
+            DiskUsageRow(type: "Local Volumes", total: vols.count, active: vols.filter { mounted.contains($0.name) }.count,
+                         size: vTotal, reclaimable: vFree),
+            DiskUsageRow(type: "Build Cache", total: cache.entries, active: 0, size: cache.bytes, reclaimable: cache.bytes),
+        ]
     }
 }

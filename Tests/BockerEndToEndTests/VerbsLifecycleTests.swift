@@ -136,8 +136,16 @@ struct VerbsLifecycleTests {
             #expect(taken.status != 0 && taken.stderr.contains("already in use"), "\(taken)")
             let bad = f.run(["rename", "new", "bad/name"])
             #expect(bad.status != 0 && bad.stderr.contains("invalid container name"), "\(bad)")
+            // On a user network the peers find it by its new name.
+            #expect(f.run(["network", "create", "renamenet"]).status == 0)
+            _ = f.run(["run", "-d", "--name", "peer", "--network", "renamenet", img, "sleep", "60"])
+            _ = f.run(["run", "-d", "--name", "first", "--network", "renamenet", img, "sleep", "60"])
+            #expect(f.run(["rename", "first", "second"]).status == 0)
+            let hosts = f.run(["exec", "peer", "cat", "/etc/hosts"])
+            #expect(hosts.stdoutLines.contains { fields($0).contains("second") }, "\(hosts)")
+            #expect(!hosts.stdoutLines.contains { fields($0).contains("first") }, "\(hosts)")
             let ev = f.run(["events", "--since", "1h", "--until", "0s", "--filter", "event=rename", "--format", "json"])
-            #expect(ev.status == 0 && ev.stdoutLines.count == 1 && ev.stdout.contains(#""name":"new""#), "\(ev)")
+            #expect(ev.status == 0 && ev.stdoutLines.count == 2 && ev.stdout.contains(#""name":"new""#), "\(ev)")
         }
     }
 

@@ -10,6 +10,9 @@ local options = {
   ["--user"] = { name = "user", kind = "value" },
   ["-i"] = { name = "interactive", kind = "flag", help = "keep stdin open (always: stdin is this terminal's)" },
   ["--interactive"] = { name = "interactive", kind = "flag" },
+  ["-d"] = { name = "detach", kind = "flag", help = "run the command in the background (its output is discarded)" },
+  ["--detach"] = { name = "detach", kind = "flag" },
+  ["--env-file"] = { name = "env_file", kind = "list", arg = "FILE", help = "KEY=VALUE lines to add to the environment (before -e)" },
   ["-t"] = { name = "tty", kind = "flag", help = "give the command a pseudo-terminal in the container (-it for a shell)" },
   ["--tty"] = { name = "tty", kind = "flag" },
 }
@@ -28,6 +31,16 @@ it is not found.]],
     if #rest < 2 then cli.fail("usage: bocker exec <container_id> <command> [arg...]") end
     local c = bocker.container.get(rest[1])
     local cmd = table.move(rest, 2, #rest, 1, {})
-    return c:exec(cmd, { env = o.env, workdir = o.workdir, user = o.user, tty = o.tty })
+    local env = {}
+    for _, path in ipairs(o.env_file or {}) do
+      local lines, err = cli.read_env_file(path)
+      if not lines then cli.fail(("cannot read --env-file '%s': %s"):format(path, err)) end
+      for _, kv in ipairs(lines) do env[#env + 1] = kv end
+    end
+    for _, kv in ipairs(o.env or {}) do
+      if kv:find("=", 1, true) then env[#env + 1] = kv
+      elseif kv ~= "" and os.getenv(kv) then env[#env + 1] = kv .. "=" .. os.getenv(kv) end
+    end
+    return c:exec(cmd, { env = env, workdir = o.workdir, user = o.user, tty = o.tty, detach = o.detach })
   end,
 }

@@ -97,21 +97,24 @@ local function install_service(args)
 end
 
 return {
-  summary = "System maintenance: prune, start-restartable, install-service",
-  usage = "bocker system prune|start-restartable|install-service [OPTIONS]",
+  summary = "System maintenance: prune, df, start-restartable, install-service",
+  usage = "bocker system prune|df|start-restartable|install-service [OPTIONS]",
   help = [[  prune               remove exited containers, unused networks, the build cache and the layers
                       only they used
+  df                  disk usage of images, containers, volumes and the build cache
   start-restartable   start every container whose restart policy is always, or unless-stopped
                       and not stopped by the user (what the systemd unit runs at boot)
   install-service     write bocker.service (systemd) into --prefix (default /etc/systemd/system)]],
   options = {},
-  subcommands = { prune = prune_options, ["start-restartable"] = {}, ["install-service"] = install_options },
+  subcommands = { prune = prune_options, df = require("bocker.df").options, ["start-restartable"] = {},
+                  ["install-service"] = install_options },
   run = function(args)
     if args[1] == "--help" or args[1] == "-h" then cli.print_help("system"); return 0 end
     local rest = table.move(args, 2, #args, 1, {})
     if args[1] == "prune" then return prune(rest) end
+    if args[1] == "df" then return require("bocker.df").run(rest) end
     if args[1] == "start-restartable" then return start_restartable(rest) end
     if args[1] == "install-service" then return install_service(rest) end
-    cli.fail("usage: bocker system prune|start-restartable|install-service")
+    cli.fail("usage: bocker system prune|df|start-restartable|install-service")
   end,
 }
