@@ -7,7 +7,7 @@ import Glibc
 import BockerCore
 
 /// One thing that happened to a container, as `bocker events` shows it (Docker's names:
-/// create, start, die, oom, destroy).
+/// create, start, die, oom, destroy, `health_status: healthy|unhealthy`).
 public struct ContainerEvent: Sendable, Equatable {
     public var time: Double
     public var action: String
@@ -60,7 +60,8 @@ public struct EventFilter: Sendable {
         if let s = since, e.time < s { return false }
         if let u = until, e.time > u { return false }
         if !containers.isEmpty && !containers.contains(where: { $0 == e.id || $0 == e.name }) { return false }
-        if !actions.isEmpty && !actions.contains(e.action) { return false }
+        // `health_status` matches every `health_status: …` (Docker's filter).
+        if !actions.isEmpty && !actions.contains(where: { $0 == e.action || e.action.hasPrefix($0 + ":") }) { return false }
         if !images.isEmpty && !images.contains(e.image) { return false }
         return true
     }
