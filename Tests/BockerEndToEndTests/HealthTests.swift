@@ -199,4 +199,27 @@ struct HealthTests {
             #expect(r.stdoutLines == ["timeout=timeout:starting", "exited=invalid_state", "none=invalid_argument:nil"], "\(r)")
         }
     }
+
+    @Test("a project's healthcheck is the container's own: the runtime runs it, up waits on it, ps shows it")
+    func projectUsesRuntimeHealth() throws {
+        try BockerFixture.with { f in
+            let img = try f.initImage()
+            let script = try f.writeFile("deploy.lua", """
+                local project = require "bocker.project"
+                local p = project.new { name = "hp" }
+                p:service "web" { image = "\(img)", command = "sleep 600", network = "none",
+                                  healthcheck = { test = { "CMD", "true" }, interval = 0.05 } }
+                return p:main(arg)
+
+                """)
+            let up = f.run(["script", script, "up"])
+            #expect(up.status == 0 && up.stdoutLines.contains("Container hp-web-1  Healthy"), "\(up)")
+            let insp = f.run(["inspect", "-f", "{{.State.Health.Status}} {{.State.Health.FailingStreak}}", "hp-web-1"])
+            #expect(insp.stdout == "healthy 0\n", "\(insp)")
+            let ps = f.run(["ps", "--format", "{{.Status}}"])
+            #expect(ps.stdout.hasSuffix(" (healthy)\n"), "\(ps)")
+            #expect(f.run(["script", script, "down"]).status == 0)
+            #expect(f.containerIds().isEmpty)
+        }
+    }
 }
