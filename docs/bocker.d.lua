@@ -88,6 +88,7 @@ function Image:tag(name) end
 ---@class bocker.PushOptions
 ---@field compression? "gzip"|"zstd" For layers packed now (images made by init or commit); default gzip.
 ---@field progress? fun(ev: bocker.PushEvent) Called on the calling thread.
+---@field timeout? number|string The whole push's time limit (seconds or "1m30s"); past it, raises `timeout` and no manifest is put.
 
 ---Pushes this image to the registry `target` names ([REGISTRY/]NAME[:TAG]; default: the name
 ---the image was fetched by). Returns the manifest's digest and size and the reference.
@@ -151,9 +152,10 @@ function imagelib.remove(ref, opts) end
 
 ---Pulls an image from a registry (Docker Hub names are normalised: "alpine" is
 ---docker.io/library/alpine:latest). Returns the image, its digest, and whether anything was
----downloaded. `progress` hears {layer=, status=, current=, total=} for each step.
+---downloaded. `progress` hears {layer=, status=, current=, total=} for each step. Past
+---`timeout` (seconds or "1m30s") it raises `timeout`, and nothing of the pull is left.
 ---@param ref string
----@param opts? {platform?: string, progress?: fun(ev: table)}
+---@param opts? {platform?: string, progress?: fun(ev: table), timeout?: number|string}
 ---@return bocker.Image image
 ---@return string digest
 ---@return boolean downloaded
