@@ -222,4 +222,15 @@ struct HealthTests {
             #expect(f.containerIds().isEmpty)
         }
     }
+
+    @Test("an attached run container is checked too: the check runs inside it while it runs in the foreground")
+    func attachedRunIsChecked() throws {
+        try BockerFixture.with { f in
+            let img = try f.initImage()
+            // The container waits for a file only its healthcheck makes.
+            let r = f.run(["run", "--network", "none", "--health-cmd", "touch /tmp/checked", "--health-interval", "50ms",
+                           img, "sh", "-c", "while [ ! -f /tmp/checked ]; do :; done; echo seen"], timeout: 60)
+            #expect(r.status == 0 && r.stdout == "seen\n", "\(r)")
+        }
+    }
 }
