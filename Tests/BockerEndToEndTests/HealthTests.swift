@@ -93,9 +93,12 @@ struct HealthTests {
                 print("first=" .. first.ExitCode .. ":" .. first.Output)
                 print("second=" .. h.Log[2].ExitCode)
                 print("status=" .. h.Status)
-                local code, out = c:exec({ "sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\\\0' ' '" }, { capture = true })
-                print("hung-left=" .. tostring(out:find("sleep 100", 1, true) ~= nil))
-                print("main=" .. tostring(out:find("sleep 600", 1, true) ~= nil))
+                -- One line per process; a check running right now has "exec sleep 100" in its
+                -- sh command line, so only a process that IS "sleep 100" counts.
+                local code, out = c:exec({ "sh", "-c", "for f in /proc/[0-9]*/cmdline; do tr '\\\\0' ' ' < $f; echo; done" }, { capture = true })
+                out = "\\n" .. out
+                print("hung-left=" .. tostring(out:find("\\nsleep 100 ", 1, true) ~= nil))
+                print("main=" .. tostring(out:find("\\nsleep 600 ", 1, true) ~= nil))
                 c:remove{ force = true }
                 """)
             let r = f.run(["script", path, img])
