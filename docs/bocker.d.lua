@@ -88,6 +88,7 @@ function Image:tag(name) end
 ---@class bocker.PushOptions
 ---@field compression? "gzip"|"zstd" For layers packed now (images made by init or commit); default gzip.
 ---@field progress? fun(ev: bocker.PushEvent) Called on the calling thread.
+---@field timeout? number|string The whole push's time limit (seconds or "1m30s"); past it, raises `timeout` and no manifest is put.
 
 ---Pushes this image to the registry `target` names ([REGISTRY/]NAME[:TAG]; default: the name
 ---the image was fetched by). Returns the manifest's digest and size and the reference.
@@ -151,9 +152,10 @@ function imagelib.remove(ref, opts) end
 
 ---Pulls an image from a registry (Docker Hub names are normalised: "alpine" is
 ---docker.io/library/alpine:latest). Returns the image, its digest, and whether anything was
----downloaded. `progress` hears {layer=, status=, current=, total=} for each step.
+---downloaded. `progress` hears {layer=, status=, current=, total=} for each step. Past
+---`timeout` (seconds or "1m30s") it raises `timeout`, and nothing of the pull is left.
 ---@param ref string
----@param opts? {platform?: string, progress?: fun(ev: table)}
+---@param opts? {platform?: string, progress?: fun(ev: table), timeout?: number|string}
 ---@return bocker.Image image
 ---@return string digest
 ---@return boolean downloaded
@@ -300,6 +302,7 @@ function cgrouplib.of(ref) end
 ---@field env string[] The full environment, "KEY=VALUE".
 ---@field error? string Why the last start failed.
 ---@field resources bocker.Resources
+---@field health? "starting"|"healthy"|"unhealthy" Its healthcheck's status as its monitor last wrote it; nil without a healthcheck (or before its first start).
 ---@field network_mode string "bridge", "none", "host" or a user network's name.
 ---@field ports string[] Published ports, e.g. "0.0.0.0:8080->80/tcp".
 ---@field exposed_ports string[] "80/tcp" entries: the image's, --expose and the published ones.
@@ -353,9 +356,10 @@ function Container:wait(opts) end
 
 ---Blocks until every condition holds: a log line matching the regular expression `log`
 ---(`times` of them), a TCP `port` accepting connections, an HTTP GET of `http.path` on
----`http.port` answering `http.status` (any 2xx when not given). Raises `timeout` (default
----60 s) or `invalid_state` when the container stops first. Returns the container.
----@param conditions {log?: string, times?: integer, port?: integer, http?: {port?: integer, path?: string, status?: integer}, timeout?: number|string}
+---`http.port` answering `http.status` (any 2xx when not given), with `health` its healthcheck
+---reporting healthy. Raises `timeout` (default 60 s), `invalid_state` when the container stops
+---first or becomes unhealthy, `invalid_argument` for `health` without a healthcheck. Returns the container.
+---@param conditions {log?: string, times?: integer, port?: integer, http?: {port?: integer, path?: string, status?: integer}, health?: boolean, timeout?: number|string}
 ---@return bocker.Container
 function Container:wait_for(conditions) end
 
@@ -554,6 +558,18 @@ function Container:top(ps_args) end
 ---@field ipc? "private"|"host" The IPC namespace (and /dev/shm): its own (default) or the host's.
 ---@field pid? "host" Share the host's PID namespace.
 ---@field uts? "host" Share the host's UTS namespace (hostname).
+---@field healthcheck? bocker.Healthcheck|string|false Its healthcheck, over the image's: a table, a shell command, or false to disable the image's (--no-healthcheck).
+
+---The container's monitor runs it inside the container: the first check `interval` after the
+---start, a check running past `timeout` is killed and fails, `retries` failures in a row make it
+---unhealthy (failures within `start_period` do not count). Durations: seconds or "1m30s".
+---@class bocker.Healthcheck
+---@field test? string|string[] A shell command (CMD-SHELL), {"CMD", argv...}, {"CMD-SHELL", "cmd"}, {"NONE"}, or a plain argv list; nil keeps the image's command.
+---@field interval? number|string Between checks (default 30s).
+---@field timeout? number|string Longest a check may run (default 30s).
+---@field retries? integer Failures in a row that make it unhealthy (default 3).
+---@field start_period? number|string Time to start in (default 0).
+---@field start_interval? number|string Between checks during the start period (default 5s).
 
 ---@class bocker.Volume
 ---@field name string

@@ -58,6 +58,11 @@ public enum FS {
             throw BockerError.errno("cannot read \(what.isEmpty ? "" : what + " ")'\(path)'", code: .io)
         }
         defer { close(fd) }
+        return completeLines(fd: fd, from: offset)
+    }
+
+    /// `completeLines` of an open file (the caller checked which file it is).
+    public static func completeLines(fd: Int32, from offset: Int) -> ([ArraySlice<UInt8>], Int) {
         var bytes: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 65536)
         var pos = off_t(offset)

@@ -48,11 +48,12 @@ enum ContainerBindings {
     /// name=, user=, cpu_shares=, memory=bytes, pids_limit=, network="bridge"|"none"|"host"|name,
     /// ports={"8080:80", "127.0.0.1:53:53/udp"…}, privileged=bool, cap_add={…}, cap_drop={…},
     /// read_only=bool, security_opt={"seccomp=unconfined"…}, devices={"/dev/x[:/dev/y][:rwm]"…},
-    /// userns="host"|"auto", log_opts={"max-size=10m", "max-file=3"}} → Container (state "created").
+    /// userns="host"|"auto", log_opts={"max-size=10m", "max-file=3"}, healthcheck={test=, interval=,
+    /// timeout=, retries=, start_period=, start_interval=} | "shell cmd" | false} → Container (state "created").
     /// The options `bocker.container.create` takes (any other key is an error).
     static let createOptions = ["image", "cmd", "entrypoint", "shell", "env", "workdir", "name", "user", "cpu_shares", "memory", "pids_limit", "network", "ports", "volumes", "tmpfs", "volumes_from", "hostname", "restart", "auto_remove", "init", "tty", "labels", "privileged", "cap_add", "cap_drop", "read_only", "security_opt", "devices", "userns", "log_opts", "publish_all", "expose", "stop_signal", "stop_timeout",
                                        "extra_hosts", "dns", "dns_search", "dns_options", "cpus", "cpuset_cpus", "memory_swap",
-                                       "memory_reservation", "mounts", "ulimits", "shm_size", "sysctls", "ipc", "pid", "uts"]
+                                       "memory_reservation", "mounts", "ulimits", "shm_size", "sysctls", "ipc", "pid", "uts", "healthcheck"]
 
     static let create: clua_swift_function = { L in
         binding(L) { lua in
@@ -113,6 +114,7 @@ enum ContainerBindings {
             spec.stopSignal = try lua.optString(t, "stop_signal")
             spec.stopTimeout = try lua.optInt(t, "stop_timeout")
             try runFlags(lua, t, into: &spec)
+            spec.healthcheck = try lua.optHealthcheck(t)
             if spec.autoRemove && spec.restartPolicy.name != "no" {
                 throw BockerError(.invalidArgument, "conflicting options: --restart and --rm")
             }
@@ -368,7 +370,7 @@ enum ContainerBindings {
     ].merging(VerbBindings.methods) { own, _ in own }
 
     /// Fields: id, name, image, image_source, command, argv, status, exit_code, pid, created,
-    /// started_at, finished_at, hostname, workdir, user, env, error, resources.
+    /// started_at, finished_at, hostname, workdir, user, env, error, resources, health.
     static func field(_ lua: Lua, _ obj: ContainerObject, _ key: String) throws -> Bool {
         if let m = methods[key] { lua.push(function: m); return true }
         let c = obj.rec
@@ -399,6 +401,7 @@ enum ContainerBindings {
         case "oom_killed": lua.push(.bool(c.oomKilled == true))
         case "stop_signal": lua.push(.optional(c.stopSignal))
         case "exposed_ports": lua.push(.strings(c.exposedPorts ?? []))
+        case "health": lua.push(.optional(try runtime(lua).health(of: c)?.status))
         case "mounts":
             lua.push(.array((c.mounts ?? []).map {
                 .table([("type", .string($0.type.rawValue)), ("source", .string($0.source)),

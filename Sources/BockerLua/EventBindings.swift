@@ -42,7 +42,7 @@ enum EventBindings {
                         guard lua_type(L, -1) == LUA_TNUMBER else {
                             throw BockerError(.invalidArgument, "option '\(key)' must be a time in seconds since the epoch, got \(lua.typeName(-1))")
                         }
-                        if key == "since" { start = 0 }
+                        if key == "since" { start = .beginning }
                     }
                     lua_setfield(L, state, key)
                 }
@@ -60,8 +60,10 @@ enum EventBindings {
                     }
                 }
             }
-            lua.push(.int(start))
+            lua.push(.int(start.offset))
             lua_setfield(L, state, "offset")
+            lua.push(.int(Int(truncatingIfNeeded: start.file)))
+            lua_setfield(L, state, "file")
             guard luaL_loadbufferx(L, iteratorSource, iteratorSource.utf8.count, "=bocker.events", "t") == LUA_OK else {
                 throw BockerError(.internal, "bocker.events: cannot load its iterator")
             }
@@ -89,16 +91,21 @@ enum EventBindings {
             filter.containers = try lua.optStrings(1, "container") ?? []
             filter.actions = try lua.optStrings(1, "event") ?? []
             filter.images = try lua.optStrings(1, "image") ?? []
-            let offset = Int(number("offset") ?? 0)
+            lua.pushRawField(1, "file")
+            let file = UInt64(truncatingIfNeeded: lua.integer(-1) ?? 0)
+            clua_pop(L, 1)
+            let cursor = EventCursor(file: file, offset: lua.field(1, "offset") { lua.integer($0) } ?? 0)
             var timeout = number("timeout")
             if let t = timeout, let started = number("started") { timeout = max(0, t - (WallClock.now() - started)) }
             if number("started") == nil {
                 lua.push(.number(WallClock.now()))
                 lua_setfield(L, 1, "started")
             }
-            let (found, next) = try ContainerBindings.runtime(lua).events(from: offset, filter: filter, wait: true, timeout: timeout)
-            lua.push(.int(next))
+            let (found, next) = try ContainerBindings.runtime(lua).events(from: cursor, filter: filter, wait: true, timeout: timeout)
+            lua.push(.int(next.offset))
             lua_setfield(L, 1, "offset")
+            lua.push(.int(Int(truncatingIfNeeded: next.file)))
+            lua_setfield(L, 1, "file")
             lua_createtable(L, Int32(found.count), 0)
             for (k, e) in found.enumerated() {
                 lua.push(.table([

@@ -5,15 +5,17 @@ import BockerRegistry
 
 /// `bocker.image.pull`, `bocker.image.push` and `bocker.image.login`: registry access for Lua.
 enum PullBindings {
-    /// bocker.image.pull(ref [, {platform = "linux/arm64/v8", progress = function(event) end}])
-    /// → Image, digest, downloaded. Events: {layer=, status=, current=, total=}.
+    /// bocker.image.pull(ref [, {platform = "linux/arm64/v8", progress = function(event) end,
+    /// timeout = seconds | "1m"}]) → Image, digest, downloaded. Events: {layer=, status=, current=,
+    /// total=}. Past `timeout` it raises `timeout`, and nothing of the pull is left.
     static let pull: clua_swift_function = { L in
         binding(L) { lua in
             let ref = try lua.checkString(1, "bocker.image.pull")
-            let opts = try lua.optionsTable(2, "bocker.image.pull", keys: ["platform", "progress"])
+            let opts = try lua.optionsTable(2, "bocker.image.pull", keys: ["platform", "progress", "timeout"])
             let platform = try opts.flatMap { try lua.optString($0, "platform") }
+            let timeout = try opts.flatMap { try lua.optDuration($0, "timeout") }
             let progress = LuaProgress(lua, options: opts)
-            let result = try ImageBindings.runtime(lua).pull(ref, platform: platform) { ev in
+            let result = try ImageBindings.runtime(lua).pull(ref, platform: platform, timeout: timeout) { ev in
                 progress.report(layer: ev.layer, status: ev.status, current: ev.current, total: ev.total)
             }
             try progress.check()
@@ -24,7 +26,8 @@ enum PullBindings {
         }
     }
 
-    /// bocker.image.push(image, [ref] [, {compression = "gzip"|"zstd", progress = function(event) end}])
+    /// bocker.image.push(image, [ref] [, {compression = "gzip"|"zstd", progress = function(event) end,
+    /// timeout = seconds | "1m"}]) (past `timeout`: raises `timeout`, no manifest is put)
     /// / image:push([ref] [, opts]) → digest, size, the reference pushed to. ref defaults to the
     /// image argument when that is a name. Events: {layer=, status=, current=, total=}.
     static let push: clua_swift_function = { L in
@@ -33,8 +36,9 @@ enum PullBindings {
             var target: String?
             var optIndex: Int32 = 2
             if lua_type(L, 2) == LUA_TSTRING { target = try lua.checkString(2, "bocker.image.push"); optIndex = 3 }
-            let opts = try lua.optionsTable(optIndex, "bocker.image.push", keys: ["compression", "progress"])
+            let opts = try lua.optionsTable(optIndex, "bocker.image.push", keys: ["compression", "progress", "timeout"])
             var options = PushOptions()
+            options.timeout = try opts.flatMap { try lua.optDuration($0, "timeout") }
             switch try opts.flatMap({ try lua.optString($0, "compression") }) {
             case nil, "gzip": options.compression = .gzip
             case "zstd": options.compression = .zstd

@@ -20,11 +20,12 @@ enum WaitBindings {
     }
 
     /// c:wait_for{log = "regex", times = 1, port = 80, http = {port =, path = "/", status = 200},
-    /// timeout = 60} → c, once every condition given holds. Raises `timeout`, or `invalid_state` when the container stops first.
+    /// health = true, timeout = 60} → c, once every condition given holds. Raises `timeout`, or
+    /// `invalid_state` when the container stops first (or, with health, becomes unhealthy).
     static let waitFor: clua_swift_function = { L in
         binding(L) { lua in
-            guard let t = try lua.optionsTable(2, "wait_for", keys: ["log", "times", "port", "http", "timeout"]) else {
-                throw BockerError(.invalidArgument, "c:wait_for needs a table of conditions (log, port, http)")
+            guard let t = try lua.optionsTable(2, "wait_for", keys: ["log", "times", "port", "http", "health", "timeout"]) else {
+                throw BockerError(.invalidArgument, "c:wait_for needs a table of conditions (log, port, http, health)")
             }
             var w = WaitStrategy()
             w.logPattern = try lua.optString(t, "log")
@@ -37,8 +38,9 @@ enum WaitBindings {
                 }
                 w.http = (port, try lua.optString(h, "path") ?? "/", try lua.optInt(h, "status"))
             }
-            guard w.logPattern != nil || w.port != nil || w.http != nil else {
-                throw BockerError(.invalidArgument, "c:wait_for needs a condition: log, port or http")
+            w.health = try lua.optBool(t, "health") ?? false
+            guard w.logPattern != nil || w.port != nil || w.http != nil || w.health else {
+                throw BockerError(.invalidArgument, "c:wait_for needs a condition: log, port, http or health")
             }
             let timeout = try lua.optDuration(t, "timeout") ?? 60
             try ContainerBindings.runtime(lua).waitFor(try ContainerBindings.ref(lua, 1, "wait_for"), w, timeout: timeout)

@@ -35,6 +35,8 @@ struct HTTPResult {
     var newConnections = 0
     /// Set when the body sink asked to stop (its own error is then in the caller's hands).
     var abortedBySink = false
+    /// Set when the session's deadline passed before or during the exchange (never retried).
+    var deadlinePassed = false
 
     var ok: Bool { curlCode == CURLE_OK && (200..<300).contains(status) }
 
@@ -54,7 +56,7 @@ struct HTTPResult {
         case CURLE_COULDNT_CONNECT, CURLE_PARTIAL_FILE, CURLE_RECV_ERROR, CURLE_SEND_ERROR,
              CURLE_GOT_NOTHING, CURLE_OPERATION_TIMEDOUT, CURLE_HTTP2, CURLE_HTTP2_STREAM,
              CURLE_SSL_CONNECT_ERROR:
-            return !abortedBySink
+            return !abortedBySink && !deadlinePassed
         default:
             return false
         }
@@ -223,6 +225,15 @@ final class CurlSession: @unchecked Sendable {
     private let lock = Lock()
     private var idle: [UnsafeMutableRawPointer] = []
     let userAgent: String
+    /// When every exchange must be over (CLOCK_MONOTONIC seconds; nil: no limit): an overall
+    /// timeout of a pull or push. Set before the first transfer.
+    var deadline: Double?
+
+    static func monotonicNow() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
 
     init(userAgent: String = "bocker/1.0") {
         _ = Self.globalInit
@@ -254,6 +265,17 @@ final class CurlSession: @unchecked Sendable {
                  onHead: ((Int, [(name: String, value: String)]) -> SinkVerdict)? = nil,
                  sink: @escaping (UnsafeRawBufferPointer) -> SinkVerdict) -> HTTPResult {
         var result = HTTPResult()
+        var limit = req.totalTimeout
+        if let deadline {
+            let left = deadline - Self.monotonicNow()
+            if left <= 0 {
+                result.curlCode = CURLE_OPERATION_TIMEDOUT
+                result.curlMessage = "out of time"
+                result.deadlinePassed = true
+                return result
+            }
+            limit = min(limit ?? left, left)
+        }
         guard let h = checkout() else {
             result.curlCode = CURLE_FAILED_INIT
             result.curlMessage = bk_curl_load_error().map { String(cString: $0) } ?? "cannot create a libcurl handle"
@@ -281,7 +303,7 @@ final class CurlSession: @unchecked Sendable {
             bk_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT, req.connectTimeout)
             bk_curl_setopt_long(h, CURLOPT_LOW_SPEED_LIMIT, req.lowSpeedLimit)
             bk_curl_setopt_long(h, CURLOPT_LOW_SPEED_TIME, req.lowSpeedTime)
-            if let t = req.totalTimeout { bk_curl_setopt_long(h, CURLOPT_TIMEOUT_MS, max(1, Int(t * 1000))) }
+            if let t = limit { bk_curl_setopt_long(h, CURLOPT_TIMEOUT_MS, max(1, Int(t * 1000))) }
             bk_curl_setopt_long(h, CURLOPT_TCP_KEEPALIVE, 1)
             bk_curl_setopt_long(h, CURLOPT_FOLLOWLOCATION, req.followRedirects ? 1 : 0)
             bk_curl_setopt_long(h, CURLOPT_MAXREDIRS, 10)
@@ -320,6 +342,10 @@ final class CurlSession: @unchecked Sendable {
         result.headers = ctx.headers
         result.errorBody = ctx.errorBody
         result.abortedBySink = ctx.abortedBySink
+        if let deadline, code == CURLE_OPERATION_TIMEDOUT || code == CURLE_ABORTED_BY_CALLBACK,
+           Self.monotonicNow() >= deadline - 0.005 {
+            result.deadlinePassed = true
+        }
         if (300..<400).contains(result.status) {
             var loc: UnsafePointer<CChar>? = nil
             if bk_curl_getinfo_string(h, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK, let loc {

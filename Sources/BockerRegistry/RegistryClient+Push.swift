@@ -57,6 +57,7 @@ extension RegistryClient {
                 try upload(fd: fd, size: size, digest: digest, to: start, progress: progress)
                 return .uploaded
             } catch let e as BockerError where e.code == .io && attempt < maxAttempts {
+                try checkDeadline(margin: min(retryDelay * Double(1 << (attempt - 1)), 8))
                 usleep(useconds_t(min(retryDelay * Double(1 << (attempt - 1)), 8) * 1_000_000))
                 continue
             }

@@ -61,6 +61,22 @@ public final class RegistryClient: @unchecked Sendable {
         caFile = plain ? nil : RegistryClient.caFile(for: ref.registry)
     }
 
+    /// An overall time limit in seconds for everything this client does from now on: once it
+    /// passes, the transfer under way is cut and every call throws `.timeout` (no retries).
+    public var timeout: Double? {
+        didSet { session.deadline = timeout.map { CurlSession.monotonicNow() + $0 } }
+    }
+
+    /// The `.timeout` error once the client's time limit has passed.
+    func timedOut() -> BockerError {
+        BockerError(.timeout, "timed out after \(Durations.format(timeout ?? 0)) talking to \(reference.registry)")
+    }
+
+    /// Throws `.timeout` when the time limit has passed (or would pass within `margin` seconds).
+    public func checkDeadline(margin: Double = 0) throws {
+        if let d = session.deadline, CurlSession.monotonicNow() + margin >= d { throw timedOut() }
+    }
+
     /// The libcurl this binary runs with, e.g. "libcurl/7.88.1 OpenSSL/3.0.19 …".
     public static var curlVersion: String { CurlSession.versionString }
 
@@ -412,6 +428,7 @@ public final class RegistryClient: @unchecked Sendable {
             case .retry(let err, let retryAfter):
                 if attempt >= maxAttempts { throw err }
                 let wait = min(retryAfter.map { max($0, delay) } ?? delay, 8)
+                try checkDeadline(margin: wait)
                 usleep(useconds_t(wait * 1_000_000))
                 delay = min(delay * 2, 8)
                 attempt += 1
@@ -421,6 +438,7 @@ public final class RegistryClient: @unchecked Sendable {
 
     /// Maps a failed exchange to a retry or a one-line error.
     func classify<T>(_ r: HTTPResult, what: String, notFound: BockerError) throws -> Attempt<T> {
+        if r.deadlinePassed { throw timedOut() }
         if r.curlCode != CURLE_OK && r.status == 0 || r.isTransientTransportError {
             let err = BockerError(.io, "cannot download \(what) from \(reference.registry): \(r.curlMessage)")
             if r.isTransientTransportError { return .retry(err, nil) }
@@ -469,9 +487,11 @@ public final class RegistryClient: @unchecked Sendable {
         let scope = pullScope
         var auth = cachedAuth(scope)
         var r = sendFollowingRedirects(url: url, method: method, headers: headers, body: body, authorization: auth, onHead: onHead, sink: sink)
+        if r.deadlinePassed { throw timedOut() }
         if r.curlCode == CURLE_OK && r.status == 401 {
             auth = try authenticate(challenges: r.headers("www-authenticate"), scope: scope, stale: auth)
             r = sendFollowingRedirects(url: url, method: method, headers: headers, body: body, authorization: auth, onHead: onHead, sink: sink)
+            if r.deadlinePassed { throw timedOut() }
             if r.curlCode == CURLE_OK && r.status == 401 { throw unauthorized }
         }
         return r
@@ -576,6 +596,7 @@ public final class RegistryClient: @unchecked Sendable {
                 body.append(contentsOf: chunk)
                 return .continue
             })
+            if r.deadlinePassed { throw timedOut() }
             if overflow { throw BockerError(.io, "token server \(realm) sent more than 1 MiB") }
             if r.ok {
                 let t = try decodeJSON(TokenResponse.self, body, what: "token response from \(realm)")

@@ -40,7 +40,7 @@ extension Runtime {
                 ("StartedAt", time(rec.startedAt)),
                 ("FinishedAt", time(rec.finishedAt)),
                 ("RestartCount", .int(rec.restartCount ?? 0)),
-            ])),
+            ] + (health(of: rec).map { [("Health", $0.dockerJSON)] } ?? []))),
             ("Image", .string(rec.image)),
             ("Config", .object([
                 ("Hostname", .string(rec.hostname)),

@@ -76,7 +76,8 @@ extension Runtime {
         }
         return RunConfig(labels: labels, exposedPorts: exposed, ports: ports, volumes: volumes,
                          anonymousVolumes: anonymous, stopSignal: stopSignal, stopTimeout: spec.stopTimeout,
-                         healthcheck: c.healthcheck, publishAll: spec.publishAll)
+                         healthcheck: Runtime.effectiveHealthcheck(spec.healthcheck, image: c.healthcheck),
+                         publishAll: spec.publishAll)
     }
 
     /// The anonymous volumes a container mounts that no other container uses (`rm -v`,

@@ -49,9 +49,21 @@ extension Runtime {
     /// store (shared by chain id: a layer pulled once serves every image), checks each
     /// layer's diff_id, and records the image under the reference's familiar name.
     /// `progress` is called on this thread only.
-    public func pull(_ refText: String, platform: String? = nil, progress: (PullEvent) -> Void) throws -> PullResult {
+    /// With `timeout`, the whole pull must be over within that many seconds: the transfer under
+    /// way is cut, what it made is removed, and it throws `.timeout`.
+    public func pull(_ refText: String, platform: String? = nil, timeout: Double? = nil,
+                     progress: (PullEvent) -> Void) throws -> PullResult {
+        do {
+            return try pullOnce(refText, platform: platform, timeout: timeout, progress: progress)
+        } catch let e as BockerError where e.code == .timeout && timeout != nil {
+            throw BockerError(.timeout, "timed out after \(Durations.format(timeout ?? 0)) pulling '\(refText)'")
+        }
+    }
+
+    private func pullOnce(_ refText: String, platform: String?, timeout: Double?, progress: (PullEvent) -> Void) throws -> PullResult {
         let ref = try ImageReference.parse(refText)
         let client = RegistryClient(ref)
+        client.timeout = timeout
         let plat = try platform.map(Platform.parse) ?? .host
         let (manifest, config, configBytes) = try client.resolve(platform: plat)
         guard config.diffIDs.count == manifest.layers.count else {
@@ -92,6 +104,7 @@ extension Runtime {
                 let d = manifest.layers[i]
                 guard missing.contains(i) else { continue }
                 let path = try downloads.waitFor(i) { progress($0) }
+                try client.checkDeadline()
                 guard let compression = BockerArchive.LayerCompression.from(mediaType: d.mediaType) else {
                     throw BockerError(.invalidArgument, "layer \(d.shortDigest) has an unknown media type \(d.mediaType)")
                 }

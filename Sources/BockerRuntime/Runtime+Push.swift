@@ -31,6 +31,9 @@ public struct PushOptions: Sendable {
     /// Compression of layers made here (gzip or zstd); layers that have a blob keep it.
     public var compression: BockerArchive.LayerCompression = .gzip
     public var credentials: Credentials?
+    /// The whole push must be over within this many seconds (nil: no limit); then it throws
+    /// `.timeout` and the manifest (what makes the push visible) is never put.
+    public var timeout: Double?
     public init() {}
 }
 
@@ -153,6 +156,16 @@ extension Runtime {
     /// byte as stored (a pulled image keeps its digest). `progress` is called on this thread.
     public func push(_ ref: String, to target: String? = nil, options: PushOptions = PushOptions(),
                      progress: (PushEvent) -> Void) throws -> PushResult {
+        let started = WallClock.now()
+        do {
+            return try pushOnce(ref, to: target, options: options, started: started, progress: progress)
+        } catch let e as BockerError where e.code == .timeout && options.timeout != nil {
+            throw BockerError(.timeout, "timed out after \(Durations.format(options.timeout ?? 0)) pushing '\(target ?? ref)'")
+        }
+    }
+
+    private func pushOnce(_ ref: String, to target: String?, options: PushOptions, started: Double,
+                          progress: (PushEvent) -> Void) throws -> PushResult {
         if target == nil, try store.resolveImage(ref).name == nil {
             throw BockerError(.invalidArgument, "push needs a name to push '\(ref)' to (give the image one with bocker tag)")
         }
@@ -169,6 +182,10 @@ extension Runtime {
         let configBytes = try store.readBlob(configDigest)
         let client = RegistryClient(dest, auth: options.credentials)
         client.pushAccess = true
+        if let t = options.timeout {
+            client.timeout = t - (WallClock.now() - started)
+            try client.checkDeadline()
+        }
         // A blob pulled from another repository of this registry can be mounted from there.
         var mountFrom: String?
         if let src = img.blobSource, let slash = src.firstIndex(of: "/"), String(src[..<slash]) == dest.registry {

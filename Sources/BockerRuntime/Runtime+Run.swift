@@ -206,6 +206,7 @@ extension Runtime {
         FaultPoint.hit("run.running")
         emit(ContainerEvent("start", rec))
         onRunning()
+        let health = HealthMonitor.start(self, rec)
 
         if attached { if attach.sigProxy { bk_forward_signals(child.pid) } else { bk_ignore_forwarded_signals() } }
         if ttyMaster >= 0 {
@@ -217,6 +218,7 @@ extension Runtime {
                  shown: (attach.stdout, attach.stderr))
         }
         let code = child.wait()
+        health?.stop()
         if attached { bk_forward_signals(0) }
         log.flush()
 

@@ -21,6 +21,8 @@ public struct WaitStrategy: Sendable {
     public var port: Int?
     /// An HTTP GET of `path` on the container's `port` that answers `status` (any 2xx when nil).
     public var http: (port: Int, path: String, status: Int?)?
+    /// The container's healthcheck reports healthy (unhealthy ends the wait with an error).
+    public var health = false
 
     public init() {}
 }
@@ -69,7 +71,7 @@ extension Runtime {
         do { regex = try strategy.logPattern.map { try Regex($0) } } catch {
             throw BockerError(.invalidArgument, "invalid log pattern '\(strategy.logPattern ?? "")': \(error)")
         }
-        var logSeen = 0, offset = 0, portOpen = strategy.port == nil, httpOK = strategy.http == nil
+        var logSeen = 0, offset = 0, portOpen = strategy.port == nil, httpOK = strategy.http == nil, healthy = !strategy.health
         let watch = ContainerDirWatch(directory: root.containerDir(id), events: IN_MODIFY | IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE_SELF)
         while true {
             try Interrupt.check()
@@ -83,7 +85,8 @@ extension Runtime {
             }
             if !portOpen, let port = strategy.port { portOpen = try portAccepts(rec, port) }
             if !httpOK, let h = strategy.http { httpOK = try httpAnswers(rec, h) }
-            if (regex == nil || logSeen >= strategy.logTimes) && portOpen && httpOK { return }
+            if !healthy { healthy = try healthReached(rec, ref) }
+            if (regex == nil || logSeen >= strategy.logTimes) && portOpen && httpOK && healthy { return }
             guard rec.liveState == .running else {
                 throw BockerError(.invalidState, "container '\(ref)' is \(rec.liveState.rawValue) (exit code \(rec.exitCode.map(String.init) ?? "none")) and never became ready")
             }

@@ -50,6 +50,9 @@ public struct ContainerSpec: Sendable {
     public var stopTimeout: Int?
     /// Hosts and DNS files, rlimits, sysctls, /dev/shm, shared host namespaces.
     public var run = RunOptions()
+    /// The container's own healthcheck, over the image's (`test: ["NONE"]` disables it; an
+    /// empty test keeps the image's command with these settings).
+    public var healthcheck: HealthcheckConfig?
 
     public init(image: String, command: [String]? = nil) {
         self.image = image
@@ -153,6 +156,7 @@ public final class Runtime {
         try spec.security.validate()
         try spec.resources.validate()
         try spec.run.validate(network: spec.network, hostname: spec.hostname)
+        try spec.healthcheck?.validate()
         return try store.withLock {
             try checkNetwork(spec)
             let image = try override ?? store.image(spec.image)

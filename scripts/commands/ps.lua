@@ -73,7 +73,7 @@ local function row_object(c, ports)
   return {
     ID = c.id, Names = c.name or "", Image = c.image_source, Command = cli.join(c.command),
     CreatedAt = os.date("!%Y-%m-%d %H:%M:%S +0000 UTC", math.floor(c.created)),
-    RunningFor = cli.ago(c.created), State = c.paused and "paused" or c.status, Status = cli.status(c), Ports = ports,
+    RunningFor = cli.ago(c.created), State = c.paused and "paused" or c.status, Status = cli.docker_status(c), Ports = ports,
     Labels = table.concat(labels, ","), Mounts = table.concat(mounts, ","),
     Networks = c.network_mode or "bridge",
   }

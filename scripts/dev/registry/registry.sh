@@ -18,7 +18,7 @@
 #       Kills every process started for DIR (registry, token server, shims, watchdog: by the pids
 #       recorded in DIR/*.pid) and removes DIR (only if it is a harness dir) unless --keep.
 #   registry.sh shim DIR NAME MODE
-#       Starts shim.py in front of the registry (MODE: proxy|redirect|corrupt|short|huge-manifest|drop-upload-once|
+#       Starts shim.py in front of the registry (MODE: proxy|redirect|corrupt|short|huge-manifest|stall|drop-upload-once|
 #       truncate-once|fail-once, see shim.py) and prints SHIM_PORT=… (and CDN_PORT=… for
 #       redirect). Requests are logged to DIR/shim-NAME.log; an Authorization header that reaches
 #       the redirect target is recorded in DIR/shim-NAME.violations.

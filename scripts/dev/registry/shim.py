@@ -20,6 +20,9 @@ that blob GETs (/v2/<name>/blobs/sha256:…) are tampered with according to MODE
                  the next is forwarded
   huge-manifest  manifest GETs get a 5 MiB OCI manifest (with Content-Length); a client must
                  refuse it
+  stall          blob GETs get their headers and half the body, then nothing more (the connection
+                 stays open); blob upload PUTs and PATCHes are read and never answered: a client
+                 with a time limit must give up (the Host header is passed on, as below)
   drop-upload-once  the first blob upload PUT or PATCH of each repository: half its body is read,
                  then the connection is dropped without an answer (a push client must start again);
                  the Host header is passed on, so upload Locations point back at the shim
@@ -32,6 +35,7 @@ import os
 import re
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 BLOB_RE = re.compile(r"^/v2/(.+)/blobs/(sha256:[0-9a-f]{64})$")
@@ -54,7 +58,7 @@ def main():
         opts[args[i]] = args[i + 1]
         i += 2
     upstream, mode, storage = int(opts["--upstream"]), opts["--mode"], opts["--storage"]
-    if mode not in ("proxy", "redirect", "corrupt", "short", "truncate-once", "fail-once", "huge-manifest",
+    if mode not in ("proxy", "redirect", "corrupt", "short", "truncate-once", "fail-once", "huge-manifest", "stall",
                     "drop-upload-once"):
         sys.exit(f"shim.py: unknown mode {mode}")
     if mode == "redirect" and not storage:
@@ -101,7 +105,7 @@ def main():
             req_body = self.rfile.read(length) if length else None
             conn = http.client.HTTPConnection("127.0.0.1", upstream, timeout=60)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
-            if mode == "drop-upload-once" and self.headers.get("Host"):
+            if mode in ("drop-upload-once", "stall") and self.headers.get("Host"):
                 headers["Host"] = self.headers["Host"]
             conn.request(self.command, self.path, body=req_body, headers=headers)
             resp = conn.getresponse()
@@ -131,6 +135,12 @@ def main():
                 self.close_connection = True
                 self.connection.shutdown(2)
                 return
+            if mode == "stall" and upload and self.command in ("PUT", "PATCH"):
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                log(self.entry(0) | {"stalled": True})
+                time.sleep(3600)
+                return
             if mode == "huge-manifest" and MANIFEST_RE.match(path):
                 pad = b" " * (5 << 20)
                 body = b'{"schemaVersion":2,' + pad + b'"layers":[]}'
@@ -142,6 +152,17 @@ def main():
                 log(self.entry(307))
                 return self.send_body(307, [("Location", f"http://localhost:{cdn_port[0]}/cdn/{digest}?sig=presigned")], b"")
             status, headers, body = self.forward()
+            if blob and status == 200 and mode == "stall":
+                log(self.entry(200) | {"stalled": True})
+                self.send_response(200)
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                time.sleep(3600)
+                return
             if blob and status == 200 and mode == "truncate-once" and first_time(path):
                 log(self.entry(200) | {"truncated": True})
                 self.send_response(200)

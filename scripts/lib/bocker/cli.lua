@@ -218,6 +218,17 @@ function cli.status(c)
   return st:sub(1, 1):upper() .. st:sub(2)
 end
 
+--- Docker's Status field (`ps --format '{{.Status}}'`): cli.status with the health of a running
+--- container that has a healthcheck: "Up 5 seconds (healthy)", "(health: starting)",
+--- "(unhealthy)". The seed's default `ps` table keeps cli.status.
+function cli.docker_status(c)
+  local s = cli.status(c)
+  local h = c.status == "running" and c.health
+  if h == "starting" then return s .. " (health: starting)" end
+  if h then return s .. " (" .. h .. ")" end
+  return s
+end
+
 --- Prints rows (lists of strings) under headers, columns padded to fit, three spaces apart.
 function cli.table(headers, rows)
   local widths = {}

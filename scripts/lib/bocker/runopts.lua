@@ -78,7 +78,39 @@ M.options = {
   ["--cidfile"] = { name = "cidfile", kind = "value", arg = "FILE", help = "write the container id to FILE (which must not exist)" },
   -- logging (rotation of the json-file log)
   ["--log-opt"] = { name = "log_opt", kind = "list", arg = "KEY=VALUE", help = "max-size=SIZE rotates the log past SIZE (10m); max-file=N keeps N files" },
+  -- healthcheck (over the image's; Docker's defaults: 30s, 30s, 3 retries, no start period)
+  ["--health-cmd"] = { name = "health_cmd", kind = "value", arg = "CMD", help = "command (run with /bin/sh -c) that checks the container's health" },
+  ["--health-interval"] = { name = "health_interval", kind = "value", arg = "DURATION", help = "time between checks (30s)" },
+  ["--health-timeout"] = { name = "health_timeout", kind = "value", arg = "DURATION", help = "a check running longer is killed and fails (30s)" },
+  ["--health-retries"] = { name = "health_retries", kind = "value", arg = "N", help = "failures in a row that make it unhealthy (3)" },
+  ["--health-start-period"] = { name = "health_start_period", kind = "value", arg = "DURATION", help = "time to start in: failures then do not count (0s)" },
+  ["--health-start-interval"] = { name = "health_start_interval", kind = "value", arg = "DURATION", help = "time between checks during the start period (5s)" },
+  ["--no-healthcheck"] = { name = "no_healthcheck", kind = "flag", help = "disable the image's healthcheck" },
 }
+
+-- The healthcheck option of create from the --health-* flags (nil: the image's, if any).
+local function healthcheck_of(o)
+  local function dur(v, flag)
+    if v == nil then return nil end
+    local ok, secs = pcall(bocker.duration, v)
+    if not ok then cli.fail(("invalid %s '%s': use a duration such as 30s or 1m30s"):format(flag, v)) end
+    return secs
+  end
+  local any = o.health_cmd or o.health_interval or o.health_timeout or o.health_retries
+    or o.health_start_period or o.health_start_interval
+  if o.no_healthcheck then
+    if any then cli.fail("--no-healthcheck conflicts with --health-* options") end
+    return false
+  end
+  if not any then return nil end
+  return {
+    test = o.health_cmd,
+    interval = dur(o.health_interval, "--health-interval"), timeout = dur(o.health_timeout, "--health-timeout"),
+    start_period = dur(o.health_start_period, "--health-start-period"),
+    start_interval = dur(o.health_start_interval, "--health-start-interval"),
+    retries = o.health_retries and cli.integer(o.health_retries, "--health-retries", 0),
+  }
+end
 
 -- Docker's --pull: "missing" (default) pulls a registry reference not in the store yet;
 -- "always" pulls first; "never" does not. Ids (img_…) and directories are never pulled.
@@ -151,6 +183,7 @@ function M.create(o, rest, command)
     local k, v = l:match("^([^=]+)=(.*)$")
     labels[k or l] = v or ""
   end
+  local healthcheck = healthcheck_of(o)
   image = ensure_image(image, o.pull, o.platform)
   local cmd, shell = command_of(rest)
   local c = bocker.container.create {
@@ -168,7 +201,7 @@ function M.create(o, rest, command)
     cpus = cpus, cpuset_cpus = o.cpuset_cpus, memory_swap = swap, memory_reservation = reservation,
     ulimits = o.ulimit, shm_size = shm, sysctls = o.sysctl, mounts = o.mount,
     extra_hosts = o.add_host, dns = o.dns, dns_search = o.dns_search, dns_options = o.dns_option,
-    ipc = o.ipc, pid = o.pid, uts = o.uts,
+    ipc = o.ipc, pid = o.pid, uts = o.uts, healthcheck = healthcheck,
   }
   if o.cidfile then
     local f, err = io.open(o.cidfile, "w")

@@ -216,6 +216,7 @@ function Project:bring_up(wanted, opts)
     end
     local next_due, unmet = nil, {}
     now = bocker.now()
+    local polled_at = now
     for _, n in ipairs(self.order) do
       local w = wants[n]
       if w then
@@ -237,7 +238,7 @@ function Project:bring_up(wanted, opts)
     if not progressed then
       local pause = next_due and (next_due - bocker.now()) or 0.02
       pause = math.min(pause, 1, self.deadline - bocker.now())
-      if pause > 0 then bocker.sleep(pause) end
+      self:idle(pause, polled_at)
     end
   end
 end

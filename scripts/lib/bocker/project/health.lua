@@ -43,39 +43,34 @@ function Project:health_settings(s)
   }
 end
 
---- Runs one health check of container c: ok, what it said. `exec` cannot time out, so the
---- check runs as `timeout N CMD...` with N its timeout (or what is left of up's, if less);
---- in an image without a `timeout` program it runs bare, and a check that took too long
---- counts as failed.
+--- Runs one check of a Lua function test (`test = function(c, p) ... end`) on container c:
+--- ok, what it said. Command tests are run by the container's monitor, not here.
 function Project:check_health(s, c)
-  local hc = s.healthcheck
-  if type(hc.test) == "function" then
-    local ok, r, msg = pcall(hc.test, c, self)
-    if not ok then return false, message_of(r) end
-    return r and true or false, msg or ""
-  end
-  local limit = self:health_settings(s).timeout
-  local t0 = bocker.now()
-  local bound = limit
-  if self.deadline then bound = math.min(bound, math.max(0, self.deadline - t0)) end
-  local argv = health_argv(hc)
-  local wrapped = not s.no_timeout_program
-  if wrapped then
-    table.insert(argv, 1, tostring(math.max(1, math.ceil(bound))))
-    table.insert(argv, 1, "timeout")
-  end
-  local ok, code, out, err = pcall(c.exec, c, argv, { capture = true })
-  if not ok and wrapped and type(code) == "table" and code.code == "command_not_found" then
-    s.no_timeout_program = true            -- no `timeout` in the image: run the check bare
-    return self:check_health(s, c)
-  end
-  if not ok then return false, message_of(code) end
-  local said = ((err or "") ~= "" and err or out or ""):gsub("%s+$", ""):gsub("\n", " / ")
-  if bocker.now() - t0 > limit then
-    return false, ("the check took longer than its timeout of %gs"):format(limit)
-  end
-  if code ~= 0 then return false, ("exit code %d%s"):format(code, said ~= "" and (": " .. said) or "") end
-  return true, said
+  local ok, r, msg = pcall(s.healthcheck.test, c, self)
+  if not ok then return false, message_of(r) end
+  return r and true or false, msg or ""
+end
+
+--- What a check of State.Health.Log said, for messages: "exit code N: output" (the output
+--- alone for a check that could not run or outlived its timeout).
+local function said_by(entry)
+  if not entry then return "" end
+  local out = (entry.Output or ""):gsub("%s+$", ""):gsub("\n", " / ")
+  if entry.ExitCode == -1 then return out end
+  return ("exit code %d%s"):format(entry.ExitCode, out ~= "" and (": " .. out) or "")
+end
+
+--- Waits up to `seconds` for something that may change a condition: a health_status, die or
+--- start event since `since` (when `up` waits on runtime healthchecks), or just the time.
+function Project:idle(seconds, since)
+  if seconds <= 0 then return end
+  if not self.waits_on_events then bocker.sleep(seconds) return end
+  local ok, err = pcall(function()
+    for _ in bocker.events { since = since, filters = { event = { "health_status", "die", "start" } }, timeout = seconds } do
+      return
+    end
+  end)
+  if not ok and not (type(err) == "table" and err.code == "timeout") then error(err, 0) end
 end
 
 --- Advances the conditions of service s; returns the time of its next check (or nil).
@@ -117,7 +112,8 @@ function Project:poll(s, want, now)
     s.health[i] = h
     if not h.healthy then
       all = false
-      if now >= h.next then
+      -- Runtime checks are looked at on every pass (passes are paced by their events).
+      if now >= h.next or type(s.healthcheck.test) ~= "function" then
         c:refresh()
         local policy = "no"
         if c.status ~= "running" then
@@ -131,18 +127,36 @@ function Project:poll(s, want, now)
           raise(s.where, "invalid_state", "service '%s' is not healthy: %s exited with code %s before its healthcheck passed%s",
             s.name, c.name, tostring(c.exit_code), tail_of_logs(c))
         end
-        local ok, said = self:check_health(s, c)
-        h.checks = h.checks + 1
-        if ok then
-          h.healthy = true
-          self:say("Container %s  Healthy", c.name)
-        else
-          h.last = said
-          if bocker.now() - h.since >= start_period then h.failures = h.failures + 1 end
-          if h.failures >= retries then
-            raise(s.where, "invalid_state", "service '%s' is unhealthy after %d checks: %s", s.name, h.checks, said)
+        if type(s.healthcheck.test) == "function" then
+          local ok, said = self:check_health(s, c)
+          h.checks = h.checks + 1
+          if ok then
+            h.healthy = true
+            self:say("Container %s  Healthy", c.name)
+          else
+            h.last = said
+            if bocker.now() - h.since >= start_period then h.failures = h.failures + 1 end
+            if h.failures >= retries then
+              raise(s.where, "invalid_state", "service '%s' is unhealthy after %d checks: %s", s.name, h.checks, said)
+            end
+            h.next = bocker.now() + interval
           end
-          h.next = bocker.now() + interval
+        else
+          -- The container's monitor runs the check; its verdict is in State.Health (and each
+          -- change is a health_status event, which `idle` wakes on).
+          self.waits_on_events = true
+          local st = c:inspect().State.Health
+          local log = st and st.Log or {}
+          h.checks = st and st.FailingStreak or 0
+          h.last = #log > 0 and said_by(log[#log]) or nil
+          if st and st.Status == "healthy" then
+            h.healthy = true
+            self:say("Container %s  Healthy", c.name)
+          elseif st and st.Status == "unhealthy" then
+            raise(s.where, "invalid_state", "service '%s' is unhealthy after %d checks: %s", s.name, st.FailingStreak, h.last or "")
+          else
+            h.next = bocker.now() + 1   -- or sooner: `idle` wakes on its events
+          end
         end
       end
       if not h.healthy and (not next_due or h.next < next_due) then next_due = h.next end

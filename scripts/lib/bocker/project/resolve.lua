@@ -153,6 +153,17 @@ function Project:resolve(s, i, image_id)
   end
   spec.labels = labels
 
+  -- The runtime runs the healthcheck (a Lua function test is run by `up` itself instead).
+  local hc = s.healthcheck
+  if hc and type(hc.test) ~= "function" then
+    local d = project.defaults.health
+    spec.healthcheck = {
+      test = type(hc.test) == "table" and copy(hc.test) or hc.test,
+      interval = hc.interval or d.interval, timeout = hc.timeout or d.timeout,
+      retries = hc.retries or d.retries, start_period = hc.start_period or d.start_period,
+    }
+  end
+
   local hash = fnv1a64(bocker.json(spec))
   return spec, hash
 end

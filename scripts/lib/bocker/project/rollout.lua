@@ -23,7 +23,8 @@ function Project:wait_healthy(s, c, timeout)
   self.deadline = bocker.now() + timeout
   local ok, err = pcall(function()
     while not probe.healthy do
-      local due = self:poll(probe, "healthy", bocker.now())
+      local polled_at = bocker.now()
+      local due = self:poll(probe, "healthy", polled_at)
       if probe.healthy then break end
       if bocker.now() >= self.deadline then
         local h = probe.health[1]
@@ -31,7 +32,7 @@ function Project:wait_healthy(s, c, timeout)
           s.name, c.name, timeout, h and h.last and (" (last: " .. h.last .. ")") or "")
       end
       local pause = math.min((due or bocker.now() + 0.05) - bocker.now(), 1, self.deadline - bocker.now())
-      if pause > 0 then bocker.sleep(pause) end
+      self:idle(pause, polled_at)
     end
   end)
   self.deadline = nil

@@ -22,7 +22,7 @@ function Project:ps(opts)
     for _, c in ipairs(list) do
       print(bocker.json {
         ID = c.id, Name = c.name, Service = c.labels[LABEL_SERVICE], Number = tonumber(c.labels[LABEL_NUMBER]),
-        State = c.status, ExitCode = c.exit_code, Status = cli.status(c), Ports = c.ports,
+        State = c.status, ExitCode = c.exit_code, Status = cli.docker_status(c), Ports = c.ports,
         IP = c.network and c.network.ip or nil,
       })
     end
