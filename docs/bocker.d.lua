@@ -867,6 +867,9 @@ function bocker.fs.write(path, text) end
 ---@param path string
 ---@return boolean
 function bocker.fs.exists(path) end
+---The absolute path of the current directory (getcwd; $PWD can be stale).
+---@return string
+function bocker.fs.cwd() end
 ---mkdir -p.
 ---@param path string
 function bocker.fs.mkdir(path) end

@@ -330,7 +330,9 @@ function Project:down(opts)
   end
   local made = self:made()
   local nets = {}
-  for _, name in ipairs(self.network_order) do nets[self.networks[name].real] = true end
+  for _, name in ipairs(self.network_order) do
+    if not self.networks[name].external then nets[self.networks[name].real] = true end
+  end
   for name in pairs(made.network) do nets[name] = true end
   for _, name in ipairs(sorted_keys(nets)) do
     if pcall(bocker.network.get, name) then
@@ -339,6 +341,9 @@ function Project:down(opts)
       else io.stderr:write(("cannot remove network %s: %s\n"):format(name, message_of(err))) end
     end
     os.remove(self:state_dir() .. "/hosts." .. name)
+  end
+  for _, name in ipairs(self.network_order) do
+    if self.networks[name].external then os.remove(self:hosts_path(self.networks[name])) end
   end
   local failed = false
   if opts.volumes then

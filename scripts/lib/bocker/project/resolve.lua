@@ -153,6 +153,16 @@ function Project:resolve(s, i, image_id)
   end
   spec.labels = labels
 
+  -- Other create options (cap_add, read_only, …), passed as they are.
+  local extra = v("create")
+  if extra ~= nil then
+    if type(extra) ~= "table" then raise(s.where, "invalid_argument", "service '%s': create must be a table", s.name) end
+    for k, val in pairs(extra) do
+      if project.create_owned[k] then raise(s.where, "invalid_argument", "service '%s': create.%s is set by the project", s.name, tostring(k)) end
+      spec[k] = copy(val)
+    end
+  end
+
   local hash = fnv1a64(bocker.json(spec))
   return spec, hash
 end

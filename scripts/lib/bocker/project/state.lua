@@ -88,7 +88,9 @@ function Project:write_hosts(net)
   for _, c in ipairs(self:containers()) do
     if c.status == "running" and c.network and c.network_mode == net.real then
       local svc, n = c.labels[LABEL_SERVICE], c.labels[LABEL_NUMBER]
-      lines[#lines + 1] = ("%s\t%s %s-%s %s %s"):format(c.network.ip, svc, svc, n, c.name, c.id)
+      local s = self.services[svc or ""]
+      local aliases = s and s.def.aliases and #s.def.aliases > 0 and (" " .. table.concat(s.def.aliases, " ")) or ""
+      lines[#lines + 1] = ("%s\t%s %s-%s %s %s%s"):format(c.network.ip, svc, svc, n, c.name, c.id, aliases)
     end
   end
   local text = table.concat(lines, "\n") .. "\n"
@@ -138,7 +140,11 @@ function Project:ensure_networks(needed)
   for _, name in ipairs(self.network_order) do
     local net = self.networks[name]
     if needed[net.real] then
-      if not pcall(bocker.network.get, net.real) then
+      if net.external then
+        if not pcall(bocker.network.get, net.real) then
+          raise(net.where or self.where, "not_found", "external network '%s' does not exist (create it with 'bocker network create %s')", net.real, net.real)
+        end
+      elseif not pcall(bocker.network.get, net.real) then
         self:record("network", net.real)
         local ok, err = pcall(bocker.network.create, { name = net.real, subnet = net.subnet })
         if not ok then raise(net.where or self.where, err.code or "invalid_argument", "network '%s': %s", net.real, message_of(err)) end

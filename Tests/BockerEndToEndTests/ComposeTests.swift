@@ -1,0 +1,260 @@
+import Glibc
+import Testing
+
+/// `bocker compose`: compose files on the project API. Each test writes a compose file that uses
+/// the busybox image `bocker init` makes (offline), brings it up in the fixture's own network
+/// namespace, and checks what a compose user checks: it serves, `ps` lists what is active, a
+/// second `up` changes nothing, `down -v` leaves nothing behind.
+@Suite("compose: compose.yaml over the project API")
+struct ComposeTests {
+    /// `compose ps -a --format json`, as name → (id, service, state).
+    static func ps(_ f: BockerFixture, _ dir: String, _ extra: [String] = [], env: [String: String] = [:],
+                   sourceLocation: SourceLocation = #_sourceLocation) -> [String: (id: String, service: String, state: String)] {
+        let r = f.run(["compose"] + extra + ["ps", "-a", "--format", "json"], env: env, cwd: dir)
+        #expect(r.status == 0, "compose ps: \(r)", sourceLocation: sourceLocation)
+        var out: [String: (id: String, service: String, state: String)] = [:]
+        for row in parseJSONLines(r.stdout) ?? [] {
+            if let name = row["Name"] as? String {
+                out[name] = (row["ID"] as? String ?? "", row["Service"] as? String ?? "", row["State"] as? String ?? "")
+            }
+        }
+        return out
+    }
+
+    static func readLink(_ path: String) -> String? {
+        var buf = [CChar](repeating: 0, count: 256)
+        let n = Glibc.readlink(path, &buf, buf.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The network namespace (net:[inode]) of each running container of the store.
+    static func netns(_ f: BockerFixture, _ ids: [String]) -> [String] {
+        ids.compactMap { id -> String? in
+            guard let obj = (parseJSON(f.run(["inspect", id]).stdout) as? [Any])?.first, let pid = lcInt(obj, "State", "Pid"), pid > 0 else {
+                return nil
+            }
+            return readLink("/proc/\(pid)/ns/net")
+        }
+    }
+
+    /// Whether any process still has (or holds an fd of) one of these network namespaces.
+    static func namespacesInUse(_ wanted: Set<String>) -> [String] {
+        var found: [String] = []
+        for pid in Host.listDirectory("/proc") where Int(pid) != nil {
+            if let ns = readLink("/proc/\(pid)/ns/net"), wanted.contains(ns) { found.append("pid \(pid): \(ns)") }
+            for fd in Host.listDirectory("/proc/\(pid)/fd") {
+                if let l = readLink("/proc/\(pid)/fd/\(fd)"), wanted.contains(l) { found.append("pid \(pid) fd \(fd): \(l)") }
+            }
+        }
+        return found
+    }
+
+    /// up -d, serves, ps exactly `expected`, up -d again changes nothing, down -v leaves no
+    /// container, volume, network, veth, netns or state; the kube export validates.
+    static func lifecycle(_ n: NetworkFixture, _ f: BockerFixture, dir: String, project: String, expected: Set<String>,
+                          env: [String: String] = [:], extra: [String] = [], upArgs: [String] = ["-d"],
+                          serves: [(url: String, body: String)], check: (() -> Void)? = nil,
+                          sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let networksBefore = f.run(["network", "ls"]).stdoutLines.count
+        let up = f.run(["compose"] + extra + ["up"] + upArgs, env: env, cwd: dir, timeout: 120)
+        #expect(up.status == 0, "compose up: \(up)", sourceLocation: sourceLocation)
+        for s in serves {
+            let page = n.httpGet(s.url)
+            #expect(page.status == 0 && page.stdout == s.body, "GET \(s.url): \(page)", sourceLocation: sourceLocation)
+        }
+        check?()
+        // ps lists exactly the active services' running containers.
+        let running = f.run(["compose"] + extra + ["ps", "--format", "json"], env: env, cwd: dir)
+        let names = Set((parseJSONLines(running.stdout) ?? []).compactMap { $0["Name"] as? String })
+        #expect(names == expected, "compose ps: \(running)", sourceLocation: sourceLocation)
+        let first = ps(f, dir, extra, env: env)
+        let namespaces = netns(f, first.values.filter { $0.state == "running" }.map { $0.id })
+        #expect(namespaces.count == expected.count, "namespaces of \(first): \(namespaces)", sourceLocation: sourceLocation)
+
+        let again = f.run(["compose"] + extra + ["up"] + upArgs, env: env, cwd: dir, timeout: 120)
+        #expect(again.status == 0, "second up: \(again)", sourceLocation: sourceLocation)
+        for word in ["Created", "Started", "Recreated", "Removed"] {
+            #expect(!again.stdout.contains(word), "the second up did something (\(word)): \(again)", sourceLocation: sourceLocation)
+        }
+        let second = ps(f, dir, extra, env: env)
+        #expect(second.mapValues { $0.id } == first.mapValues { $0.id }, "containers changed: \(first) → \(second)",
+                sourceLocation: sourceLocation)
+
+        let kube = f.run(["compose"] + extra + ["convert", "--format", "kube"], env: env, cwd: dir)
+        #expect(kube.status == 0, "convert: \(kube)", sourceLocation: sourceLocation)
+        let problems = try KubeValidator.problems(kube.stdout, label: project)
+        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))", sourceLocation: sourceLocation)
+
+        let down = f.run(["compose"] + extra + ["down", "-v"], env: env, cwd: dir, timeout: 60)
+        #expect(down.status == 0, "compose down -v: \(down)", sourceLocation: sourceLocation)
+        #expect(f.containerIds().isEmpty, "containers left: \(f.containerIds())", sourceLocation: sourceLocation)
+        let vols = f.run(["volume", "ls"]).stdoutLines.dropFirst()
+        #expect(vols.isEmpty, "volumes left: \(Array(vols))", sourceLocation: sourceLocation)
+        #expect(f.run(["network", "ls"]).stdoutLines.count == networksBefore, "networks left: \(f.run(["network", "ls"]))",
+                sourceLocation: sourceLocation)
+        #expect(n.vethLinksAfterTeardown().isEmpty, "veths left: \(n.vethLinks())", sourceLocation: sourceLocation)
+        #expect(namespacesInUse(Set(namespaces)).isEmpty, "network namespaces left: \(namespacesInUse(Set(namespaces)))",
+                sourceLocation: sourceLocation)
+        #expect(!Host.exists(f.root + "/projects/" + project), "the project's state folder is left", sourceLocation: sourceLocation)
+        #expect(Host.mountPoints(under: f.root).isEmpty, "mounts left: \(Host.mountPoints(under: f.root))", sourceLocation: sourceLocation)
+    }
+
+    static let mainFile = """
+        # A healthcheck-gated depends_on, a named volume, ports, $$ escapes, ${VAR} and a profile.
+        name: shop
+        x-health: &health
+          interval: 100ms
+          timeout: 2s
+          retries: 100
+        services:
+          db:
+            image: ${IMG}
+            init: true
+            command: sh -c 'echo "stock=${STOCK:-7}" > /data/stock; exec httpd -f -p 5432 -h /data'
+            volumes:
+              - type: volume
+                source: data
+                target: /data
+            healthcheck:
+              <<: *health
+              test: ["CMD", "wget", "-qO", "/dev/null", "http://127.0.0.1:5432/stock"]
+          web:
+            image: ${IMG}
+            init: true
+            environment:
+              GREETING: hello
+            command:
+              - sh
+              - -c
+              - |
+                mkdir -p /www && echo "$$GREETING from ${TITLE}: $$(wget -qO- http://db:5432/stock)" > /www/index.html
+                exec httpd -f -p 80 -h /www
+            ports:
+              - "${WEB_PORT:-8080}:80"
+              - target: 81
+                published: 8081
+            depends_on:
+              db:
+                condition: service_healthy
+            healthcheck:
+              <<: *health
+              test: wget -qO- http://127.0.0.1/ >/dev/null
+          debug:
+            image: ${IMG}
+            command: sleep 600
+            profiles: [debug]
+        volumes:
+          data:
+
+        """
+
+    @Test("a compose file with a health-gated depends_on, a named volume, ports, $$, ${VAR} and a profile: up -d serves, ps lists the active services, up again changes nothing, down -v leaves nothing")
+    func composeLifecycle() throws {
+        try NetworkFixture.with { n, f in
+            let img = try f.initImage()
+            let file = try f.writeFile("shop/compose.yaml", Self.mainFile)
+            let dir = String(file.dropLast("/compose.yaml".count))
+            _ = try f.writeFile("shop/.env", "TITLE=the .env file\nSTOCK=3\n")
+            try Self.lifecycle(n, f, dir: dir, project: "shop", expected: ["shop-db-1", "shop-web-1"], env: ["IMG": img],
+                               upArgs: ["-d", "--wait"],
+                               serves: [("http://127.0.0.1:8080/", "hello from the .env file: stock=3\n")]) {
+                // The environment wins over .env; the container saw $GREETING (from $$GREETING).
+                let cfg = f.run(["compose", "config", "--format", "json"], env: ["IMG": img, "TITLE": "env"], cwd: dir)
+                #expect(cfg.stdout.contains("$GREETING from env: $(wget"), "\(cfg)")
+                #expect(!cfg.stdout.contains("debug"), "an inactive profile's service is in config: \(cfg)")
+                let prof = f.run(["compose", "--profile", "debug", "config", "--services"], env: ["IMG": img], cwd: dir)
+                #expect(prof.stdoutLines == ["db", "debug", "web"], "\(prof)")
+            }
+        }
+    }
+
+    @Test("unsupported or wrong keys fail with their path, one line, and nothing is made")
+    func unsupportedKeys() throws {
+        try BockerFixture.with { f in
+            let cases: [(String, String)] = [
+                ("services: {web: {image: x, develop: {watch: []}}}", "services.web.develop: not supported"),
+                ("services: {web: {image: x, build: .}}", "services.web.build: needs bocker build (not available yet)"),
+                ("services: {web: {image: x, extra_hosts: ['a:1.2.3.4']}}", "services.web.extra_hosts: not supported by bocker yet"),
+                ("services: {web: {image: x, deploy: {resources: {limits: {cpus: '0.5'}}}}}",
+                 "services.web.deploy.resources.limits.cpus: not supported by bocker yet"),
+                ("services: {web: {image: x, networks: [a, b]}}\nnetworks: {a: {}, b: {}}",
+                 "services.web.networks: a bocker container joins one network (got a, b)"),
+                ("services: {web: {image: x, ports: [80]}}",
+                 "services.web.ports[0]: '80' publishes on a random host port, which bocker does not support: give HOST:CONTAINER"),
+                ("services: {web: {image: x, volumes: ['nope:/x']}}",
+                 "services.web.volumes[0]: volume 'nope' is not declared in the top-level volumes"),
+                ("services: {web: {image: x, depends_on: [db]}}", "services.web.depends_on: service 'db' is not defined"),
+                ("services: {web: {image: x, healthcheck: {test: [CMD, 'true'], intervall: 1s}}}",
+                 "services.web.healthcheck.intervall: not supported"),
+                ("include: [other.yaml]\nservices: {}", "include: not supported"),
+                ("services:\n  web:\n    image: \"${NEED:?set NEED first}\"\n",
+                 "COMPOSE: services.web.image: required variable NEED is missing a value: set NEED first"),
+                ("services:\n  web:\n    image: [x\n",
+                 "COMPOSE: yaml: line 5, column 1: did not find expected ',' or ']' (while parsing a flow sequence at line 3, column 12)"),
+                ("services:\n  web:\n    image: x\n    image: y\n", "COMPOSE: yaml: line 4, column 5: mapping key \"image\" already defined at line 3"),
+                ("services: {web: {image: x, command: \"echo $\"}}",
+                 "COMPOSE: services.web.command: invalid interpolation format for 'echo $': a '$' must be followed by a name, '{' or '$' (write $$ for a $)"),
+            ]
+            for (text, message) in cases {
+                let file = try f.writeFile("bad/compose.yaml", text + "\n")
+                let r = f.run(["compose", "-f", file, "up", "-d"])
+                #expect(r.status == 1, "\(text): \(r)")
+                #expect(r.stdout.isEmpty && r.stderrLines == [message.replacing("COMPOSE", with: file)], "\(text): \(r)")
+            }
+            #expect(f.containerIds().isEmpty)
+            #expect(f.run(["volume", "ls"]).stdoutLines.count == 1)
+            #expect(!Host.exists(f.root + "/projects"), "a failed compose left a state folder")
+        }
+    }
+
+    @Test("-f files merge as compose merges them; .env, --env-file and the environment interpolate; config prints the result")
+    func mergeAndInterpolate() throws {
+        try BockerFixture.with { f in
+            let base = try f.writeFile("m/compose.yaml", """
+                services:
+                  web:
+                    image: busybox
+                    command: ["httpd", "-f"]
+                    environment: [A=1, B=2]
+                    ports: ["8080:80"]
+                    volumes: ["./site:/www:ro"]
+                    labels: {tier: front}
+                  db:
+                    image: "${DB_IMAGE-db:1}"
+                    command: echo "$${HOME}" '${USER_NAME:-nobody}'
+
+                """)
+            _ = try f.writeFile("m/override.yaml", """
+                services:
+                  web:
+                    command: ["httpd", "-f", "-p", "81"]
+                    environment: {B: "3", C: "${EXTRA:+on}"}
+                    ports: ["8443:443"]
+                    volumes: ["./other:/www"]
+
+                """)
+            let dir = String(base.dropLast("/compose.yaml".count))
+            _ = try f.writeFile("m/vars.env", "export USER_NAME='from file'\nEXTRA=yes\n")
+            let r = f.run(["compose", "-f", "compose.yaml", "-f", "override.yaml", "--env-file", "vars.env", "config", "--format", "json"],
+                          env: ["DB_IMAGE": ""], cwd: dir)
+            #expect(r.status == 0, "\(r)")
+            guard let cfg = parseJSON(r.stdout) else { Issue.record("not JSON: \(r)"); return }
+            #expect(lcString(cfg, "name") == "m", "\(r)")
+            #expect((lcJSON(cfg, "services", "web", "command") as? [String]) == ["httpd", "-f", "-p", "81"], "\(r)")
+            #expect(lcString(cfg, "services", "web", "environment", "A") == "1" && lcString(cfg, "services", "web", "environment", "B") == "3"
+                    && lcString(cfg, "services", "web", "environment", "C") == "on", "\(r)")
+            #expect((lcJSON(cfg, "services", "web", "ports") as? [String]) == ["8080:80", "8443:443"], "\(r)")
+            #expect((lcJSON(cfg, "services", "web", "volumes") as? [String]) == ["./other:/www"], "\(r)")
+            #expect(lcString(cfg, "services", "web", "labels", "tier") == "front", "\(r)")
+            // ${VAR-default} keeps an empty value; ${VAR:-default} does not; $$ is a literal $.
+            #expect(lcString(cfg, "services", "db", "image") == "", "\(r)")
+            #expect(lcString(cfg, "services", "db", "command") == "echo \"${HOME}\" 'from file'", "\(r)")
+            // Discovery: compose.yaml in the current folder, -p over the folder's name.
+            let q = f.run(["compose", "-p", "other-name", "config", "--format", "json"], cwd: dir)
+            #expect(q.status == 0 && lcString(parseJSON(q.stdout), "name") == "other-name", "\(q)")
+            let none = f.run(["compose", "config"], cwd: f.tmp)
+            #expect(none.status == 1 && none.stderr.contains("no compose file in"), "\(none)")
+        }
+    }
+}
