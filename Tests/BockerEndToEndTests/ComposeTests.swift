@@ -169,6 +169,60 @@ struct ComposeTests {
         }
     }
 
+    @Test("run --rm, exec, stop, start, restart, pull (local images skipped) and build")
+    func otherCommands() throws {
+        try NetworkFixture.with { _, f in
+            let img = try f.initImage()
+            let file = try f.writeFile("ops/compose.yaml", """
+                services:
+                  db:
+                    image: ${IMG}
+                    init: true
+                    command: sleep 600
+                    environment: {ROLE: db}
+                  tool:
+                    image: ${IMG}
+                    command: echo "tool default"
+                    environment: {ROLE: tool}
+                    ports: ["9000:9000"]
+                    depends_on: [db]
+
+                """)
+            let dir = String(file.dropLast("/compose.yaml".count))
+            let env = ["IMG": img]
+            // run: the service's settings, its dependency started first, no published ports.
+            let run = f.run(["compose", "run", "--rm", "-e", "EXTRA=1", "tool", "sh", "-c", "echo $ROLE $EXTRA; exit 3"], env: env, cwd: dir)
+            #expect(run.status == 3 && run.stdoutLines.last == "tool 1", "\(run)")
+            #expect(run.stdoutLines.contains("Container ops-db-1  Started"), "\(run)")
+            let names = Set(ComposeTests.ps(f, dir, env: env).keys)
+            #expect(names == ["ops-db-1"], "run --rm left its container, or labelled it as the project's: \(names)")
+            #expect(f.containerIds().count == 1, "\(f.containerIds())")
+
+            let exec = f.run(["compose", "exec", "-e", "X=2", "db", "sh", "-c", "echo $ROLE $X"], env: env, cwd: dir)
+            #expect(exec.status == 0 && exec.stdout == "db 2\n", "\(exec)")
+            let stop = f.run(["compose", "stop", "-t", "1", "db"], env: env, cwd: dir)
+            #expect(stop.status == 0 && stop.stdoutLines == ["Container ops-db-1  Stopped"], "\(stop)")
+            #expect(ComposeTests.ps(f, dir, env: env)["ops-db-1"]?.state == "exited", "\(ComposeTests.ps(f, dir, env: env))")
+            let start = f.run(["compose", "start"], env: env, cwd: dir)
+            #expect(start.status == 0 && start.stdoutLines == ["Container ops-db-1  Started"], "\(start)")
+            let before = ComposeTests.ps(f, dir, env: env)["ops-db-1"]
+            let restart = f.run(["compose", "restart", "-t", "1"], env: env, cwd: dir)
+            #expect(restart.status == 0 && restart.stdoutLines == ["Container ops-db-1  Restarted"], "\(restart)")
+            let after = ComposeTests.ps(f, dir, env: env)["ops-db-1"]
+            #expect(after?.state == "running" && after?.id == before?.id, "\(String(describing: after))")
+
+            let pull = f.run(["compose", "pull"], env: env, cwd: dir)
+            #expect(pull.status == 0 && pull.stdoutLines == ["db  Skipped: \(img) is a local image", "tool  Skipped: \(img) is a local image"],
+                    "\(pull)")
+            let build = f.run(["compose", "build"], env: env, cwd: dir)
+            #expect(build.status == 1 && build.stderrLines == ["compose build: needs bocker build (not available yet)"], "\(build)")
+            let upBuild = f.run(["compose", "up", "-d", "--build"], env: env, cwd: dir)
+            #expect(upBuild.status == 1 && upBuild.stderrLines == ["up --build: needs bocker build (not available yet)"], "\(upBuild)")
+            #expect(f.run(["compose", "down"], env: env, cwd: dir).status == 0)
+            #expect(f.containerIds().isEmpty, "\(f.containerIds())")
+        }
+    }
+
     @Test("unsupported or wrong keys fail with their path, one line, and nothing is made")
     func unsupportedKeys() throws {
         try BockerFixture.with { f in
