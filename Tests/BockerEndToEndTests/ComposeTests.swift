@@ -403,13 +403,14 @@ struct ComposeSampleTests {
                     volumes: ["jobs:/q:ro"]
                     ports: ["8090:80"]
                     depends_on: {worker: {condition: service_healthy}}
+                    healthcheck: {test: wget -qO- http://127.0.0.1/job-1, interval: 100ms, retries: 100}
                 volumes:
                   jobs:
 
                 """)
             let dir = String(file.dropLast("/compose.yaml".count))
             try ComposeTests.lifecycle(n, f, dir: dir, project: "queue", expected: ["queue-worker-1", "queue-worker-2", "queue-status-1"],
-                                       env: ["IMG": img], serves: [("http://127.0.0.1:8090/job-6", "job 6\n")]) {
+                                       env: ["IMG": img], upArgs: ["-d", "--wait"], serves: [("http://127.0.0.1:8090/job-6", "job 6\n")]) {
                 let logs = f.run(["compose", "logs", "worker"], env: ["IMG": img], cwd: dir)
                 let took = logs.stdoutLines.filter { $0.contains("| took job-") }
                 #expect(took.count == 6, "six jobs, each taken once: \(logs)")
@@ -450,6 +451,7 @@ struct ComposeSampleTests {
                         read_only: true
                     ports: ["127.0.0.1:8088:80"]
                     networks: [backend]
+                    healthcheck: {test: wget -qO- http://127.0.0.1/cgi-bin/route/one, interval: 100ms, retries: 100}
                     depends_on:
                       app1: {condition: service_healthy}
                       app2: {condition: service_healthy}
@@ -470,7 +472,7 @@ struct ComposeSampleTests {
                 """)
             runTool(["chmod", "755", route])
             try ComposeTests.lifecycle(n, f, dir: dir, project: "proxy", expected: ["proxy-app1-1", "proxy-app2-1", "proxy-proxy-1"],
-                                       env: ["IMG": img],
+                                       env: ["IMG": img], upArgs: ["-d", "--wait"],
                                        serves: [("http://127.0.0.1:8088/cgi-bin/route/one", "app one\n"),
                                                 ("http://127.0.0.1:8088/cgi-bin/route/two", "app two\n"),
                                                 ("http://127.0.0.1:8088/cgi-bin/route/three", "no route for /three\n")]) {
