@@ -7,7 +7,9 @@
 -- The modules:
 --   compose/env.lua      .env files and ${VAR} interpolation
 --   compose/load.lua     finding, reading (bocker.yaml) and merging the files
---   compose/convert.lua  the supported subset → project declarations (anything else fails with its path)
+--   compose/check.lua    checking values, errors naming their path
+--   compose/service.lua  one service → p:service settings (the supported subset; anything else fails)
+--   compose/convert.lua  the top level → the project (name, profiles, volumes, networks, configs, secrets)
 -- The command line is scripts/commands/compose.lua. See docs/compose.md.
 local L = require "bocker.compose.load"
 local C = require "bocker.compose.convert"
