@@ -218,8 +218,13 @@ struct ComposeTests {
             #expect(build.status == 1 && build.stderrLines == ["compose build: needs bocker build (not available yet)"], "\(build)")
             let upBuild = f.run(["compose", "up", "-d", "--build"], env: env, cwd: dir)
             #expect(upBuild.status == 1 && upBuild.stderrLines == ["up --build: needs bocker build (not available yet)"], "\(upBuild)")
-            #expect(f.run(["compose", "down"], env: env, cwd: dir).status == 0)
+            // Without the file, -p finds the project by its labels and state folder.
+            let fileless = f.run(["compose", "-p", "ops", "ps", "-q"], cwd: f.tmp)
+            #expect(fileless.status == 0 && fileless.stdoutLines == [after?.id ?? "?"], "\(fileless)")
+            let down = f.run(["compose", "-p", "ops", "down", "-t", "1"], cwd: f.tmp)
+            #expect(down.status == 0 && down.stdoutLines == ["Container ops-db-1  Removed", "Network ops_default  Removed"], "\(down)")
             #expect(f.containerIds().isEmpty, "\(f.containerIds())")
+            #expect(!Host.exists(f.root + "/projects/ops"), "the state folder is left")
         }
     }
 

@@ -118,7 +118,17 @@ local function parse(name, args)
 end
 
 --- The project for the global options; `targets` are service names given on the command line.
-local function open(g, targets)
+local function open(g, targets, fileless)
+  -- down, ps, logs, stop, start and restart work with -p alone, without the file (as compose):
+  -- the project's things are found by label and by its state folder.
+  if fileless and g.project_name and not g.file then
+    local ok = pcall(compose.load.discover)
+    if not ok then
+      local p = require("bocker.project").new { name = g.project_name, dir = bocker.fs.cwd() }
+      p.fileless = true
+      return p, {}, {}, { files = {}, dir = bocker.fs.cwd() }
+    end
+  end
   local p, active, model, info = compose.open {
     files = g.file, env_files = g.env_file, project_dir = g.project_directory, name = g.project_name,
     profiles = g.profile, targets = targets,
@@ -129,7 +139,7 @@ end
 local function each_container(p, services, fn)
   local only = {}
   for _, s in ipairs(services) do
-    if not p.services[s] then cli.fail("no such service: " .. s) end
+    if not p.services[s] and not p.fileless then cli.fail("no such service: " .. s) end
     only[s] = true
   end
   for _, c in ipairs(p:containers()) do
@@ -153,14 +163,14 @@ end
 function sub.down(g, args)
   local o, rest = parse("down", args)
   if #rest > 0 then cli.fail("down takes no service names (it removes the whole project)") end
-  local p = open(g)
+  local p = open(g, nil, true)
   p:down { volumes = o.volumes, timeout = o.timeout and cli.integer(o.timeout, o.timeout_spelling, 0) }
   return 0
 end
 
 function sub.ps(g, args)
   local o, rest = parse("ps", args)
-  local p, active = open(g)
+  local p, active = open(g, nil, true)
   if o.services then
     for _, s in ipairs(active) do print(s) end
     return 0
@@ -191,8 +201,8 @@ end
 
 function sub.logs(g, args)
   local o, rest = parse("logs", args)
-  local p = open(g)
-  for _, s in ipairs(rest) do if not p.services[s] then cli.fail("no such service: " .. s) end end
+  local p = open(g, nil, true)
+  for _, s in ipairs(rest) do if not p.services[s] and not p.fileless then cli.fail("no such service: " .. s) end end
   p:logs { follow = o.follow, services = rest }
   return 0
 end
@@ -248,7 +258,7 @@ end
 
 function sub.start(g, args)
   local _, rest = parse("start", args)
-  local p = open(g)
+  local p = open(g, nil, true)
   each_container(p, rest, function(c)
     if c.status ~= "running" then c:start(); print(("Container %s  Started"):format(c.name)) end
   end)
@@ -257,7 +267,7 @@ end
 
 function sub.stop(g, args)
   local o, rest = parse("stop", args)
-  local p = open(g)
+  local p = open(g, nil, true)
   local list = {}
   each_container(p, rest, function(c) list[#list + 1] = c end)
   p:stop_all(list, o.timeout and cli.integer(o.timeout, o.timeout_spelling, 0) or p.stop_timeout)
@@ -267,7 +277,7 @@ end
 
 function sub.restart(g, args)
   local o, rest = parse("restart", args)
-  local p = open(g)
+  local p = open(g, nil, true)
   local list = {}
   each_container(p, rest, function(c) list[#list + 1] = c end)
   p:stop_all(list, o.timeout and cli.integer(o.timeout, "-t", 0) or p.stop_timeout)
