@@ -228,6 +228,36 @@ struct ComposeTests {
         }
     }
 
+    @Test("up pulls missing images (pull_policy), expose becomes a Kubernetes Service")
+    func pullPolicyAndExpose() throws {
+        try BockerFixture.with { f in
+            let file = try f.writeFile("pp/compose.yaml", """
+                services:
+                  db:
+                    image: 127.0.0.1:9/nope:1
+                    expose: ["5432", "53/udp"]
+                  web:
+                    image: 127.0.0.1:9/web:1
+                    pull_policy: never
+                    depends_on: [db]
+
+                """)
+            let dir = String(file.dropLast("/compose.yaml".count))
+            let up = f.run(["compose", "up", "-d"], cwd: dir)
+            #expect(up.status == 1 && up.stdoutLines == ["Image 127.0.0.1:9/nope:1  Pulling"], "\(up)")
+            #expect(up.stderrLines.count == 1 && up.stderr.hasPrefix("services.db: cannot pull 127.0.0.1:9/nope:1: "), "\(up)")
+            #expect(f.containerIds().isEmpty && !Host.exists(f.root + "/projects"), "a failed pull left something")
+            let kube = f.run(["compose", "convert", "--format", "kube"], cwd: dir)
+            #expect(kube.status == 0, "\(kube)")
+            #expect(kube.stdout.contains("name: \"tcp-5432\"") && kube.stdout.contains("name: \"udp-53\""), "\(kube)")
+            let problems = try KubeValidator.problems(kube.stdout, label: "pp")
+            #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+            let bad = try f.writeFile("pp2/compose.yaml", "services: {web: {image: x, pull_policy: daily}}\n")
+            let r = f.run(["compose", "-f", bad, "config"])
+            #expect(r.status == 1 && r.stderrLines == ["services.web.pull_policy: 'daily' is not supported (use missing, always or never)"], "\(r)")
+        }
+    }
+
     @Test("unsupported or wrong keys fail with their path, one line, and nothing is made")
     func unsupportedKeys() throws {
         try BockerFixture.with { f in

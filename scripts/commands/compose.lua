@@ -147,12 +147,45 @@ local function each_container(p, services, fn)
   end
 end
 
+--- Pulls the images `up` needs that are missing (pull_policy: missing, the default) or always
+--- wanted fresh (always), for the named services and what they depend on (all when none).
+local function pull_missing(p, active, named)
+  local wanted, queue = {}, {}
+  for _, n in ipairs(#named > 0 and named or active) do queue[#queue + 1] = n end
+  while #queue > 0 do
+    local n = table.remove(queue)
+    local s = p.services[n]
+    if s and not wanted[n] then
+      wanted[n] = true
+      for _, d in ipairs(s.deps) do queue[#queue + 1] = d.name end
+    end
+  end
+  local done = {}
+  for _, n in ipairs(active) do
+    local s = p.services[n]
+    local image = s and wanted[n] and s.def.image
+    local policy = (p.pull_policy or {})[n] or "missing"
+    local is_local = image and (image:match("^img_") or image:sub(1, 1) == "/" or image:sub(1, 1) == ".")
+    if image and not is_local and not done[image] and policy ~= "never"
+       and (policy == "always" or not pcall(bocker.image.get, image)) then
+      done[image] = true
+      print(("Image %s  Pulling"):format(image))
+      local ok, err = pcall(bocker.image.pull, image)
+      if not ok then
+        cli.fail(("services.%s: cannot pull %s: %s"):format(n, image, type(err) == "table" and err.message or tostring(err)))
+      end
+      print(("Image %s  Pulled"):format(image))
+    end
+  end
+end
+
 local sub = {}
 
 function sub.up(g, args)
   local o, rest = parse("up", args)
   if o.build then cli.fail("up --build: needs bocker build (not available yet)") end
-  local p = open(g, rest)
+  local p, active = open(g, rest)
+  pull_missing(p, active, rest)
   p:up { services = rest, remove_orphans = o.remove_orphans, force_recreate = o.force_recreate,
          no_recreate = o.no_recreate, wait = o.wait == true, rollback = not o.no_rollback,
          timeout = o.timeout and cli.integer(o.timeout, o.timeout_spelling, 1) }

@@ -119,7 +119,9 @@ function C.project(model, info, opts)
   end
 
   for _, sn in ipairs(names) do
-    local def = service(sn, services[sn], ctx)
+    local def, policy = service(sn, services[sn], ctx)
+    p.pull_policy = p.pull_policy or {}
+    p.pull_policy[sn] = policy
     local ok2, err = pcall(p.service, p, sn, def)
     if not ok2 then
       fail("services." .. sn, "%s", (type(err) == "table" and err.message or tostring(err)):gsub("^[^:]+:%d+: ", ""))

@@ -150,7 +150,7 @@ local SERVICE_KEYS = {
   networks = true, network_mode = true, hostname = true, user = true, working_dir = true, labels = true,
   stop_signal = true, stop_grace_period = true, init = true, tty = true, stdin_open = true,
   cap_add = true, cap_drop = true, read_only = true, tmpfs = true, mem_limit = true, pids_limit = true,
-  cpu_shares = true, profiles = true, deploy = true, configs = true, secrets = true, privileged = true,
+  cpu_shares = true, profiles = true, deploy = true, pull_policy = true, configs = true, secrets = true, privileged = true,
   extra_hosts = NOT_YET, dns = NOT_YET, dns_search = NOT_YET, cpus = NOT_YET, ulimits = NOT_YET,
   container_name = "not supported (bocker names containers PROJECT-SERVICE-N)",
 }
@@ -194,7 +194,15 @@ local function service(name, sv, ctx)
     end
   end
   if sv.expose ~= nil then
-    for i, e in ipairs(want_list(sv.expose, key_path(path, "expose"))) do want_string(e, key_path(key_path(path, "expose"), i)) end
+    def.expose = {}
+    for i, e in ipairs(want_list(sv.expose, key_path(path, "expose"))) do
+      local p = key_path(key_path(path, "expose"), i)
+      local s = want_string(e, p)
+      if not s:match("^%d+$") and not s:match("^%d+/tcp$") and not s:match("^%d+/udp$") then
+        fail(p, "'%s': use PORT or PORT/PROTO (ranges are not supported)", s)
+      end
+      def.expose[#def.expose + 1] = s
+    end
   end
   if sv.volumes ~= nil then
     for i, v in ipairs(want_list(sv.volumes, key_path(path, "volumes"))) do volume(v, key_path(key_path(path, "volumes"), i), ctx, def) end
@@ -339,7 +347,16 @@ local function service(name, sv, ctx)
     end
   end
   if next(create) then def.create = create end
-  return def
+  -- pull_policy is compose's, not the project's: convert keeps it beside the project.
+  local policy = "missing"
+  if sv.pull_policy ~= nil then
+    policy = want_string(sv.pull_policy, key_path(path, "pull_policy"))
+    if policy == "if_not_present" then policy = "missing" end
+    if policy ~= "missing" and policy ~= "always" and policy ~= "never" then
+      fail(key_path(path, "pull_policy"), "'%s' is not supported (use missing, always or never)", policy)
+    end
+  end
+  return def, policy
 end
 
 return service

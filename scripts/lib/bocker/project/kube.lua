@@ -168,13 +168,21 @@ function Project:kube(opts)
             container.env[#container.env + 1] = ordered({ name = k, value = v }, { "name", "value" })
           end
         end
-        local ports = {}
+        local ports, seen = {}, {}
+        local function add_port(cport, proto)
+          proto = (proto ~= "" and proto or "tcp"):upper()
+          if seen[cport .. proto] then return end
+          seen[cport .. proto] = true
+          ports[#ports + 1] = ordered({ containerPort = tonumber(cport), protocol = proto }, { "containerPort", "protocol" })
+        end
         for _, p in ipairs(spec.ports or {}) do
           local cport, proto = p:match(":(%d+)/?(%a*)$")
-          if cport then
-            ports[#ports + 1] = ordered({ containerPort = tonumber(cport), protocol = (proto ~= "" and proto or "tcp"):upper() },
-              { "containerPort", "protocol" })
-          end
+          if cport then add_port(cport, proto) end
+        end
+        -- Ports the service serves to the others (compose's expose): a Service makes them reachable by name.
+        for _, e in ipairs(s.def.expose or {}) do
+          local cport, proto = tostring(e):match("^(%d+)/?(%a*)$")
+          if cport then add_port(cport, proto) end
         end
         if #ports > 0 then container.ports = ports end
         local volumes, mounts = {}, {}

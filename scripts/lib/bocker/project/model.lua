@@ -47,6 +47,7 @@ local SERVICE_KEYS = {
   job = { "boolean" },
   kube_image = { "string" },
   aliases = { "table" },
+  expose = { "table" },
   create = { "table", fn = true },
 }
 
