@@ -218,6 +218,13 @@ struct ComposeTests {
             #expect(build.status == 1 && build.stderrLines == ["compose build: needs bocker build (not available yet)"], "\(build)")
             let upBuild = f.run(["compose", "up", "-d", "--build"], env: env, cwd: dir)
             #expect(upBuild.status == 1 && upBuild.stderrLines == ["up --build: needs bocker build (not available yet)"], "\(upBuild)")
+            // up without -d follows the logs until the containers exit.
+            let att = try f.writeFile("att/compose.yaml", "services:\n  hello:\n    image: ${IMG}\n    command: sh -c 'echo one; echo two >&2; echo three'\n")
+            let attached = f.run(["compose", "-f", att, "up"], env: env)
+            #expect(attached.status == 0 && Array(attached.stdoutLines.suffix(2)) == ["hello-1 | one", "hello-1 | three"]
+                    && attached.stderrLines == ["hello-1 | two"], "\(attached)")
+            #expect(f.run(["compose", "-f", att, "down"], env: env).status == 0)
+
             // Without the file, -p finds the project by its labels and state folder.
             let fileless = f.run(["compose", "-p", "ops", "ps", "-q"], cwd: f.tmp)
             #expect(fileless.status == 0 && fileless.stdoutLines == [after?.id ?? "?"], "\(fileless)")
