@@ -799,9 +799,10 @@ function bocker.json.decode(text) end
 bocker.yaml = {}
 
 ---The Lua value of the first document (mappings and sequences as tables, null as
----bocker.yaml.null; an empty text is null). Raises invalid_argument with one line:
+---bocker.yaml.null; an empty text is null). The core tags (!!str, !!int, …) are honoured, other
+---tags are errors. Raises invalid_argument with one line:
 ---"yaml: line 3, column 5: ...". Duplicate keys are errors; a document that expands to more
----than 100,000 values (aliases) or nests deeper than 256 is refused.
+---than 100,000 values (aliases) or nests deeper than 256 is refused; an alias must follow its anchor.
 ---@param text string
 ---@return any
 function bocker.yaml.decode(text) end

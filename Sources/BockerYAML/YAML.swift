@@ -43,142 +43,208 @@ public enum YAML {
 
     /// Every document of `text`, in order. `limit` stops after that many.
     public static func decodeAll(_ text: String, limit: Int = .max) throws -> [YAMLValue] {
-        var parser = yaml_parser_t()
-        guard yaml_parser_initialize(&parser) != 0 else { throw BockerError(.internal, "yaml: cannot initialise the parser") }
-        defer { yaml_parser_delete(&parser) }
+        let parser = UnsafeMutablePointer<yaml_parser_t>.allocate(capacity: 1)
+        parser.initialize(to: yaml_parser_t())
+        defer { parser.deallocate() }
+        guard yaml_parser_initialize(parser) != 0 else { throw BockerError(.internal, "yaml: cannot initialise the parser") }
+        defer { yaml_parser_delete(parser) }
         let bytes = Array(text.utf8)
-        var out: [YAMLValue] = []
-        try bytes.withUnsafeBufferPointer { buf in
-            yaml_parser_set_input_string(&parser, buf.baseAddress, buf.count)
-            yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
+        return try bytes.withUnsafeBufferPointer { buf -> [YAMLValue] in
+            yaml_parser_set_input_string(parser, buf.baseAddress, buf.count)
+            yaml_parser_set_encoding(parser, YAML_UTF8_ENCODING)
+            var r = Reader(parser: parser)
+            var out: [YAMLValue] = []
+            guard case .streamStart = try r.next() else { throw BockerError(.invalidArgument, "yaml: no stream") }
             while out.count < limit {
-                var doc = yaml_document_t()
-                guard yaml_parser_load(&parser, &doc) != 0 else { throw parserError(&parser) }
-                defer { yaml_document_delete(&doc) }
-                guard yaml_document_get_root_node(&doc) != nil else { break }
-                var b = Builder(doc: &doc)
-                out.append(try b.value(1, depth: 0))
+                let e = try r.next()
+                if case .streamEnd = e { break }
+                guard case .documentStart = e else { throw BockerError(.invalidArgument, "yaml: expected a document") }
+                var b = Builder()
+                out.append(try b.value(try r.next(), &r, depth: 0))
+                guard case .documentEnd = try r.next() else { throw BockerError(.invalidArgument, "yaml: expected the end of a document") }
             }
+            return out
         }
-        return out
     }
 
-    static func parserError(_ p: inout yaml_parser_t) -> BockerError {
-        let problem = p.problem.map { String(cString: $0) } ?? "cannot parse"
-        var msg = "yaml: line \(p.problem_mark.line + 1), column \(p.problem_mark.column + 1): \(problem)"
-        if let ctx = p.context.map({ String(cString: $0) }) {
-            msg += " (\(ctx) at line \(p.context_mark.line + 1), column \(p.context_mark.column + 1))"
+    static func parserError(_ p: UnsafeMutablePointer<yaml_parser_t>) -> BockerError {
+        let problem = p.pointee.problem.map { String(cString: $0) } ?? "cannot parse"
+        let m = p.pointee.problem_mark
+        var msg = "yaml: line \(m.line + 1), column \(m.column + 1): \(problem)"
+        if let ctx = p.pointee.context.map({ String(cString: $0) }) {
+            msg += " (\(ctx) at line \(p.pointee.context_mark.line + 1), column \(p.pointee.context_mark.column + 1))"
         }
         return BockerError(.invalidArgument, msg)
     }
 
-    static let strTag = "tag:yaml.org,2002:str"
+    static let core = "tag:yaml.org,2002:"
 
-    /// Converts the nodes of one loaded document (libyaml resolves aliases to node indexes).
+    /// One parser event, copied out of libyaml's (which is freed at once).
+    enum Event {
+        case streamStart, streamEnd, documentStart, documentEnd, sequenceEnd, mappingEnd
+        case alias(anchor: String, at: String)
+        case scalar(anchor: String?, tag: String?, text: String, plain: Bool, at: String)
+        case sequenceStart(anchor: String?, tag: String?, at: String)
+        case mappingStart(anchor: String?, tag: String?, at: String)
+    }
+
+    /// Pulls events from the parser.
+    struct Reader {
+        let parser: UnsafeMutablePointer<yaml_parser_t>
+
+        mutating func next() throws -> Event {
+            var ev = yaml_event_t()
+            guard yaml_parser_parse(parser, &ev) != 0 else { throw YAML.parserError(parser) }
+            defer { yaml_event_delete(&ev) }
+            let at = "yaml: line \(ev.start_mark.line + 1), column \(ev.start_mark.column + 1)"
+            func str(_ p: UnsafeMutablePointer<yaml_char_t>?) -> String? { p.map { String(cString: $0) } }
+            switch ev.type {
+            case YAML_STREAM_START_EVENT: return .streamStart
+            case YAML_STREAM_END_EVENT: return .streamEnd
+            case YAML_DOCUMENT_START_EVENT: return .documentStart
+            case YAML_DOCUMENT_END_EVENT: return .documentEnd
+            case YAML_SEQUENCE_END_EVENT: return .sequenceEnd
+            case YAML_MAPPING_END_EVENT: return .mappingEnd
+            case YAML_ALIAS_EVENT: return .alias(anchor: str(ev.data.alias.anchor) ?? "", at: at)
+            case YAML_SCALAR_EVENT:
+                let sc = ev.data.scalar
+                let text = String(decoding: UnsafeBufferPointer(start: sc.value, count: sc.length), as: UTF8.self)
+                return .scalar(anchor: str(sc.anchor), tag: str(sc.tag), text: text,
+                               plain: sc.style == YAML_PLAIN_SCALAR_STYLE, at: at)
+            case YAML_SEQUENCE_START_EVENT:
+                return .sequenceStart(anchor: str(ev.data.sequence_start.anchor), tag: str(ev.data.sequence_start.tag), at: at)
+            case YAML_MAPPING_START_EVENT:
+                return .mappingStart(anchor: str(ev.data.mapping_start.anchor), tag: str(ev.data.mapping_start.tag), at: at)
+            default:
+                throw BockerError(.invalidArgument, "\(at): unexpected event")
+            }
+        }
+    }
+
+    /// Builds one document's values from events: anchors are kept (with how many values each
+    /// stands for, so that aliases count towards `maxValues`), merge keys are applied.
     struct Builder {
-        let doc: UnsafeMutablePointer<yaml_document_t>
+        var anchors: [String: (value: YAMLValue, size: Int)] = [:]
         var count = 0
 
-        init(doc: UnsafeMutablePointer<yaml_document_t>) { self.doc = doc }
-
-        func node(_ i: Int32) -> UnsafeMutablePointer<yaml_node_t> { yaml_document_get_node(doc, i)! }
-
-        func at(_ n: UnsafeMutablePointer<yaml_node_t>) -> String {
-            "yaml: line \(n.pointee.start_mark.line + 1), column \(n.pointee.start_mark.column + 1)"
-        }
-
-        mutating func value(_ i: Int32, depth: Int) throws -> YAMLValue {
-            let n = node(i)
-            count += 1
+        mutating func counted(_ n: Int, _ at: String) throws {
+            count += n
             guard count <= YAML.maxValues else {
-                throw BockerError(.invalidArgument, "\(at(n)): the document expands to more than \(YAML.maxValues) values (aliases)")
+                throw BockerError(.invalidArgument, "\(at): the document expands to more than \(YAML.maxValues) values (aliases)")
             }
-            guard depth < YAML.maxDepth else {
-                throw BockerError(.invalidArgument, "\(at(n)): nested more than \(YAML.maxDepth) deep (a recursive alias?)")
-            }
-            switch n.pointee.type {
-            case YAML_SCALAR_NODE:
-                return try scalar(n)
-            case YAML_SEQUENCE_NODE:
+        }
+
+        mutating func value(_ e: Event, _ r: inout Reader, depth: Int) throws -> YAMLValue {
+            let before = count
+            switch e {
+            case .alias(let anchor, let at):
+                guard let a = anchors[anchor] else { throw BockerError(.invalidArgument, "\(at): found undefined alias '\(anchor)'") }
+                try counted(a.size, at)
+                return a.value
+            case .scalar(let anchor, let tag, let text, let plain, let at):
+                try counted(1, at)
+                let v = try YAML.scalar(text, tag: tag, plain: plain, at: at)
+                if let anchor { anchors[anchor] = (v, 1) }
+                return v
+            case .sequenceStart(let anchor, let tag, let at):
+                try nesting(depth, tag, "seq", at)
+                try counted(1, at)
                 var items: [YAMLValue] = []
-                var p = n.pointee.data.sequence.items.start
-                while let q = p, q != n.pointee.data.sequence.items.top {
-                    items.append(try value(q.pointee, depth: depth + 1))
-                    p = q + 1
+                while true {
+                    let x = try r.next()
+                    if case .sequenceEnd = x { break }
+                    items.append(try value(x, &r, depth: depth + 1))
                 }
-                return .sequence(items)
-            case YAML_MAPPING_NODE:
-                return try mapping(n, depth: depth)
+                let v = YAMLValue.sequence(items)
+                if let anchor { anchors[anchor] = (v, count - before) }
+                return v
+            case .mappingStart(let anchor, let tag, let at):
+                try nesting(depth, tag, "map", at)
+                try counted(1, at)
+                let v = try mapping(&r, depth: depth)
+                if let anchor { anchors[anchor] = (v, count - before) }
+                return v
             default:
-                return .null
+                throw BockerError(.invalidArgument, "yaml: unexpected event")
             }
         }
 
-        func text(_ n: UnsafeMutablePointer<yaml_node_t>) -> String {
-            let s = n.pointee.data.scalar
-            return String(decoding: UnsafeBufferPointer(start: s.value, count: s.length), as: UTF8.self)
-        }
-
-        func scalar(_ n: UnsafeMutablePointer<yaml_node_t>) throws -> YAMLValue {
-            let s = text(n)
-            let tag = n.pointee.tag.map { String(cString: $0) } ?? YAML.strTag
-            if tag != YAML.strTag {
-                let want = tag.hasPrefix("tag:yaml.org,2002:") ? String(tag.dropFirst(18)) : tag
-                let r = YAML.resolve(s)
-                switch (want, r) {
-                case ("int", .int), ("bool", .bool), ("null", .null): return r
-                case ("float", .float): return r
-                case ("float", .int(let i)): return .float(Double(i))
-                case ("binary", _), ("timestamp", _): return .string(s)
-                default: throw BockerError(.invalidArgument, "\(at(n)): '\(s)' is not a valid !!\(want)")
-                }
+        func nesting(_ depth: Int, _ tag: String?, _ kind: String, _ at: String) throws {
+            guard depth < YAML.maxDepth else { throw BockerError(.invalidArgument, "\(at): nested more than \(YAML.maxDepth) deep") }
+            if let tag, tag != YAML.core + kind, tag != "!" {
+                throw BockerError(.invalidArgument, "\(at): the tag \(YAML.shortTag(tag)) is not supported")
             }
-            guard n.pointee.data.scalar.style == YAML_PLAIN_SCALAR_STYLE else { return .string(s) }
-            return YAML.resolve(s)
         }
 
-        mutating func mapping(_ n: UnsafeMutablePointer<yaml_node_t>, depth: Int) throws -> YAMLValue {
+        mutating func mapping(_ r: inout Reader, depth: Int) throws -> YAMLValue {
             var own: [(key: YAMLValue, value: YAMLValue)] = []
             var merged: [(key: YAMLValue, value: YAMLValue)] = []
             var seen: [String: Int] = [:]   // key text → line, for duplicate keys
-            var p = n.pointee.data.mapping.pairs.start
-            while let q = p, q != n.pointee.data.mapping.pairs.top {
-                p = q + 1
-                let kn = node(q.pointee.key)
-                if kn.pointee.type == YAML_SCALAR_NODE && kn.pointee.data.scalar.style == YAML_PLAIN_SCALAR_STYLE && text(kn) == "<<" {
-                    let v = try value(q.pointee.value, depth: depth + 1)
+            while true {
+                let k = try r.next()
+                if case .mappingEnd = k { break }
+                guard case .scalar(_, let tag, let text, let plain, let at) = k else {
+                    if case .alias(let anchor, let at) = k, let a = anchors[anchor], a.value.scalarText != nil {
+                        try own.append(pair(a.value, at, &seen, &r, depth))
+                        continue
+                    }
+                    throw BockerError(.invalidArgument, "\(YAML.position(of: k)): a mapping key must be a scalar")
+                }
+                if plain && tag == nil && text == "<<" {
+                    let v = try value(try r.next(), &r, depth: depth + 1)
                     let sources: [YAMLValue]
                     switch v {
                     case .mapping: sources = [v]
                     case .sequence(let list): sources = list
-                    default: throw BockerError(.invalidArgument, "\(at(kn)): a merge key (<<) needs a mapping or a list of mappings")
+                    default: throw BockerError(.invalidArgument, "\(at): a merge key (<<) needs a mapping or a list of mappings")
                     }
                     for src in sources {
                         guard case .mapping(let pairs) = src else {
-                            throw BockerError(.invalidArgument, "\(at(kn)): a merge key (<<) needs a mapping or a list of mappings")
+                            throw BockerError(.invalidArgument, "\(at): a merge key (<<) needs a mapping or a list of mappings")
                         }
-                        for pair in pairs where !merged.contains(where: { $0.key.scalarText == pair.key.scalarText }) {
-                            merged.append(pair)
-                        }
+                        for p in pairs where !merged.contains(where: { $0.key.scalarText == p.key.scalarText }) { merged.append(p) }
                     }
                     continue
                 }
-                guard kn.pointee.type == YAML_SCALAR_NODE else {
-                    throw BockerError(.invalidArgument, "\(at(kn)): a mapping key must be a scalar")
-                }
-                let key = try scalar(kn)
-                let keyText = key.scalarText ?? ""
-                if let line = seen[keyText] {
-                    throw BockerError(.invalidArgument, "\(at(kn)): mapping key \"\(keyText)\" already defined at line \(line)")
-                }
-                seen[keyText] = Int(kn.pointee.start_mark.line) + 1
-                count += 1
-                own.append((key, try value(q.pointee.value, depth: depth + 1)))
+                try counted(1, at)
+                try own.append(pair(try YAML.scalar(text, tag: tag, plain: plain, at: at), at, &seen, &r, depth))
             }
-            for pair in merged where seen[pair.key.scalarText ?? ""] == nil {
-                own.append(pair)
-            }
+            for p in merged where seen[p.key.scalarText ?? ""] == nil { own.append(p) }
             return .mapping(own)
+        }
+
+        mutating func pair(_ key: YAMLValue, _ at: String, _ seen: inout [String: Int], _ r: inout Reader,
+                           _ depth: Int) throws -> (key: YAMLValue, value: YAMLValue) {
+            let text = key.scalarText ?? ""
+            if let line = seen[text] { throw BockerError(.invalidArgument, "\(at): mapping key \"\(text)\" already defined at line \(line)") }
+            seen[text] = Int(at.split(separator: " ")[2].dropLast()) ?? 0
+            return (key, try value(try r.next(), &r, depth: depth + 1))
+        }
+    }
+
+    static func position(of e: Event) -> String {
+        switch e {
+        case .alias(_, let at), .scalar(_, _, _, _, let at), .sequenceStart(_, _, let at), .mappingStart(_, _, let at): return at
+        default: return "yaml"
+        }
+    }
+
+    static func shortTag(_ tag: String) -> String { tag.hasPrefix(core) ? "!!" + tag.dropFirst(core.count) : tag }
+
+    /// A scalar's value: plain and untagged by the core schema; quoted or `!` untagged as a
+    /// string; `!!str`, `!!int`, `!!float`, `!!bool`, `!!null` as asked; other tags are errors.
+    static func scalar(_ s: String, tag: String?, plain: Bool, at: String) throws -> YAMLValue {
+        guard let tag else { return plain ? resolve(s) : .string(s) }
+        if tag == "!" || tag == core + "str" { return .string(s) }
+        let r = resolve(s)
+        switch (tag.hasPrefix(core) ? String(tag.dropFirst(core.count)) : tag, r) {
+        case ("int", .int), ("bool", .bool), ("null", .null), ("float", .float): return r
+        case ("float", .int(let i)): return .float(Double(i))
+        case ("binary", _), ("timestamp", _): return .string(s)
+        case ("int", _), ("bool", _), ("null", _), ("float", _):
+            throw BockerError(.invalidArgument, "\(at): '\(s)' is not a valid \(shortTag(tag))")
+        default:
+            throw BockerError(.invalidArgument, "\(at): the tag \(shortTag(tag)) is not supported")
         }
     }
 

@@ -56,6 +56,8 @@ struct YAMLTests {
             port: 8080:80
             version: 1.2.3
             tagged: !!int "12"
+            str: !!str 12
+            bang: ! 12
             literal: |
               one
                 two
@@ -73,11 +75,11 @@ struct YAMLTests {
               return math.type(v) or type(v)
             end
             return table.concat({ show(t.int) .. t.int, show(t.neg), t.hex, show(t.float), show(t.exp), t.yes, tostring(t.bool),
-              show(t.null1), show(t.null2), show(t.empty), show(t.quoted), show(t.single), t.port, t.version, show(t.tagged),
+              show(t.null1), show(t.null2), show(t.empty), show(t.quoted), show(t.single), t.port, t.version, show(t.tagged), show(t.str), show(t.bang),
               t.literal, t.folded, t.keep, t.strip }, "|")
             """)
         #expect(r.ok, "\(r)")
-        #expect(r.value == "integer42|integer|31|float|float|yes|true|null|null|null|string|string|8080:80|1.2.3|integer|one\n  two\n|three four\n|five\n\n|six", "\(r)")
+        #expect(r.value == "integer42|integer|31|float|float|yes|true|null|null|null|string|string|8080:80|1.2.3|integer|string|string|one\n  two\n|three four\n|five\n\n|six", "\(r)")
     }
 
     @Test func errorsNameLineAndColumn() throws {
@@ -90,6 +92,9 @@ struct YAMLTests {
               "a:\\n  - b\\n c: d\\n",
               "x: *nope\\n",
               "a: b: c\\n",
+              "a: !reset null\\n",
+              "a: !!int twelve\\n",
+              "? [a, b]\\n: c\\n",
             } do
               local ok, err = pcall(bocker.yaml.decode, text)
               out[#out + 1] = tostring(ok) .. " " .. err.code .. " " .. err.message
@@ -98,13 +103,16 @@ struct YAMLTests {
             """)
         #expect(r.ok, "\(r)")
         let lines = r.value.split(separator: "\n").map(String.init)
-        #expect(lines.count == 5, "\(r)")
+        #expect(lines.count == 8, "\(r)")
         for l in lines { #expect(l.hasPrefix("false invalid_argument yaml: line "), "\(l)") }
         #expect(lines[0].contains("yaml: line 4, column 1:"), "\(lines[0])")
         #expect(lines[1] == #"false invalid_argument yaml: line 3, column 1: mapping key "a" already defined at line 1"#, "\(lines[1])")
         #expect(lines[2].contains("line 3, column 2"), "\(lines[2])")
         #expect(lines[3].contains("line 1, column 4") && lines[3].contains("undefined alias"), "\(lines[3])")
         #expect(lines[4].contains("line 1, column 5") && lines[4].contains("mapping values are not allowed"), "\(lines[4])")
+        #expect(lines[5] == "false invalid_argument yaml: line 1, column 4: the tag !reset is not supported", "\(lines[5])")
+        #expect(lines[6] == "false invalid_argument yaml: line 1, column 4: 'twelve' is not a valid !!int", "\(lines[6])")
+        #expect(lines[7] == "false invalid_argument yaml: line 1, column 3: a mapping key must be a scalar", "\(lines[7])")
     }
 
     @Test("a billion-laughs document and a recursive alias are refused, not expanded")
@@ -114,7 +122,11 @@ struct YAMLTests {
         #expect(throws: (any Error).self) { try YAML.decode(bomb) }
         do { _ = try YAML.decode(bomb) } catch { #expect("\(error)".contains("more than 100000 values"), "\(error)") }
         do { _ = try YAML.decode("a: &a [*a]\n"); Issue.record("a recursive alias decoded") } catch {
-            #expect("\(error)".contains("nested more than"), "\(error)")
+            #expect("\(error)".contains("line 1, column 8: found undefined alias 'a'"), "\(error)")
+        }
+        // Deep nesting without aliases is refused too, before the stack is.
+        do { _ = try YAML.decode(String(repeating: "[", count: 300)); Issue.record("300 levels decoded") } catch {
+            #expect("\(error)".contains("nested more than 256 deep"), "\(error)")
         }
     }
 
