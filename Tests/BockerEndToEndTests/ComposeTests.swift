@@ -38,16 +38,36 @@ struct ComposeTests {
         }
     }
 
-    /// Whether any process still has (or holds an fd of) one of these network namespaces.
-    static func namespacesInUse(_ wanted: Set<String>) -> [String] {
-        var found: [String] = []
+    /// The processes (pid and start time) that are in, or hold an fd of, one of these network
+    /// namespaces. (Namespace inode numbers are reused once freed, so the same processes are
+    /// looked for afterwards, not the same inodes.)
+    static func holders(of wanted: Set<String>) -> Set<String> {
+        var found = Set<String>()
         for pid in Host.listDirectory("/proc") where Int(pid) != nil {
-            if let ns = readLink("/proc/\(pid)/ns/net"), wanted.contains(ns) { found.append("pid \(pid): \(ns)") }
-            for fd in Host.listDirectory("/proc/\(pid)/fd") {
-                if let l = readLink("/proc/\(pid)/fd/\(fd)"), wanted.contains(l) { found.append("pid \(pid) fd \(fd): \(l)") }
+            var holds = readLink("/proc/\(pid)/ns/net").map { wanted.contains($0) } ?? false
+            if !holds {
+                for fd in Host.listDirectory("/proc/\(pid)/fd") where readLink("/proc/\(pid)/fd/\(fd)").map({ wanted.contains($0) }) ?? false {
+                    holds = true
+                    break
+                }
             }
+            if holds, let start = startTime(pid) { found.insert(pid + "@" + start) }
         }
         return found
+    }
+
+    static func startTime(_ pid: String) -> String? {
+        guard let stat = Host.readFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 19 ? String(fields[19]) : nil
+    }
+
+    /// Those of `processes` (pid@starttime) that still exist.
+    static func stillRunning(_ processes: Set<String>) -> [String] {
+        processes.filter { p in
+            let pid = String(p.split(separator: "@")[0])
+            return startTime(pid).map { pid + "@" + $0 == p } ?? false
+        }.sorted()
     }
 
     /// up -d, serves, ps exactly `expected`, up -d again changes nothing, down -v leaves no
@@ -71,6 +91,8 @@ struct ComposeTests {
         let first = ps(f, dir, extra, env: env)
         let namespaces = netns(f, first.values.filter { $0.state == "running" }.map { $0.id })
         #expect(namespaces.count == expected.count, "namespaces of \(first): \(namespaces)", sourceLocation: sourceLocation)
+        let nsHolders = holders(of: Set(namespaces))
+        #expect(nsHolders.count >= expected.count, "holders of \(namespaces): \(nsHolders)", sourceLocation: sourceLocation)
 
         let again = f.run(["compose"] + extra + ["up"] + upArgs, env: env, cwd: dir, timeout: 120)
         #expect(again.status == 0, "second up: \(again)", sourceLocation: sourceLocation)
@@ -94,7 +116,7 @@ struct ComposeTests {
         #expect(f.run(["network", "ls"]).stdoutLines.count == networksBefore, "networks left: \(f.run(["network", "ls"]))",
                 sourceLocation: sourceLocation)
         #expect(n.vethLinksAfterTeardown().isEmpty, "veths left: \(n.vethLinks())", sourceLocation: sourceLocation)
-        #expect(namespacesInUse(Set(namespaces)).isEmpty, "network namespaces left: \(namespacesInUse(Set(namespaces)))",
+        #expect(stillRunning(nsHolders).isEmpty, "processes still holding the containers' network namespaces: \(stillRunning(nsHolders))",
                 sourceLocation: sourceLocation)
         #expect(!Host.exists(f.root + "/projects/" + project), "the project's state folder is left", sourceLocation: sourceLocation)
         #expect(Host.mountPoints(under: f.root).isEmpty, "mounts left: \(Host.mountPoints(under: f.root))", sourceLocation: sourceLocation)
