@@ -202,10 +202,13 @@ struct ComposeTests {
                     init: true
                     command: sleep 600
                     environment: {ROLE: db}
+                    security_opt: [no-new-privileges]
+                    logging: {driver: json-file, options: {max-size: 1m, max-file: "2"}}
                   tool:
                     image: ${IMG}
                     command: echo "tool default"
                     environment: {ROLE: tool}
+                    volumes: ["./state:/state"]
                     ports: ["9000:9000"]
                     depends_on: [db]
 
@@ -213,12 +216,17 @@ struct ComposeTests {
             let dir = String(file.dropLast("/compose.yaml".count))
             let env = ["IMG": img]
             // run: the service's settings, its dependency started first, no published ports.
-            let run = f.run(["compose", "run", "--rm", "-e", "EXTRA=1", "tool", "sh", "-c", "echo $ROLE $EXTRA; exit 3"], env: env, cwd: dir)
+            // (./state does not exist: run makes it, as compose does for the short syntax.)
+            let run = f.run(["compose", "run", "--rm", "-e", "EXTRA=1", "tool", "sh", "-c", "echo $ROLE $EXTRA; echo kept > /state/out; exit 3"],
+                            env: env, cwd: dir)
             #expect(run.status == 3 && run.stdoutLines.last == "tool 1", "\(run)")
             #expect(run.stdoutLines.contains("Container ops-db-1  Started"), "\(run)")
             let names = Set(ComposeTests.ps(f, dir, env: env).keys)
             #expect(names == ["ops-db-1"], "run --rm left its container, or labelled it as the project's: \(names)")
             #expect(f.containerIds().count == 1, "\(f.containerIds())")
+            #expect(Host.readFile(dir + "/state/out") == "kept\n", "the bind mount's folder was not made or not used")
+            let nnp = f.run(["compose", "exec", "db", "grep", "NoNewPrivs", "/proc/self/status"], env: env, cwd: dir)
+            #expect(nnp.status == 0 && nnp.stdout.hasSuffix("1\n"), "security_opt no-new-privileges not applied: \(nnp)")
 
             let exec = f.run(["compose", "exec", "-e", "X=2", "db", "sh", "-c", "echo $ROLE $X"], env: env, cwd: dir)
             #expect(exec.status == 0 && exec.stdout == "db 2\n", "\(exec)")

@@ -179,6 +179,14 @@ local function pull_missing(p, active, named)
   end
 end
 
+--- Makes the missing host folders of short-syntax bind mounts (and long ones with
+--- bind.create_host_path), as compose does, before `up` or `run` needs them.
+local function make_bind_folders(p)
+  for _, dir in ipairs(p.compose_mkdirs or {}) do
+    if not bocker.fs.exists(dir) then bocker.fs.mkdir(dir) end
+  end
+end
+
 local sub = {}
 
 function sub.up(g, args)
@@ -186,6 +194,7 @@ function sub.up(g, args)
   if o.build then cli.fail("up --build: needs bocker build (not available yet)") end
   local p, active = open(g, rest)
   pull_missing(p, active, rest)
+  make_bind_folders(p)
   p:up { services = rest, remove_orphans = o.remove_orphans, force_recreate = o.force_recreate,
          no_recreate = o.no_recreate, wait = o.wait == true, rollback = not o.no_rollback,
          timeout = o.timeout and cli.integer(o.timeout, o.timeout_spelling, 1) }
@@ -257,6 +266,7 @@ function sub.run(g, args)
   local p = open(g, { service })
   local s = p.services[service]
   if not s then cli.fail("no such service: " .. service) end
+  make_bind_folders(p)
   -- Its dependencies first (as compose run does), then a one-off container of its settings.
   if not o.no_deps and #s.deps > 0 then
     local deps = {}

@@ -60,7 +60,7 @@ function C.project(model, info, opts)
   p.script = info.files[1]
 
   local ctx = { dir = info.dir, get = info.get, volumes = {}, networks = { default = true }, configs = {}, secrets = {},
-                active = active, model_services = services }
+                active = active, model_services = services, mkdirs = {} }
   local vols = want_map(model.volumes or {}, "volumes")
   local vnames = {}
   for k in pairs(vols) do vnames[#vnames + 1] = k end
@@ -129,6 +129,8 @@ function C.project(model, info, opts)
   end
   -- Inactive services still have their keys checked, so that a typo is found before the
   -- profile is used.
+  p.compose_mkdirs = ctx.mkdirs
+  ctx.mkdirs = {}   -- (the inactive services' folders are not made)
   for sn, sv in pairs(services) do
     if not active[sn] then
       local saved = ctx.active

@@ -47,6 +47,7 @@ end
 
 local function volume(v, path, ctx, def)
   local vtype, source, target, ro
+  local create_host_path = type(v) == "string"   -- compose makes a missing folder for the short syntax
   if type(v) == "string" then
     local parts = {}
     for p in v:gmatch("[^:]+") do parts[#parts + 1] = p end
@@ -72,8 +73,10 @@ local function volume(v, path, ctx, def)
     ro = m.read_only ~= nil and want_bool(m.read_only, key_path(path, "read_only")) or false
     if m.volume ~= nil then only(want_map(m.volume, key_path(path, "volume")), { nocopy = true }, key_path(path, "volume")) end
     if m.bind ~= nil then
-      only(want_map(m.bind, key_path(path, "bind")), { create_host_path = true, propagation = "not supported", selinux = "not supported" },
-        key_path(path, "bind"))
+      local bp = key_path(path, "bind")
+      local b = want_map(m.bind, bp)
+      only(b, { create_host_path = true, propagation = "not supported", selinux = "not supported" }, bp)
+      if b.create_host_path ~= nil then create_host_path = want_bool(b.create_host_path, key_path(bp, "create_host_path")) end
     end
     if m.tmpfs ~= nil then only(want_map(m.tmpfs, key_path(path, "tmpfs")), { size = "not supported", mode = "not supported" }, key_path(path, "tmpfs")) end
   end
@@ -90,6 +93,7 @@ local function volume(v, path, ctx, def)
     if source:sub(1, 1) == "~" then source = (os.getenv("HOME") or "") .. source:sub(2) end
     if source:sub(1, 1) ~= "/" then source = ctx.dir .. "/" .. source:gsub("^%./", "") end
     def.volumes[#def.volumes + 1] = source .. ":" .. target .. suffix
+    if create_host_path then ctx.mkdirs[#ctx.mkdirs + 1] = source end
   elseif vtype == "volume" then
     if not ctx.volumes[source] then fail(path, "volume '%s' is not declared in the top-level volumes", source) end
     def.volumes[#def.volumes + 1] = source .. ":" .. target .. suffix
@@ -153,6 +157,7 @@ local SERVICE_KEYS = {
   cpu_shares = true, profiles = true, deploy = true, pull_policy = true, configs = true, secrets = true, privileged = true,
   extra_hosts = NOT_YET, dns = NOT_YET, dns_search = NOT_YET, cpus = NOT_YET, ulimits = NOT_YET,
   container_name = "not supported (bocker names containers PROJECT-SERVICE-N)",
+  logging = true, security_opt = true, devices = true,
 }
 
 local function service(name, sv, ctx)
@@ -320,6 +325,33 @@ local function service(name, sv, ctx)
     end
   end
   if sv.read_only ~= nil and want_bool(sv.read_only, key_path(path, "read_only")) then create.read_only = true end
+  for _, k in ipairs { "security_opt", "devices" } do
+    if sv[k] ~= nil then
+      create[k] = {}
+      for i, x in ipairs(want_list(sv[k], key_path(path, k))) do
+        local p = key_path(key_path(path, k), i)
+        if type(x) == "table" then fail(p, "use the short syntax (a string)") end
+        create[k][i] = want_string(x, p)
+      end
+    end
+  end
+  if sv.logging ~= nil then
+    local lp = key_path(path, "logging")
+    local lg = want_map(sv.logging, lp)
+    only(lg, { driver = true, options = true }, lp)
+    if lg.driver ~= nil and lg.driver ~= "json-file" and lg.driver ~= "local" then
+      fail(key_path(lp, "driver"), "only json-file is supported (bocker keeps a JSON-lines log)")
+    end
+    if lg.options ~= nil then
+      local op = key_path(lp, "options")
+      local o = want_map(lg.options, op)
+      only(o, { ["max-size"] = true, ["max-file"] = true }, op)
+      create.log_opts = {}
+      for _, k in ipairs { "max-size", "max-file" } do
+        if o[k] ~= nil then create.log_opts[#create.log_opts + 1] = k .. "=" .. want_string(o[k], key_path(op, k)) end
+      end
+    end
+  end
   if sv.privileged ~= nil and want_bool(sv.privileged, key_path(path, "privileged")) then create.privileged = true end
   if sv.mem_limit ~= nil then def.memory = type(sv.mem_limit) == "number" and sv.mem_limit or want_string(sv.mem_limit, key_path(path, "mem_limit")) end
   if sv.pids_limit ~= nil then def.pids_limit = want_int(sv.pids_limit, key_path(path, "pids_limit"), -1) end
