@@ -49,6 +49,7 @@
 ---@field stop_timeout? number Seconds between SIGTERM and SIGKILL for this service.
 ---@field kube_image? string What `export kube` writes as the image.
 ---@field expose? string[] Ports ("5432", "53/udp") served to the other services; `export kube` makes a Service for them.
+---@field extra_hosts? string[] "NAME:IP" (or NAME:host-gateway) lines added to its /etc/hosts.
 ---@field aliases? string[] More names for the service's containers in the project's hosts file.
 ---@field create? table|fun(i: integer, service: string): table Other options of bocker.container.create (cap_add, cap_drop, read_only, tty, privileged, security_opt, …); not those the project sets itself.
 

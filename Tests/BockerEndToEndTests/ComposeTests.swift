@@ -295,15 +295,78 @@ struct ComposeTests {
         }
     }
 
+    @Test("extra_hosts (its own hosts file), dns, ulimits, shm_size, sysctls, cpus and stop_signal reach the container")
+    func createOptionKeys() throws {
+        try NetworkFixture.with { _, f in
+            let img = try f.initImage()
+            let file = try f.writeFile("opts/compose.yaml", """
+                services:
+                  app:
+                    image: ${IMG}
+                    command: ["sh", "-c", "trap 'echo got QUIT; exit 0' QUIT; while true; do sleep 0.1; done"]
+                    extra_hosts: ["db.example:10.1.2.3", "gw=host-gateway"]
+                    dns: [10.9.9.9]
+                    dns_search: corp.example
+                    ulimits: {nofile: {soft: 1000, hard: 2000}, nproc: 500}
+                    shm_size: 16m
+                    sysctls: {net.core.somaxconn: 1024}
+                    cpus: 0.5
+                    stop_signal: SIGQUIT
+                  other:
+                    image: ${IMG}
+                    init: true
+                    command: sleep 600
+
+                """)
+            let dir = String(file.dropLast("/compose.yaml".count))
+            let env = ["IMG": img]
+            let up = f.run(["compose", "up", "-d"], env: env, cwd: dir)
+            #expect(up.status == 0, "\(up)")
+            func exec(_ service: String, _ cmd: String) -> String {
+                let r = f.run(["compose", "exec", service, "sh", "-c", cmd], env: env, cwd: dir)
+                #expect(r.status == 0, "\(cmd): \(r)")
+                return r.stdout
+            }
+            let hosts = exec("app", "cat /etc/hosts")
+            let gateway = trimmed(f.run(["script", try f.writeFile("gw.lua", "print(bocker.network.get('opts_default').gateway)\n")]).stdout)
+            #expect(hosts.contains("10.1.2.3\tdb.example\n") && hosts.contains("\(gateway)\tgw\n") && hosts.contains("\tother other-1 "),
+                    "app's hosts (gateway \(gateway)): \(hosts)")
+            let otherHosts = exec("other", "cat /etc/hosts")
+            #expect(!otherHosts.contains("db.example") && otherHosts.contains("\tapp app-1 "), "other's hosts: \(otherHosts)")
+            let resolv = exec("app", "cat /etc/resolv.conf")
+            #expect(resolv.contains("nameserver 10.9.9.9") && resolv.contains("search corp.example"), "\(resolv)")
+            // (The limits are set for the container's command, PID 1; exec'd processes are bocker's children.)
+            let limits = exec("app", "grep -E 'open files|processes' /proc/1/limits").split(separator: "\n").map {
+                $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+            }
+            #expect(limits == ["Max processes 500 500 processes", "Max open files 1000 2000 files"], "\(limits)")
+            #expect(exec("app", "df -k /dev/shm | tail -n 1").split(separator: " ", omittingEmptySubsequences: true).dropFirst().first == "16384")
+            #expect(exec("app", "cat /proc/sys/net/core/somaxconn") == "1024\n")
+            let id = ComposeTests.ps(f, dir, env: env)["opts-app-1"]?.id ?? "?"
+            let quota = f.cgroupValue("cpu", id, "cpu.cfs_quota_us") ?? f.cgroupValue("cpu,cpuacct", id, "cpu.cfs_quota_us")
+            #expect(quota == "50000", "cpu.cfs_quota_us of \(id): \(String(describing: quota))")
+            // stop sends the stop signal first: the trap answers it and the container exits 0.
+            let stop = f.run(["compose", "stop", "-t", "30", "app"], env: env, cwd: dir)
+            #expect(stop.status == 0, "\(stop)")
+            let logs = f.run(["compose", "logs", "app"], env: env, cwd: dir)
+            #expect(logs.stdoutLines == ["app-1 | got QUIT"], "\(logs)")
+            #expect(f.run(["inspect", "--format", "{{.State.ExitCode}}", id]).stdout == "0\n")
+            #expect(f.run(["compose", "down", "-t", "1"], env: env, cwd: dir).status == 0)
+            #expect(f.containerIds().isEmpty && !Host.exists(f.root + "/projects/opts"), "\(f.containerIds())")
+        }
+    }
+
     @Test("unsupported or wrong keys fail with their path, one line, and nothing is made")
     func unsupportedKeys() throws {
         try BockerFixture.with { f in
             let cases: [(String, String)] = [
                 ("services: {web: {image: x, develop: {watch: []}}}", "services.web.develop: not supported"),
                 ("services: {web: {image: x, build: .}}", "services.web.build: needs bocker build (not available yet)"),
-                ("services: {web: {image: x, extra_hosts: ['a:1.2.3.4']}}", "services.web.extra_hosts: not supported by bocker yet"),
-                ("services: {web: {image: x, deploy: {resources: {limits: {cpus: '0.5'}}}}}",
-                 "services.web.deploy.resources.limits.cpus: not supported by bocker yet"),
+                ("services: {web: {image: x, extra_hosts: ['nonsense']}}",
+                 "services.web.extra_hosts[0]: 'nonsense': use HOST:IP (or HOST=IP, HOST:host-gateway)"),
+                ("services: {web: {image: x, deploy: {resources: {reservations: {cpus: '0.5'}}}}}",
+                 "services.web.deploy.resources.reservations: not supported"),
+                ("services: {web: {image: x, ulimits: {nofile: {soft: 1, hardd: 2}}}}", "services.web.ulimits.nofile.hardd: not supported"),
                 ("services: {web: {image: x, networks: [a, b]}}\nnetworks: {a: {}, b: {}}",
                  "services.web.networks: a bocker container joins one network (got a, b)"),
                 ("services: {web: {image: x, ports: [80]}}",

@@ -147,7 +147,11 @@ end
 
 -- Services --------------------------------------------------------------------------------------
 
-local NOT_YET = "not supported by bocker yet"
+local function want_cpus(v, path)
+  local n = tonumber(v)
+  if not n or n <= 0 then fail(path, "must be a number of CPUs such as 0.5") end
+  return n
+end
 local SERVICE_KEYS = {
   image = true, build = true, command = true, entrypoint = true, environment = true, env_file = true,
   ports = true, expose = true, volumes = true, depends_on = true, healthcheck = true, restart = true,
@@ -155,7 +159,8 @@ local SERVICE_KEYS = {
   stop_signal = true, stop_grace_period = true, init = true, tty = true, stdin_open = true,
   cap_add = true, cap_drop = true, read_only = true, tmpfs = true, mem_limit = true, pids_limit = true,
   cpu_shares = true, profiles = true, deploy = true, pull_policy = true, configs = true, secrets = true, privileged = true,
-  extra_hosts = NOT_YET, dns = NOT_YET, dns_search = NOT_YET, cpus = NOT_YET, ulimits = NOT_YET,
+  extra_hosts = true, dns = true, dns_search = true, dns_opt = true, cpus = true, ulimits = true, shm_size = true,
+  sysctls = true, ipc = true, pid = true,
   container_name = "not supported (bocker names containers PROJECT-SERVICE-N)",
   logging = true, security_opt = true, devices = true,
 }
@@ -306,10 +311,71 @@ local function service(name, sv, ctx)
   if sv.user ~= nil then def.user = want_string(sv.user, key_path(path, "user")) end
   if sv.working_dir ~= nil then def.workdir = want_string(sv.working_dir, key_path(path, "working_dir")) end
   if sv.labels ~= nil then def.labels = string_map(sv.labels, key_path(path, "labels")) end
-  if sv.stop_signal ~= nil then
-    local s = want_string(sv.stop_signal, key_path(path, "stop_signal"))
-    if s ~= "SIGTERM" and s ~= "TERM" and s ~= "15" then
-      fail(key_path(path, "stop_signal"), "only SIGTERM is supported (bocker stops containers with SIGTERM, then SIGKILL)")
+  if sv.stop_signal ~= nil then create.stop_signal = want_string(sv.stop_signal, key_path(path, "stop_signal")) end
+  if sv.extra_hosts ~= nil then
+    local ep = key_path(path, "extra_hosts")
+    local hosts = {}
+    if is_map(sv.extra_hosts) and next(sv.extra_hosts) ~= nil then
+      for h, ip in pairs(sv.extra_hosts) do
+        local list = type(ip) == "table" and ip or { ip }
+        for _, x in ipairs(list) do hosts[#hosts + 1] = h .. ":" .. want_string(x, key_path(ep, h)) end
+      end
+      table.sort(hosts)
+    else
+      for i, h in ipairs(want_list(sv.extra_hosts, ep)) do
+        local s = want_string(h, key_path(ep, i))
+        if not s:match("^[%w_.-]+[:=].+$") then fail(key_path(ep, i), "'%s': use HOST:IP (or HOST=IP, HOST:host-gateway)", s) end
+        hosts[#hosts + 1] = s
+      end
+    end
+    def.extra_hosts = hosts
+  end
+  for key, opt in pairs { dns = "dns", dns_search = "dns_search", dns_opt = "dns_options" } do
+    if sv[key] ~= nil then
+      create[opt] = {}
+      for i, x in ipairs(want_list(sv[key], key_path(path, key))) do create[opt][i] = want_string(x, key_path(key_path(path, key), i)) end
+    end
+  end
+  if sv.cpus ~= nil then create.cpus = want_cpus(sv.cpus, key_path(path, "cpus")) end
+  if sv.ulimits ~= nil then
+    local up = key_path(path, "ulimits")
+    local names = {}
+    for k in pairs(want_map(sv.ulimits, up)) do names[#names + 1] = k end
+    table.sort(names)
+    create.ulimits = {}
+    for _, k in ipairs(names) do
+      local v, kp = sv.ulimits[k], key_path(up, k)
+      if type(v) == "table" then
+        only(v, { soft = true, hard = true }, kp)
+        local soft, hard = want_int(v.soft, key_path(kp, "soft"), -1), want_int(v.hard, key_path(kp, "hard"), -1)
+        create.ulimits[#create.ulimits + 1] = ("%s=%d:%d"):format(k, soft, hard)
+      else
+        create.ulimits[#create.ulimits + 1] = ("%s=%d"):format(k, want_int(v, kp, -1))
+      end
+    end
+  end
+  if sv.shm_size ~= nil then
+    local v = sv.shm_size
+    if type(v) == "string" then
+      local ok, n = pcall(require("bocker.cli").bytes, v, "shm_size")
+      if not ok then fail(key_path(path, "shm_size"), "'%s' is not a size such as 64m", v) end
+      v = n
+    end
+    create.shm_size = want_int(v, key_path(path, "shm_size"), 1)
+  end
+  if sv.sysctls ~= nil then
+    local m = string_map(sv.sysctls, key_path(path, "sysctls"))
+    local keys = {}
+    for k in pairs(m) do keys[#keys + 1] = k end
+    table.sort(keys)
+    create.sysctls = {}
+    for _, k in ipairs(keys) do create.sysctls[#create.sysctls + 1] = k .. "=" .. m[k] end
+  end
+  for _, k in ipairs { "ipc", "pid" } do
+    if sv[k] ~= nil then
+      local v = want_string(sv[k], key_path(path, k))
+      if v ~= "host" and v ~= "private" then fail(key_path(path, k), "'%s' is not supported (use host or private)", v) end
+      create[k] = v
     end
   end
   if sv.stop_grace_period ~= nil then def.stop_timeout = want_duration(sv.stop_grace_period, key_path(path, "stop_grace_period")) end
@@ -372,7 +438,8 @@ local function service(name, sv, ctx)
       if r.limits ~= nil then
         local lp = key_path(rp, "limits")
         local l = want_map(r.limits, lp)
-        only(l, { memory = true, pids = true, cpus = NOT_YET, devices = "not supported" }, lp)
+        only(l, { memory = true, pids = true, cpus = true, devices = "not supported" }, lp)
+        if l.cpus ~= nil then create.cpus = want_cpus(l.cpus, key_path(lp, "cpus")) end
         if l.memory ~= nil then def.memory = type(l.memory) == "number" and l.memory or want_string(l.memory, key_path(lp, "memory")) end
         if l.pids ~= nil then def.pids_limit = want_int(l.pids, key_path(lp, "pids"), -1) end
       end

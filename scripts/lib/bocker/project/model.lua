@@ -47,6 +47,7 @@ local SERVICE_KEYS = {
   job = { "boolean" },
   kube_image = { "string" },
   aliases = { "table" },
+  extra_hosts = { "table" },
   expose = { "table" },
   create = { "table", fn = true },
 }
@@ -212,6 +213,11 @@ local function declare_service(self, name, def, level)
       if CREATE_OWNED[k] then
         error(("service '%s': create.%s is set by the project (use the service key instead)"):format(name, tostring(k)), level + 1)
       end
+    end
+  end
+  for i, h in ipairs(def.extra_hosts or {}) do
+    if type(h) ~= "string" or not h:match("^[%w_.-]+[:=].+$") then
+      error(("service '%s': extra_hosts[%d] must be \"NAME:IP\" (or NAME:host-gateway)"):format(name, i), level + 1)
     end
   end
   for i, a in ipairs(def.aliases or {}) do

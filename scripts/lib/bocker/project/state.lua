@@ -94,7 +94,36 @@ function Project:write_hosts(net)
     end
   end
   local text = table.concat(lines, "\n") .. "\n"
-  local path = self:hosts_path(net)
+  self:write_in_place(self:hosts_path(net), text)
+  -- Services with extra_hosts get their own copy with those lines added.
+  local gateway
+  for _, s in ipairs(self.order) do
+    if s.kind == "service" and s.def.extra_hosts and #s.def.extra_hosts > 0 and self:service_network(s).net == net then
+      local extra = {}
+      for _, h in ipairs(s.def.extra_hosts) do
+        local name, ip = h:match("^([^:=]+)[:=](.+)$")
+        if ip == "host-gateway" then
+          if gateway == nil then
+            local ok, n = pcall(bocker.network.get, net.real)
+            gateway = ok and n.gateway or false
+          end
+          ip = gateway or nil
+        end
+        if ip then extra[#extra + 1] = ip .. "\t" .. name end
+      end
+      self:write_in_place(self:hosts_path(net, s.name), text .. table.concat(extra, "\n") .. "\n")
+    end
+  end
+end
+
+--- Removes every hosts file of the project (after down, or a rollback that left nothing).
+function Project:remove_hosts_files()
+  for _, path in ipairs(bocker.fs.glob(self:state_dir() .. "/hosts.*")) do os.remove(path) end
+end
+
+--- Rewrites a file that is bind-mounted somewhere in place (same inode), never truncated
+--- first: a reader sees the old text or the new one padded with blanks.
+function Project:write_in_place(path, text)
   local f = io.open(path, "r+b")
   if not f then
     ensure_dir(self:state_dir())
@@ -107,14 +136,14 @@ function Project:write_hosts(net)
   f:close()
 end
 
---- Stops containers together: SIGTERM to all, then SIGKILL to those still running after
---- `timeout` seconds. A stop request also keeps restart policies from bringing them back.
+--- Stops containers together: SIGTERM (or each one's stop signal) to all, then SIGKILL to those
+--- still running after `timeout` seconds. A stop request also keeps restart policies from bringing them back.
 function Project:stop_all(list, timeout)
   local running = {}
   for _, c in ipairs(list) do
     c:refresh()
     if c.status == "running" then
-      if pcall(c.kill, c, "TERM") then running[#running + 1] = c end
+      if pcall(c.kill, c, c.stop_signal or "TERM") then running[#running + 1] = c end
     end
   end
   local deadline = bocker.now() + timeout
