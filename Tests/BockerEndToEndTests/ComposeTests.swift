@@ -191,7 +191,7 @@ struct ComposeTests {
         }
     }
 
-    @Test("run --rm, exec, stop, start, restart, pull (local images skipped) and build")
+    @Test("run --rm, exec, stop, start, restart, pull (local images skipped), build with nothing to build")
     func otherCommands() throws {
         try NetworkFixture.with { _, f in
             let img = try f.initImage()
@@ -244,10 +244,9 @@ struct ComposeTests {
             let pull = f.run(["compose", "pull"], env: env, cwd: dir)
             #expect(pull.status == 0 && pull.stdoutLines == ["db  Skipped: \(img) is a local image", "tool  Skipped: \(img) is a local image"],
                     "\(pull)")
+            // Nothing has build:, so there is nothing to build.
             let build = f.run(["compose", "build"], env: env, cwd: dir)
-            #expect(build.status == 1 && build.stderrLines == ["compose build: needs bocker build (not available yet)"], "\(build)")
-            let upBuild = f.run(["compose", "up", "-d", "--build"], env: env, cwd: dir)
-            #expect(upBuild.status == 1 && upBuild.stderrLines == ["up --build: needs bocker build (not available yet)"], "\(upBuild)")
+            #expect(build.status == 0 && build.stdout.isEmpty && build.stderr.isEmpty, "\(build)")
             // up without -d follows the logs until the containers exit.
             let att = try f.writeFile("att/compose.yaml", "services:\n  hello:\n    image: ${IMG}\n    command: sh -c 'echo one; echo two >&2; echo three'\n")
             let attached = f.run(["compose", "-f", att, "up"], env: env)
@@ -356,12 +355,73 @@ struct ComposeTests {
         }
     }
 
+    @Test("build: up builds a missing image (context, dockerfile, args, target), up again reuses it, up --build rebuilds and recreates")
+    func buildSection() throws {
+        try NetworkFixture.with { n, f in
+            let img = try f.initImage()
+            let file = try f.writeFile("built/compose.yaml", """
+                services:
+                  web:
+                    build:
+                      context: ./app
+                      dockerfile: web.Dockerfile
+                      args: {BASE: "${IMG}", GREETING: hello}
+                      target: final
+                      network: none
+                    init: true
+                    ports: ["8085:80"]
+                    healthcheck: {test: wget -qO- http://127.0.0.1/, interval: 100ms, retries: 100}
+
+                """)
+            let dir = String(file.dropLast("/compose.yaml".count))
+            _ = try f.writeFile("built/app/web.Dockerfile", """
+                ARG BASE
+                FROM ${BASE} AS base
+                ARG GREETING=hi
+                COPY page.txt /page.txt
+                RUN mkdir -p /www && echo "$GREETING, $(cat /page.txt)" > /www/index.html
+                FROM base AS final
+                CMD ["httpd", "-f", "-p", "80", "-h", "/www"]
+                FROM base AS unused
+                RUN exit 1
+
+                """)
+            _ = try f.writeFile("built/app/page.txt", "version one\n")
+            let env = ["IMG": img]
+            let up = f.run(["compose", "up", "-d", "--wait"], env: env, cwd: dir, timeout: 120)
+            #expect(up.status == 0 && up.stdoutLines.contains("Image built-web  Built")
+                    && up.stdoutLines.contains("Successfully tagged built-web:latest"), "\(up)")
+            let page = n.httpGet("http://127.0.0.1:8085/")
+            #expect(page.stdout == "hello, version one\n", "\(page)")
+            let first = ComposeTests.ps(f, dir, env: env)["built-web-1"]?.id
+            // The image exists: the second up neither builds nor changes anything.
+            let again = f.run(["compose", "up", "-d"], env: env, cwd: dir)
+            #expect(again.status == 0 && !again.stdout.contains("Building") && !again.stdout.contains("Created"), "\(again)")
+            // compose build rebuilds from the cache.
+            let rebuild = f.run(["compose", "build"], env: env, cwd: dir, timeout: 120)
+            #expect(rebuild.status == 0 && rebuild.stdout.contains("Using cache"), "\(rebuild)")
+            // A changed context: up --build makes a new image, so the container is recreated.
+            _ = try f.writeFile("built/app/page.txt", "version two\n")
+            let upBuild = f.run(["compose", "up", "-d", "--build", "--wait"], env: env, cwd: dir, timeout: 120)
+            #expect(upBuild.status == 0 && upBuild.stdoutLines.contains("Container built-web-1  Recreated"), "\(upBuild)")
+            #expect(ComposeTests.ps(f, dir, env: env)["built-web-1"]?.id != first, "not recreated")
+            #expect(n.httpGet("http://127.0.0.1:8085/").stdout == "hello, version two\n")
+            // A build that fails names the service.
+            _ = try f.writeFile("built/bad.yaml", "services: {bad: {build: {context: ./app, dockerfile: web.Dockerfile, target: unused, args: {BASE: \"${IMG}\"}}}}\n")
+            let bad = f.run(["compose", "-f", "bad.yaml", "-p", "bad", "up", "-d"], env: env, cwd: dir, timeout: 120)
+            #expect(bad.status == 1 && bad.stderrLines.last?.hasPrefix("services.bad.build: ") == true, "\(bad)")
+            #expect(f.run(["compose", "down", "-v"], env: env, cwd: dir).status == 0)
+            #expect(f.containerIds().isEmpty, "\(f.containerIds())")
+        }
+    }
+
     @Test("unsupported or wrong keys fail with their path, one line, and nothing is made")
     func unsupportedKeys() throws {
         try BockerFixture.with { f in
             let cases: [(String, String)] = [
                 ("services: {web: {image: x, develop: {watch: []}}}", "services.web.develop: not supported"),
-                ("services: {web: {image: x, build: .}}", "services.web.build: needs bocker build (not available yet)"),
+                ("services: {web: {build: {context: ., cache_from: [x]}}}", "services.web.build.cache_from: not supported"),
+                ("services: {web: {command: x}}", "services.web: needs image (or build)"),
                 ("services: {web: {image: x, extra_hosts: ['nonsense']}}",
                  "services.web.extra_hosts[0]: 'nonsense': use HOST:IP (or HOST=IP, HOST:host-gateway)"),
                 ("services: {web: {image: x, deploy: {resources: {reservations: {cpus: '0.5'}}}}}",

@@ -25,7 +25,7 @@ local sub_specs = {
     ["--wait-timeout"] = { name = "timeout", kind = "value", arg = "N", help = "seconds up may take (default 120)" },
     ["-t"] = { name = "timeout", kind = "value", arg = "N", help = "the same as --wait-timeout" },
     ["--timeout"] = { name = "timeout", kind = "value" },
-    ["--build"] = { name = "build", kind = "flag", help = "build images first (needs bocker build: not available yet)" },
+    ["--build"] = { name = "build", kind = "flag", help = "build the images of services with build: first (default: only missing ones)" },
     ["--no-rollback"] = { name = "no_rollback", kind = "flag", help = "on failure, leave what this up made" },
   },
   down = {
@@ -73,7 +73,12 @@ local sub_specs = {
   stop = { ["-t"] = { name = "timeout", kind = "value", arg = "N", help = "seconds between SIGTERM and SIGKILL" },
            ["--timeout"] = { name = "timeout", kind = "value" } },
   pull = { ["-q"] = { name = "quiet", kind = "flag", help = "no progress" }, ["--quiet"] = { name = "quiet", kind = "flag" } },
-  build = {},
+  build = {
+    ["--no-cache"] = { name = "no_cache", kind = "flag", help = "run every step (the results still go into the cache)" },
+    ["--pull"] = { name = "pull", kind = "flag", help = "pull the base images even when they are here" },
+    ["-q"] = { name = "quiet", kind = "flag", help = "print only the image ids" },
+    ["--quiet"] = { name = "quiet", kind = "flag" },
+  },
   config = {
     ["--services"] = { name = "services", kind = "flag", help = "only the service names" },
     ["--volumes"] = { name = "volumes", kind = "flag", help = "only the volume names" },
@@ -95,7 +100,7 @@ local sub_usage = {
   run = "bocker compose run [OPTIONS] SERVICE [COMMAND [ARG...]]",
   start = "bocker compose start [SERVICE...]", stop = "bocker compose stop [-t N] [SERVICE...]",
   restart = "bocker compose restart [-t N] [SERVICE...]", pull = "bocker compose pull [-q] [SERVICE...]",
-  build = "bocker compose build [SERVICE...]", config = "bocker compose config [OPTIONS]",
+  build = "bocker compose build [--no-cache] [--pull] [-q] [SERVICE...]", config = "bocker compose config [OPTIONS]",
   convert = "bocker compose convert --format kube [--registry PREFIX] [--bind-mounts KIND]",
 }
 
@@ -111,7 +116,7 @@ Commands:
   pull [SERVICE...]        pull the services' images
   config                   the resolved model (variables interpolated, files merged)
   convert --format kube    Kubernetes YAML for the project
-  build                    needs bocker build (not available yet)]]
+  build [SERVICE...]       build the images of services with build: (bocker build)]]
 
 local function parse(name, args)
   return cli.parse(args, sub_specs[name], { name = "compose " .. name, usage = sub_usage[name] }, true)
@@ -147,9 +152,8 @@ local function each_container(p, services, fn)
   end
 end
 
---- Pulls the images `up` needs that are missing (pull_policy: missing, the default) or always
---- wanted fresh (always), for the named services and what they depend on (all when none).
-local function pull_missing(p, active, named)
+--- The named services and what they depend on (all active ones when none are named).
+local function needed(p, active, named)
   local wanted, queue = {}, {}
   for _, n in ipairs(#named > 0 and named or active) do queue[#queue + 1] = n end
   while #queue > 0 do
@@ -160,10 +164,45 @@ local function pull_missing(p, active, named)
       for _, d in ipairs(s.deps) do queue[#queue + 1] = d.name end
     end
   end
+  return wanted
+end
+
+--- Builds the images of services with `build:` (those in `wanted`) with `bocker build`: all of
+--- them with `force`, else only those whose image does not exist yet.
+local function build_images(p, active, wanted, o)
+  local build = bocker.load_command("build")
+  for _, n in ipairs(active) do
+    local b = (p.compose_build or {})[n]
+    if b and wanted[n] and (o.force or not pcall(bocker.image.get, b.tag)) then
+      if not o.quiet then print(("Image %s  Building"):format(b.tag)) end
+      local argv = { "-t", b.tag }
+      if b.dockerfile then argv[#argv + 1] = "-f"; argv[#argv + 1] = b.dockerfile end
+      if b.target then argv[#argv + 1] = "--target"; argv[#argv + 1] = b.target end
+      if b.network then argv[#argv + 1] = "--network"; argv[#argv + 1] = b.network end
+      if b.no_cache or o.no_cache then argv[#argv + 1] = "--no-cache" end
+      if b.pull or o.pull then argv[#argv + 1] = "--pull" end
+      if o.quiet then argv[#argv + 1] = "-q" end
+      local keys = {}
+      for k in pairs(b.args or {}) do keys[#keys + 1] = k end
+      table.sort(keys)
+      for _, k in ipairs(keys) do argv[#argv + 1] = "--build-arg"; argv[#argv + 1] = k .. "=" .. b.args[k] end
+      argv[#argv + 1] = b.context
+      local ok, err = pcall(build.run, argv)
+      if not ok then
+        cli.fail(("services.%s.build: %s"):format(n, type(err) == "table" and err.message or tostring(err)))
+      end
+      if not o.quiet then print(("Image %s  Built"):format(b.tag)) end
+    end
+  end
+end
+
+--- Pulls the images `up` needs that are missing (pull_policy: missing, the default) or always
+--- wanted fresh (always), for the named services and what they depend on (all when none).
+local function pull_missing(p, active, wanted)
   local done = {}
   for _, n in ipairs(active) do
     local s = p.services[n]
-    local image = s and wanted[n] and s.def.image
+    local image = s and wanted[n] and not (p.compose_build or {})[n] and s.def.image
     local policy = (p.pull_policy or {})[n] or "missing"
     local is_local = image and (image:match("^img_") or image:sub(1, 1) == "/" or image:sub(1, 1) == ".")
     if image and not is_local and not done[image] and policy ~= "never"
@@ -191,9 +230,10 @@ local sub = {}
 
 function sub.up(g, args)
   local o, rest = parse("up", args)
-  if o.build then cli.fail("up --build: needs bocker build (not available yet)") end
   local p, active = open(g, rest)
-  pull_missing(p, active, rest)
+  local wanted = needed(p, active, rest)
+  build_images(p, active, wanted, { force = o.build })
+  pull_missing(p, active, wanted)
   make_bind_folders(p)
   p:up { services = rest, remove_orphans = o.remove_orphans, force_recreate = o.force_recreate,
          no_recreate = o.no_recreate, wait = o.wait == true, rollback = not o.no_rollback,
@@ -266,6 +306,11 @@ function sub.run(g, args)
   local p = open(g, { service })
   local s = p.services[service]
   if not s then cli.fail("no such service: " .. service) end
+  local all = {}
+  for _, x in ipairs(p.order) do if x.kind == "service" then all[#all + 1] = x.name end end
+  local wanted = needed(p, all, { service })
+  build_images(p, all, wanted, {})
+  pull_missing(p, all, wanted)
   make_bind_folders(p)
   -- Its dependencies first (as compose run does), then a one-off container of its settings.
   if not o.no_deps and #s.deps > 0 then
@@ -335,7 +380,9 @@ function sub.pull(g, args)
   local failed = false
   for _, name in ipairs(wanted) do
     local image = p.services[name].def.image
-    if image:match("^img_") or image:sub(1, 1) == "/" or image:sub(1, 1) == "." then
+    if (p.compose_build or {})[name] then
+      if not o.quiet then print(("%s  Skipped: built from %s"):format(name, p.compose_build[name].context)) end
+    elseif image:match("^img_") or image:sub(1, 1) == "/" or image:sub(1, 1) == "." then
       if not o.quiet then print(("%s  Skipped: %s is a local image"):format(name, image)) end
     else
       local ok, err = pcall(bocker.image.pull, image)
@@ -351,8 +398,15 @@ function sub.pull(g, args)
 end
 
 function sub.build(g, args)
-  parse("build", args)
-  cli.fail("compose build: needs bocker build (not available yet)")
+  local o, rest = parse("build", args)
+  local p, active = open(g, rest)
+  local wanted = {}
+  for _, n in ipairs(#rest > 0 and rest or active) do
+    if not p.services[n] then cli.fail("no such service: " .. n) end
+    wanted[n] = true
+  end
+  build_images(p, active, wanted, { force = true, no_cache = o.no_cache, pull = o.pull, quiet = o.quiet })
+  return 0
 end
 
 --- The resolved model: what `config` prints (services that are active, variables interpolated,

@@ -60,7 +60,7 @@ function C.project(model, info, opts)
   p.script = info.files[1]
 
   local ctx = { dir = info.dir, get = info.get, volumes = {}, networks = { default = true }, configs = {}, secrets = {},
-                active = active, model_services = services, mkdirs = {} }
+                active = active, model_services = services, mkdirs = {}, project_name = name }
   local vols = want_map(model.volumes or {}, "volumes")
   local vnames = {}
   for k in pairs(vols) do vnames[#vnames + 1] = k end
@@ -119,9 +119,11 @@ function C.project(model, info, opts)
   end
 
   for _, sn in ipairs(names) do
-    local def, policy = service(sn, services[sn], ctx)
+    local def, policy, build = service(sn, services[sn], ctx)
     p.pull_policy = p.pull_policy or {}
     p.pull_policy[sn] = policy
+    p.compose_build = p.compose_build or {}
+    p.compose_build[sn] = build
     local ok2, err = pcall(p.service, p, sn, def)
     if not ok2 then
       fail("services." .. sn, "%s", (type(err) == "table" and err.message or tostring(err)):gsub("^[^:]+:%d+: ", ""))

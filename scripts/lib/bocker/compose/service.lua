@@ -147,6 +147,38 @@ end
 
 -- Services --------------------------------------------------------------------------------------
 
+--- build: (a context folder, or {context, dockerfile, args, target, network, no_cache, pull}):
+--- what `bocker build` needs, with absolute paths.
+local function build_section(v, path, ctx)
+  local b = {}
+  if type(v) == "string" then b.context = v
+  else
+    local m = want_map(v, path)
+    only(m, { context = true, dockerfile = true, args = true, target = true, network = true, no_cache = true, pull = true,
+              dockerfile_inline = "not supported (use dockerfile)", ssh = "not supported", secrets = "not supported",
+              cache_from = "not supported", cache_to = "not supported", labels = "not supported", platforms = "not supported",
+              tags = "not supported (use image)", extra_hosts = "not supported", shm_size = "not supported",
+              isolation = "not supported", privileged = "not supported", additional_contexts = "not supported" }, path)
+    b.context = m.context ~= nil and want_string(m.context, key_path(path, "context")) or "."
+    if m.dockerfile ~= nil then b.dockerfile = want_string(m.dockerfile, key_path(path, "dockerfile")) end
+    if m.args ~= nil then b.args = string_map(m.args, key_path(path, "args"), ctx.get) end
+    if m.target ~= nil then b.target = want_string(m.target, key_path(path, "target")) end
+    if m.network ~= nil then
+      b.network = want_string(m.network, key_path(path, "network"))
+      if b.network ~= "bridge" and b.network ~= "host" and b.network ~= "none" and b.network ~= "default" then
+        fail(key_path(path, "network"), "'%s' is not supported (use bridge, host or none)", b.network)
+      end
+    end
+    if m.no_cache ~= nil then b.no_cache = want_bool(m.no_cache, key_path(path, "no_cache")) end
+    if m.pull ~= nil then b.pull = want_bool(m.pull, key_path(path, "pull")) end
+  end
+  if b.context:match("^%a+://") or b.context:match("^git@") then fail(key_path(path, "context"), "a remote context is not supported") end
+  if b.context:sub(1, 1) ~= "/" then b.context = ctx.dir .. "/" .. b.context:gsub("^%./", "") end
+  b.context = b.context:gsub("/%.?$", "")
+  if b.dockerfile and b.dockerfile:sub(1, 1) ~= "/" then b.dockerfile = b.context .. "/" .. b.dockerfile end
+  return b
+end
+
 local function want_cpus(v, path)
   local n = tonumber(v)
   if not n or n <= 0 then fail(path, "must be a number of CPUs such as 0.5") end
@@ -173,11 +205,16 @@ local function service(name, sv, ctx)
   local create = {}
   local get = ctx.get
 
+  local build
   if sv.build ~= nil then
-    fail(key_path(path, "build"), "needs bocker build (not available yet)")
+    build = build_section(sv.build, key_path(path, "build"), ctx)
+    -- The image it makes: `image:` when given, else PROJECT-SERVICE (as compose names it).
+    build.tag = sv.image ~= nil and want_string(sv.image, key_path(path, "image")) or (ctx.project_name .. "-" .. name):lower()
+    def.image = build.tag
+  else
+    if sv.image == nil then fail(path, "needs image (or build)") end
+    def.image = want_string(sv.image, key_path(path, "image"))
   end
-  if sv.image == nil then fail(path, "needs image") end
-  def.image = want_string(sv.image, key_path(path, "image"))
   def.command = sv.command ~= nil and argv(sv.command, key_path(path, "command")) or nil
   def.entrypoint = sv.entrypoint ~= nil and argv(sv.entrypoint, key_path(path, "entrypoint")) or nil
 
@@ -455,7 +492,7 @@ local function service(name, sv, ctx)
       fail(key_path(path, "pull_policy"), "'%s' is not supported (use missing, always or never)", policy)
     end
   end
-  return def, policy
+  return def, policy, build
 end
 
 return service
