@@ -677,17 +677,32 @@ struct ComposeSampleTests {
         }
     }
 
-    @Test("bocker script EXAMPLE export kube validates for every shipped example (and with --registry and --bind-mounts pvc)")
+    @Test("the Kubernetes YAML of every shipped example validates: export kube of the project scripts (also with --registry and --bind-mounts pvc), the kube stage of pipeline.lua")
     func examplesExportValidKube() throws {
-        try BockerFixture.with { f in
+        try NetworkFixture.with { _, f in
             let dir = BockerFixture.packageRoot + "/scripts/examples"
             let examples = Host.listDirectory(dir).filter { $0.hasSuffix(".lua") }.sorted()
-            #expect(examples.count >= 2, "\(examples)")
+            #expect(examples.count >= 3, "\(examples)")
+            var img: String?
             for e in examples {
-                for extra in [[], ["--registry", "registry.example.com/team", "--bind-mounts", "pvc"]] {
-                    let r = f.run(["script", dir + "/" + e, "export", "kube"] + extra, env: ["BOCKER_EXAMPLE_IMAGE": "img_0123456789ab"])
+                let text = Host.readFile(dir + "/" + e) ?? ""
+                if text.contains("p:main(arg)") {
+                    for extra in [[], ["--registry", "registry.example.com/team", "--bind-mounts", "pvc"]] {
+                        let r = f.run(["script", dir + "/" + e, "export", "kube"] + extra, env: ["BOCKER_EXAMPLE_IMAGE": "img_0123456789ab"])
+                        #expect(r.status == 0, "\(e): \(r)")
+                        let problems = try KubeValidator.problems(r.stdout, label: e)
+                        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+                    }
+                } else {
+                    // A whole pipeline (build, test, deploy, down) that prints its project's YAML last.
+                    if img == nil { img = try f.initImage() }
+                    let r = f.run(["script", dir + "/" + e, img!], timeout: 300)
                     #expect(r.status == 0, "\(e): \(r)")
-                    let problems = try KubeValidator.problems(r.stdout, label: e)
+                    guard let at = r.stdout.range(of: "==> kubernetes\n") else {
+                        Issue.record("\(e) printed no Kubernetes YAML: \(r)")
+                        continue
+                    }
+                    let problems = try KubeValidator.problems(String(r.stdout[at.upperBound...]), label: e)
                     #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
                 }
             }
