@@ -32,6 +32,10 @@ let package = Package(
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         // seccomp: Docker's default profile, Docker's JSON profile format, compiling to BPF.
         .target(name: "BockerSeccomp", dependencies: ["CSeccomp", "BockerCore", "CBocker"]),
+        // C: libyaml (Debian's libyaml-dev), the YAML parser and emitter behind bocker.yaml.
+        .systemLibrary(name: "CYaml", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        // YAML text ↔ values (aliases, merge keys, the 1.2 core schema), for compose files.
+        .target(name: "BockerYAML", dependencies: ["CYaml", "BockerCore"]),
         // Errors, state root, ids, atomic files and the store lock.
         .target(name: "BockerCore"),
         // Layers, images, container root filesystems and the storage drivers (btrfs, overlay, copy).
@@ -46,13 +50,13 @@ let package = Package(
         // The bundled Lua scripts (scripts/), compiled into the binary.
         .target(name: "BockerScripts", plugins: ["EmbedScriptsPlugin"]),
         // The Lua host: script search, the bocker.* modules (thin bindings over the core), errors.
-        .target(name: "BockerLua", dependencies: ["CLua", "BockerCore", "BockerStore", "BockerCgroups", "BockerNetwork", "BockerRuntime", "BockerScripts", "BockerRegistry"]),
+        .target(name: "BockerLua", dependencies: ["CLua", "BockerCore", "BockerStore", "BockerCgroups", "BockerNetwork", "BockerRuntime", "BockerScripts", "BockerRegistry", "BockerYAML"]),
         .executableTarget(name: "bocker", dependencies: ["BockerLua", "BockerRuntime"]),
         .executableTarget(name: "embed-scripts"),
         .plugin(name: "EmbedScriptsPlugin", capability: .buildTool(), dependencies: ["embed-scripts"]),
         .testTarget(name: "BockerCoreTests", dependencies: ["BockerCore", "BockerStore", "BockerCgroups", "BockerRuntime"]),
         .testTarget(name: "BockerSeccompTests", dependencies: ["BockerSeccomp", "BockerCore"]),
-        .testTarget(name: "BockerLuaTests", dependencies: ["BockerLua"]),
+        .testTarget(name: "BockerLuaTests", dependencies: ["BockerLua", "BockerYAML"]),
         .testTarget(name: "BockerNetworkTests", dependencies: ["BockerNetwork"]),
         .testTarget(name: "BockerArchiveTests", dependencies: ["BockerArchive", "BockerDigest", "BockerCore"]),
         .testTarget(name: "BockerRegistryTests", dependencies: ["BockerRegistry", "BockerDigest", "BockerCore"]),

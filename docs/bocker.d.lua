@@ -813,6 +813,34 @@ function bocker.json.encode(value, indent) end
 ---@return any
 function bocker.json.decode(text) end
 
+---YAML both ways, over libyaml (what compose files need: anchors, aliases, merge keys `<<`,
+---block scalars; plain scalars typed by the YAML 1.2 core schema, so `yes` and `8080:80` are
+---strings).
+---@class bocker.yamllib
+---@field null lightuserdata Stands for YAML null in decoded values (the same value as bocker.json.null).
+bocker.yaml = {}
+
+---The Lua value of the first document (mappings and sequences as tables, null as
+---bocker.yaml.null; an empty text is null). The core tags (!!str, !!int, …) are honoured, other
+---tags are errors. Raises invalid_argument with one line:
+---"yaml: line 3, column 5: ...". Duplicate keys are errors; a document that expands to more
+---than 100,000 values (aliases) or nests deeper than 256 is refused; an alias must follow its anchor.
+---@param text string
+---@return any
+function bocker.yaml.decode(text) end
+
+---Every document of a multi-document text (separated by `---`), as a list.
+---@param text string
+---@return any[]
+function bocker.yaml.decode_all(text) end
+
+---YAML text for a Lua value, block style, keys sorted (a table with keys exactly 1..n is a
+---sequence; an empty table is `{}`). Strings that would read back as another type are quoted;
+---strings with newlines are literal blocks.
+---@param value any
+---@return string
+function bocker.yaml.encode(value) end
+
 ---Waits.
 ---@param seconds number
 function bocker.sleep(seconds) end
@@ -866,6 +894,9 @@ function bocker.fs.write(path, text) end
 ---@param path string
 ---@return boolean
 function bocker.fs.exists(path) end
+---The absolute path of the current directory (getcwd; $PWD can be stale).
+---@return string
+function bocker.fs.cwd() end
 ---mkdir -p.
 ---@param path string
 function bocker.fs.mkdir(path) end

@@ -48,6 +48,10 @@
 ---@field job? boolean One-shot: up waits for exit 0; an exited-0 container is left alone.
 ---@field stop_timeout? number Seconds between SIGTERM and SIGKILL for this service.
 ---@field kube_image? string What `export kube` writes as the image.
+---@field expose? string[] Ports ("5432", "53/udp") served to the other services; `export kube` makes a Service for them.
+---@field extra_hosts? string[] "NAME:IP" (or NAME:host-gateway) lines added to its /etc/hosts.
+---@field aliases? string[] More names for the service's containers in the project's hosts file.
+---@field create? table|fun(i: integer, service: string): table Other options of bocker.container.create (cap_add, cap_drop, read_only, tty, privileged, security_opt, …); not those the project sets itself.
 
 ---A declared service (what p:service returns).
 ---@class bocker.project.Service
@@ -123,9 +127,10 @@ function Project:task(name, def) end
 ---@return bocker.Project
 function Project:volume(name, opts) end
 
----Declares a project network (PROJECT_name). "default" always exists.
+---Declares a project network (PROJECT_name; external: used as it is, never created or removed).
+---"default" always exists.
 ---@param name string
----@param opts? {subnet?: string}
+---@param opts? {subnet?: string, external?: boolean, name?: string}
 ---@return bocker.Project
 function Project:network(name, opts) end
 
@@ -180,9 +185,13 @@ function Project:plan(opts) end
 ---@return table
 function Project:config() end
 
----Kubernetes YAML for the project (what `export kube` prints).
+---Kubernetes YAML for the project (what `export kube` prints). `registry`: images that exist
+---only here (img_…, folders) become REGISTRY/PROJECT-SERVICE:latest; `bind_mounts`: what a bind
+---mount becomes ("emptydir", the default, "pvc" or "hostpath"); `warn`: gets each warning
+---(default: stderr).
+---@param opts? {registry?: string, bind_mounts?: "emptydir"|"pvc"|"hostpath", warn?: fun(message: string)}
 ---@return string
-function Project:kube() end
+function Project:kube(opts) end
 
 ---$BOCKER_ROOT/projects/NAME: the project's hosts files and its record of what it made.
 ---@return string

@@ -31,6 +31,7 @@ enum Modules {
         let bocker = lua_gettop(L)
         register(lua, into: bocker, HostBindings.functions)
         StdlibBindings.install(lua, into: bocker)
+        YAMLBindings.install(lua, into: bocker)
         for (name, fns) in [("image", ImageBindings.functions), ("container", ContainerBindings.functions),
                             ("cgroup", CgroupBindings.functions), ("network", NetworkBindings.functions),
                             ("volume", VolumeBindings.functions), ("build", BuildBindings.functions)] {

@@ -26,7 +26,7 @@ enum StdlibBindings {
         lua_createtable(L, 0, 8)
         Modules.register(lua, into: lua_gettop(L), [
             ("read", read), ("write", write), ("exists", exists), ("mkdir", mkdir),
-            ("tempdir", tempdir), ("glob", glob), ("remove", remove), ("list", list),
+            ("tempdir", tempdir), ("glob", glob), ("remove", remove), ("list", list), ("cwd", cwd),
         ])
         lua_setfield(L, bocker, "fs")
 
@@ -201,6 +201,16 @@ enum StdlibBindings {
             let text = try lua.checkString(2, "bocker.fs.write")
             try FS.writeAtomically(path, Array(text.utf8))
             return 0
+        }
+    }
+
+    /// bocker.fs.cwd() → the absolute path of the current directory (getcwd; $PWD can be stale).
+    static let cwd: clua_swift_function = { L in
+        binding(L) { lua in
+            guard let p = getcwd(nil, 0) else { throw BockerError.errno("bocker.fs.cwd: cannot read the current directory") }
+            defer { free(p) }
+            lua.push(String(cString: p))
+            return 1
         }
     }
 

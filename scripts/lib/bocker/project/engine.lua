@@ -287,6 +287,7 @@ function Project:rollback(undo)
     if ok then
       self:say("Network %s  Removed", net.real)
       os.remove(self:hosts_path(net))
+      for _, path in ipairs(bocker.fs.glob(self:hosts_path(net) .. ".*")) do os.remove(path) end
       self:forget("network", net.real)
     else
       io.stderr:write(("cannot remove network %s: %s\n"):format(net.real, message_of(err)))
@@ -309,7 +310,7 @@ function Project:rollback(undo)
   end
   -- Nothing of the project left: no state folder either (as after `down`).
   if #self:containers() == 0 and next(self:made().network) == nil and next(self:made().volume) == nil then
-    for _, name in ipairs(self.network_order) do os.remove(self:hosts_path(self.networks[name])) end
+    self:remove_hosts_files()
     os.remove(self:resources_path())
     os.remove(self:state_dir())
     os.remove(bocker.root() .. "/projects")   -- only when empty
@@ -331,7 +332,9 @@ function Project:down(opts)
   end
   local made = self:made()
   local nets = {}
-  for _, name in ipairs(self.network_order) do nets[self.networks[name].real] = true end
+  for _, name in ipairs(self.network_order) do
+    if not self.networks[name].external then nets[self.networks[name].real] = true end
+  end
   for name in pairs(made.network) do nets[name] = true end
   for _, name in ipairs(sorted_keys(nets)) do
     if pcall(bocker.network.get, name) then
@@ -341,6 +344,7 @@ function Project:down(opts)
     end
     os.remove(self:state_dir() .. "/hosts." .. name)
   end
+  self:remove_hosts_files()
   local failed = false
   if opts.volumes then
     local vols = {}

@@ -58,24 +58,61 @@ local function ordered(t, order)
   return t
 end
 
+--- A name every kind accepts: a DNS-1035 label (lower-case letters, digits and '-', starting
+--- with a letter, ending with a letter or digit, at most 63 characters), which is also a
+--- DNS-1123 label and subdomain.
 local function kube_name(s)
-  return (s:lower():gsub("[^a-z0-9-]", "-"))
+  local n = s:lower():gsub("[^a-z0-9-]", "-"):gsub("^[^a-z]+", ""):sub(1, 63):gsub("[^a-z0-9]+$", "")
+  if n == "" then n = "x-" .. fnv1a64(s):sub(1, 8) end
+  if n ~= s:lower() and #n > 54 then n = n:sub(1, 54):gsub("-+$", "") .. "-" .. fnv1a64(s):sub(1, 8) end
+  return n
+end
+
+--- A label value: at most 63 of [-A-Za-z0-9_.], starting and ending with a letter or digit.
+local function label_value(s)
+  return (tostring(s):gsub("[^%w_.-]", "-"):sub(1, 63):gsub("^[^%w]+", ""):gsub("[^%w]+$", ""))
+end
+
+--- Whether k is a valid label/annotation key: [PREFIX/]NAME, NAME up to 63 of [-A-Za-z0-9_.]
+--- starting and ending alphanumeric, PREFIX a DNS subdomain.
+local function qualified_key(k)
+  local prefix, name = k:match("^(.+)/(.+)$")
+  name = name or k
+  if #name > 63 or not name:match("^%w[%w_.-]*$") or not name:match("%w$") then return false end
+  if prefix and (#prefix > 253 or not prefix:match("^[a-z0-9][a-z0-9.-]*$") or not prefix:match("[a-z0-9]$")) then return false end
+  return true
+end
+
+--- Whether an image reference names something only this machine has: an image id (img_…) or
+--- the folder given to `bocker init`.
+local function local_only(image)
+  return image:match("^img_") ~= nil or image:sub(1, 1) == "/" or image:sub(1, 1) == "."
 end
 
 --- Kubernetes objects for the project: a Deployment (a Job for jobs) and a Service (when it
 --- publishes ports) per service, a PersistentVolumeClaim per named volume. Returns YAML text.
-function Project:kube()
+--- opts: registry = "PREFIX" (images that exist only here become PREFIX/PROJECT-SERVICE:latest),
+--- bind_mounts = "emptydir" (default) | "pvc" | "hostpath", warn = function(message) (default:
+--- a line on stderr).
+function Project:kube(opts)
+  opts = opts or {}
+  local warn = opts.warn or function(msg) io.stderr:write("warning: ", msg, "\n") end
+  local bind_mounts = opts.bind_mounts or "emptydir"
+  if bind_mounts ~= "emptydir" and bind_mounts ~= "pvc" and bind_mounts ~= "hostpath" then
+    error("kube: bind_mounts must be emptydir, pvc or hostpath", 2)
+  end
   self:plan { images = false }
   local docs = {}
   local function doc(t) docs[#docs + 1] = table.concat(yaml(t), "\n") end
-  for _, name in ipairs(self.volume_order) do
-    local v = self.volumes[name]
+  local function pvc(name)
     doc(ordered({
       apiVersion = "v1", kind = "PersistentVolumeClaim",
-      metadata = { name = kube_name(v.real), labels = { ["bocker.project"] = self.name } },
+      metadata = { name = name, labels = { ["bocker.project"] = label_value(self.name) } },
       spec = { accessModes = { "ReadWriteOnce" }, resources = { requests = { storage = "1Gi" } } },
     }, { "apiVersion", "kind", "metadata", "spec" }))
   end
+  for _, name in ipairs(self.volume_order) do pvc(kube_name(self.volumes[name].real)) end
+  local bind_pvcs = {}
   for _, s in ipairs(self.order) do
     if s.kind == "service" and #s.specs > 0 then
       -- Replicas with identical settings share one Deployment; computed ones get one each.
@@ -92,11 +129,30 @@ function Project:kube()
       else for i, spec in ipairs(s.specs) do groups[i] = { name = s.name .. "-" .. i, spec = spec, count = 1 } end end
       for _, g in ipairs(groups) do
         local spec = g.spec
-        local labels = { app = kube_name(g.name), ["bocker.project"] = self.name, ["bocker.service"] = s.name }
-        for k, v in pairs(spec.labels or {}) do labels[k] = v end
+        local labels = { app = kube_name(g.name), ["bocker.project"] = label_value(self.name), ["bocker.service"] = label_value(s.name) }
+        -- The service's own labels become annotations: their values need not be label values.
+        local annotations
+        for _, k in ipairs(sorted_keys(spec.labels or {})) do
+          if qualified_key(k) then
+            annotations = annotations or {}
+            annotations[k] = spec.labels[k]
+          else
+            warn(("service '%s': label '%s' is not a valid Kubernetes annotation key; left out"):format(s.name, k))
+          end
+        end
         local container = { __order = { "name", "image", "command", "args", "workingDir", "env", "ports", "volumeMounts", "resources", "readinessProbe" } }
         container.name = kube_name(s.name)
-        container.image = s.def.kube_image or s.def.image or "IMAGE"
+        local image = s.def.kube_image or s.def.image or "IMAGE"
+        if not s.def.kube_image and local_only(image) then
+          if opts.registry then
+            image = ("%s/%s-%s:latest"):format(opts.registry:gsub("/+$", ""), kube_name(self.name), kube_name(s.name))
+            warn(("service '%s': image %s exists only here; written as %s (push it there)"):format(s.name, s.def.image, image))
+          else
+            warn(("service '%s': image %s exists only on this machine; push it and pass --registry PREFIX (or set kube_image)")
+              :format(s.name, image))
+          end
+        end
+        container.image = image
         if spec.entrypoint then container.command = spec.entrypoint end
         if spec.cmd then
           if spec.shell then
@@ -112,13 +168,21 @@ function Project:kube()
             container.env[#container.env + 1] = ordered({ name = k, value = v }, { "name", "value" })
           end
         end
-        local ports = {}
+        local ports, seen = {}, {}
+        local function add_port(cport, proto)
+          proto = (proto ~= "" and proto or "tcp"):upper()
+          if seen[cport .. proto] then return end
+          seen[cport .. proto] = true
+          ports[#ports + 1] = ordered({ containerPort = tonumber(cport), protocol = proto }, { "containerPort", "protocol" })
+        end
         for _, p in ipairs(spec.ports or {}) do
           local cport, proto = p:match(":(%d+)/?(%a*)$")
-          if cport then
-            ports[#ports + 1] = ordered({ containerPort = tonumber(cport), protocol = (proto ~= "" and proto or "tcp"):upper() },
-              { "containerPort", "protocol" })
-          end
+          if cport then add_port(cport, proto) end
+        end
+        -- Ports the service serves to the others (compose's expose): a Service makes them reachable by name.
+        for _, e in ipairs(s.def.expose or {}) do
+          local cport, proto = tostring(e):match("^(%d+)/?(%a*)$")
+          if cport then add_port(cport, proto) end
         end
         if #ports > 0 then container.ports = ports end
         local volumes, mounts = {}, {}
@@ -127,13 +191,29 @@ function Project:kube()
           if dst ~= "/etc/hosts" then
             local vname = "vol-" .. k
             if src:sub(1, 1) == "/" then
-              volumes[#volumes + 1] = { name = vname, hostPath = { path = src } }
+              if bind_mounts == "hostpath" then
+                volumes[#volumes + 1] = { name = vname, hostPath = { path = src } }
+              elseif bind_mounts == "pvc" then
+                local claim = kube_name(self.name .. "-bind-" .. src:gsub("^/", ""))
+                if not bind_pvcs[claim] then bind_pvcs[claim] = true; pvc(claim) end
+                volumes[#volumes + 1] = { name = vname, persistentVolumeClaim = { claimName = claim } }
+                warn(("service '%s': the bind mount %s becomes the PersistentVolumeClaim %s (fill it yourself)"):format(s.name, src, claim))
+              else
+                volumes[#volumes + 1] = { name = vname, emptyDir = {} }
+                warn(("service '%s': the bind mount %s becomes an empty emptyDir on %s (--bind-mounts pvc or hostpath to choose otherwise)")
+                  :format(s.name, src, dst))
+              end
             else
               volumes[#volumes + 1] = { name = vname, persistentVolumeClaim = { claimName = kube_name(src) } }
             end
             mounts[#mounts + 1] = ordered({ name = vname, mountPath = dst, readOnly = mode == "ro" or nil },
               { "name", "mountPath", "readOnly" })
           end
+        end
+        for k, t in ipairs(spec.tmpfs or {}) do
+          local vname = "tmpfs-" .. k
+          volumes[#volumes + 1] = { name = vname, emptyDir = { medium = "Memory" } }
+          mounts[#mounts + 1] = ordered({ name = vname, mountPath = t }, { "name", "mountPath" })
         end
         if #mounts > 0 then container.volumeMounts = mounts end
         if spec.memory or spec.cpu_shares then
@@ -156,15 +236,16 @@ function Project:kube()
         local pod = ordered({ containers = { container } }, { "restartPolicy", "containers", "volumes" })
         if #volumes > 0 then pod.volumes = volumes end
         local meta = { name = kube_name(g.name), labels = labels }
+        local template_meta = ordered({ labels = labels, annotations = annotations }, { "labels", "annotations" })
         if s.job then
           pod.restartPolicy = (spec.restart or ""):match("^on%-failure") and "OnFailure" or "Never"
           doc(ordered({ apiVersion = "batch/v1", kind = "Job", metadata = meta,
-            spec = ordered({ backoffLimit = 0, template = ordered({ metadata = { labels = labels }, spec = pod }, { "metadata", "spec" }) },
+            spec = ordered({ backoffLimit = 0, template = ordered({ metadata = template_meta, spec = pod }, { "metadata", "spec" }) },
               { "backoffLimit", "template" }) }, { "apiVersion", "kind", "metadata", "spec" }))
         else
           doc(ordered({ apiVersion = "apps/v1", kind = "Deployment", metadata = meta,
             spec = ordered({ replicas = g.count, selector = { matchLabels = { app = labels.app } },
-              template = ordered({ metadata = { labels = labels }, spec = pod }, { "metadata", "spec" }) },
+              template = ordered({ metadata = template_meta, spec = pod }, { "metadata", "spec" }) },
               { "replicas", "selector", "template" }) }, { "apiVersion", "kind", "metadata", "spec" }))
         end
         if #ports > 0 then
@@ -173,7 +254,7 @@ function Project:kube()
             sp[#sp + 1] = ordered({ name = ("%s-%d"):format(p.protocol:lower(), p.containerPort), port = p.containerPort,
               targetPort = p.containerPort, protocol = p.protocol }, { "name", "port", "targetPort", "protocol" })
           end
-          doc(ordered({ apiVersion = "v1", kind = "Service", metadata = { name = kube_name(g.name), labels = { ["bocker.project"] = self.name } },
+          doc(ordered({ apiVersion = "v1", kind = "Service", metadata = { name = kube_name(g.name), labels = { ["bocker.project"] = label_value(self.name) } },
             spec = ordered({ selector = { app = labels.app }, ports = sp }, { "selector", "ports" }) },
             { "apiVersion", "kind", "metadata", "spec" }))
         end

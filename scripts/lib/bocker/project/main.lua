@@ -32,7 +32,9 @@ Commands:
       --timeout N          seconds each new container may take to be healthy (default %d)
       --force              replace every container, changed or not
   config                   print the resolved project as JSON
-  export kube              print Kubernetes YAML (Deployments, Jobs, Services, PVCs)]]
+  export kube              print Kubernetes YAML (Deployments, Jobs, Services, PVCs)
+      --registry PREFIX    images that exist only here become PREFIX/PROJECT-SERVICE:latest
+      --bind-mounts KIND   a bind mount becomes an emptydir (default), a pvc, or a hostpath]]
 
 function Project:usage()
   return USAGE:format(self.script, self.wait_timeout, self.stop_timeout, self.wait_timeout)
@@ -118,8 +120,16 @@ function Project:main(args)
     print(bocker.json(self:config(), 2))
     return 0
   elseif cmd == "export" then
-    if list[1] ~= "kube" then cli.fail("usage: export kube") end
-    io.write(self:kube())
+    if list[1] ~= "kube" then cli.fail("usage: export kube [--registry PREFIX] [--bind-mounts emptydir|pvc|hostpath]") end
+    table.remove(list, 1)
+    local o, rest = parse(list, {
+      ["--registry"] = { name = "registry", kind = "value" },
+      ["--bind-mounts"] = { name = "bind_mounts", kind = "value" },
+    })
+    if #rest > 0 then cli.fail("usage: export kube [--registry PREFIX] [--bind-mounts emptydir|pvc|hostpath]") end
+    local bm = o.bind_mounts or "emptydir"
+    if bm ~= "emptydir" and bm ~= "pvc" and bm ~= "hostpath" then cli.fail("--bind-mounts: use emptydir, pvc or hostpath") end
+    io.write(self:kube { registry = o.registry, bind_mounts = bm })
     return 0
   end
   cli.fail(("unknown command '%s'\n%s"):format(cmd, self:usage()))

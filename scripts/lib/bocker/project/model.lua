@@ -46,7 +46,18 @@ local SERVICE_KEYS = {
   stop_timeout = { "number" },
   job = { "boolean" },
   kube_image = { "string" },
+  aliases = { "table" },
+  extra_hosts = { "table" },
+  expose = { "table" },
+  create = { "table", fn = true },
 }
+
+-- Options of bocker.container.create that the project itself decides (a service's `create`
+-- table cannot set them).
+local CREATE_OWNED = { image = true, name = true, cmd = true, entrypoint = true, shell = true, env = true, labels = true,
+                       network = true, volumes = true, ports = true, tmpfs = true, restart = true, auto_remove = true,
+                       healthcheck = true }
+project.create_owned = CREATE_OWNED
 local SERVICE_KEY_NAMES = sorted_keys(SERVICE_KEYS)
 
 local HEALTH_KEYS = { test = true, interval = true, timeout = true, retries = true, start_period = true }
@@ -124,8 +135,9 @@ function Project:volume(name, opts)
   return self
 end
 
---- p:network(name [, {subnet = "10.89.7.0/24"}]): another project network (PROJECT_name).
---- Every project has "default"; services join it unless they say `network = "..."`.
+--- p:network(name [, {subnet = "10.89.7.0/24"} | {external = true, name = "real-name"}]): another
+--- project network (PROJECT_name). Every project has "default"; services join it unless they
+--- say `network = "..."`. An external network is used as it is: never created or removed.
 function Project:network(name, opts)
   opts = opts or {}
   if type(name) ~= "string" or not name:match("^[a-zA-Z0-9][a-zA-Z0-9_.-]*$") then
@@ -133,7 +145,8 @@ function Project:network(name, opts)
   end
   local existing = self.networks[name]
   if existing and not existing.implicit then error(("network '%s' is declared twice"):format(name), 2) end
-  self.networks[name] = { name = name, real = self.name .. "_" .. name, subnet = opts.subnet, where = where_at(2) }
+  local real = opts.external and (opts.name or name) or (self.name .. "_" .. name)
+  self.networks[name] = { name = name, real = real, subnet = opts.subnet, external = opts.external == true, where = where_at(2) }
   if not existing then self.network_order[#self.network_order + 1] = name end
   return self
 end
@@ -195,6 +208,23 @@ local function declare_service(self, name, def, level)
   end
   if def.network and def.networks then
     error(("service '%s': give network or networks, not both"):format(name), level + 1)
+  end
+  if type(def.create) == "table" then
+    for k in pairs(def.create) do
+      if CREATE_OWNED[k] then
+        error(("service '%s': create.%s is set by the project (use the service key instead)"):format(name, tostring(k)), level + 1)
+      end
+    end
+  end
+  for i, h in ipairs(def.extra_hosts or {}) do
+    if type(h) ~= "string" or not h:match("^[%w_.-]+[:=].+$") then
+      error(("service '%s': extra_hosts[%d] must be \"NAME:IP\" (or NAME:host-gateway)"):format(name, i), level + 1)
+    end
+  end
+  for i, a in ipairs(def.aliases or {}) do
+    if type(a) ~= "string" or not a:match(SERVICE_PATTERN) then
+      error(("service '%s': aliases[%d] must be a host name"):format(name, i), level + 1)
+    end
   end
   if def.networks and #def.networks ~= 1 then
     error(("service '%s': a bocker container joins one network (networks = { \"name\" })"):format(name), level + 1)

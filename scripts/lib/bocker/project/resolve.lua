@@ -46,8 +46,10 @@ function Project:service_network(s)
   return { mode = "project", net = net, real = net.real }
 end
 
-function Project:hosts_path(net)
-  return self:state_dir() .. "/hosts." .. net.real
+--- The project hosts file of a network; with `service`, that service's own copy (the network's
+--- lines and its extra_hosts).
+function Project:hosts_path(net, service)
+  return self:state_dir() .. "/hosts." .. net.real .. (service and ("." .. service) or "")
 end
 
 --- The create options of replica `i` of service `s` (without the project's labels), and the
@@ -140,7 +142,10 @@ function Project:resolve(s, i, image_id)
   if net.mode == "project" then
     -- Service names resolve through a project hosts file (see write_hosts).
     spec.volumes = spec.volumes or {}
-    spec.volumes[#spec.volumes + 1] = self:hosts_path(net.net) .. ":/etc/hosts:ro"
+    local own = s.def.extra_hosts and #s.def.extra_hosts > 0 and s.name or nil
+    spec.volumes[#spec.volumes + 1] = self:hosts_path(net.net, own) .. ":/etc/hosts:ro"
+  elseif s.def.extra_hosts and #s.def.extra_hosts > 0 then
+    spec.extra_hosts = copy(s.def.extra_hosts)   -- bocker's own hosts file has them
   end
 
   local labels = {}
@@ -162,6 +167,16 @@ function Project:resolve(s, i, image_id)
       interval = hc.interval or d.interval, timeout = hc.timeout or d.timeout,
       retries = hc.retries or d.retries, start_period = hc.start_period or d.start_period,
     }
+  end
+
+  -- Other create options (cap_add, read_only, …), passed as they are.
+  local extra = v("create")
+  if extra ~= nil then
+    if type(extra) ~= "table" then raise(s.where, "invalid_argument", "service '%s': create must be a table", s.name) end
+    for k, val in pairs(extra) do
+      if project.create_owned[k] then raise(s.where, "invalid_argument", "service '%s': create.%s is set by the project", s.name, tostring(k)) end
+      spec[k] = copy(val)
+    end
   end
 
   local hash = fnv1a64(bocker.json(spec))

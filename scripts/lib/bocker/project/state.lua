@@ -88,11 +88,42 @@ function Project:write_hosts(net)
   for _, c in ipairs(self:containers()) do
     if c.status == "running" and c.network and c.network_mode == net.real then
       local svc, n = c.labels[LABEL_SERVICE], c.labels[LABEL_NUMBER]
-      lines[#lines + 1] = ("%s\t%s %s-%s %s %s"):format(c.network.ip, svc, svc, n, c.name, c.id)
+      local s = self.services[svc or ""]
+      local aliases = s and s.def.aliases and #s.def.aliases > 0 and (" " .. table.concat(s.def.aliases, " ")) or ""
+      lines[#lines + 1] = ("%s\t%s %s-%s %s %s%s"):format(c.network.ip, svc, svc, n, c.name, c.id, aliases)
     end
   end
   local text = table.concat(lines, "\n") .. "\n"
-  local path = self:hosts_path(net)
+  self:write_in_place(self:hosts_path(net), text)
+  -- Services with extra_hosts get their own copy with those lines added.
+  local gateway
+  for _, s in ipairs(self.order) do
+    if s.kind == "service" and s.def.extra_hosts and #s.def.extra_hosts > 0 and self:service_network(s).net == net then
+      local extra = {}
+      for _, h in ipairs(s.def.extra_hosts) do
+        local name, ip = h:match("^([^:=]+)[:=](.+)$")
+        if ip == "host-gateway" then
+          if gateway == nil then
+            local ok, n = pcall(bocker.network.get, net.real)
+            gateway = ok and n.gateway or false
+          end
+          ip = gateway or nil
+        end
+        if ip then extra[#extra + 1] = ip .. "\t" .. name end
+      end
+      self:write_in_place(self:hosts_path(net, s.name), text .. table.concat(extra, "\n") .. "\n")
+    end
+  end
+end
+
+--- Removes every hosts file of the project (after down, or a rollback that left nothing).
+function Project:remove_hosts_files()
+  for _, path in ipairs(bocker.fs.glob(self:state_dir() .. "/hosts.*")) do os.remove(path) end
+end
+
+--- Rewrites a file that is bind-mounted somewhere in place (same inode), never truncated
+--- first: a reader sees the old text or the new one padded with blanks.
+function Project:write_in_place(path, text)
   local f = io.open(path, "r+b")
   if not f then
     ensure_dir(self:state_dir())
@@ -105,8 +136,8 @@ function Project:write_hosts(net)
   f:close()
 end
 
---- Stops containers together: SIGTERM to all, then SIGKILL to those still running after
---- `timeout` seconds. A stop request also keeps restart policies from bringing them back.
+--- Stops containers together: SIGTERM (or each one's stop signal) to all, then SIGKILL to those
+--- still running after `timeout` seconds. A stop request also keeps restart policies from bringing them back.
 function Project:stop_all(list, timeout)
   local running = {}
   for _, c in ipairs(list) do
@@ -139,7 +170,11 @@ function Project:ensure_networks(needed)
   for _, name in ipairs(self.network_order) do
     local net = self.networks[name]
     if needed[net.real] then
-      if not pcall(bocker.network.get, net.real) then
+      if net.external then
+        if not pcall(bocker.network.get, net.real) then
+          raise(net.where or self.where, "not_found", "external network '%s' does not exist (create it with 'bocker network create %s')", net.real, net.real)
+        end
+      elseif not pcall(bocker.network.get, net.real) then
         self:record("network", net.real)
         local ok, err = pcall(bocker.network.create, { name = net.real, subnet = net.subnet })
         if not ok then raise(net.where or self.where, err.code or "invalid_argument", "network '%s': %s", net.real, message_of(err)) end
