@@ -92,15 +92,15 @@ public enum LayerExtractor {
     }
 }
 
-private let hashChunk: @convention(c) (UnsafeMutableRawPointer?, UnsafeRawPointer?, Int) -> Void = { ctx, data, len in
+let hashChunk: @convention(c) (UnsafeMutableRawPointer?, UnsafeRawPointer?, Int) -> Void = { ctx, data, len in
     Unmanaged<SHA256>.fromOpaque(ctx!).takeUnretainedValue().update(UnsafeRawBufferPointer(start: data, count: len))
 }
 
-private let slash = UInt8(ascii: "/")
-private let dot = UInt8(ascii: ".")
-private let whPrefix: [UInt8] = Array(".wh.".utf8)
-private let whMetaPrefix: [UInt8] = Array(".wh..wh.".utf8)
-private let whOpaque: [UInt8] = Array(".wh..wh..opq".utf8)
+let slash = UInt8(ascii: "/")
+let dot = UInt8(ascii: ".")
+let whPrefix: [UInt8] = Array(".wh.".utf8)
+let whMetaPrefix: [UInt8] = Array(".wh..wh.".utf8)
+let whOpaque: [UInt8] = Array(".wh..wh..opq".utf8)
 
 /// A tar entry name made relative to the root: leading "/" and "./" dropped, "." and empty
 /// components removed, ".." applied; nil when ".." would climb above the root.
@@ -126,12 +126,12 @@ func cleanEntryPath(_ raw: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
     return out
 }
 
-private func bytesOf(_ s: UnsafePointer<CChar>) -> UnsafeBufferPointer<UInt8> {
+func bytesOf(_ s: UnsafePointer<CChar>) -> UnsafeBufferPointer<UInt8> {
     UnsafeBufferPointer(start: UnsafeRawPointer(s).assumingMemoryBound(to: UInt8.self), count: strlen(s))
 }
 
 /// A NUL-terminated copy of bytes, for the C calls.
-@inline(__always) private func cString<S: Collection>(_ bytes: S) -> [CChar] where S.Element == UInt8 {
+@inline(__always) func cString<S: Collection>(_ bytes: S) -> [CChar] where S.Element == UInt8 {
     var c = [CChar]()
     c.reserveCapacity(bytes.count + 1)
     for b in bytes { c.append(CChar(bitPattern: b)) }
@@ -140,22 +140,22 @@ private func bytesOf(_ s: UnsafePointer<CChar>) -> UnsafeBufferPointer<UInt8> {
 }
 
 /// A path for a message (long ones shortened).
-private func show<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
+func show<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
     let b = Array(bytes)
     if b.count > 160 { return String(decoding: b.prefix(80), as: UTF8.self) + "…" + String(decoding: b.suffix(60), as: UTF8.self) }
     return String(decoding: b, as: UTF8.self)
 }
 
-private func hasPrefix(_ a: [UInt8], _ p: [UInt8]) -> Bool { a.count >= p.count && a[0..<p.count].elementsEqual(p) }
+func hasPrefix(_ a: [UInt8], _ p: [UInt8]) -> Bool { a.count >= p.count && a[0..<p.count].elementsEqual(p) }
 
 /// Splits "a/b/c" into ("a/b", "c"); ("", "c") for a top-level name.
-private func splitParent(_ path: [UInt8]) -> ([UInt8], [UInt8]) {
+func splitParent(_ path: [UInt8]) -> ([UInt8], [UInt8]) {
     if let j = path.lastIndex(of: slash) { return (Array(path[..<j]), Array(path[(j + 1)...])) }
     return ([], path)
 }
 
 /// Drops empty and "." components (and so leading/trailing slashes); ".." stays for the kernel.
-private func tidy(_ path: [UInt8]) -> [UInt8] {
+func tidy(_ path: [UInt8]) -> [UInt8] {
     var out: [UInt8] = []
     for comp in path.split(separator: slash) where !(comp.count == 1 && comp.first == dot) {
         if !out.isEmpty { out.append(slash) }
@@ -164,6 +164,6 @@ private func tidy(_ path: [UInt8]) -> [UInt8] {
     return out
 }
 
-private func join(_ parent: [UInt8], _ name: [UInt8]) -> [UInt8] {
+func join(_ parent: [UInt8], _ name: [UInt8]) -> [UInt8] {
     parent.isEmpty ? name : parent + [slash] + name
 }
