@@ -429,7 +429,9 @@ struct ExtractTests {
             let peakAfter = peakRSS(reset: false)
             #expect(r.bytes == size + 1536)
             #expect(lstatOf(s.root + "/zeros")?.st_size == off_t(size))
-            #expect(peakAfter - peakBefore < 64 << 20, "peak RSS grew by \(peakAfter - peakBefore) bytes")
+            // VmHWM is the whole test process's, and other suites run at the same time: the
+            // bound leaves room for them, yet a buffered 1 GiB (or a quarter of it) still fails.
+            #expect(peakAfter - peakBefore < 256 << 20, "peak RSS grew by \(peakAfter - peakBefore) bytes")
         }
     }
 }
