@@ -62,10 +62,15 @@ struct ComposeTests {
         return fields.count > 19 ? String(fields[19]) : nil
     }
 
-    /// Those of `processes` (pid@starttime) that still exist.
+    /// Those of `processes` (pid@starttime) that still exist and are not zombies (an exited
+    /// process has released its namespaces in do_exit; only its parent's wait is pending).
     static func stillRunning(_ processes: Set<String>) -> [String] {
         processes.filter { p in
             let pid = String(p.split(separator: "@")[0])
+            if let stat = Host.readFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")"),
+               let state = stat[stat.index(after: close)...].split(separator: " ").first, state == "Z" || state == "X" {
+                return false
+            }
             return startTime(pid).map { pid + "@" + $0 == p } ?? false
         }.sorted()
     }
