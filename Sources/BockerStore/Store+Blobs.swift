@@ -57,9 +57,10 @@ extension Store {
         if rename(file, path) != 0 { throw BockerError.errno("cannot move '\(file)' into the blob store", code: .io) }
     }
 
-    /// The sha256 digest of a file's content.
-    public static func fileDigest(_ path: String) throws -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    /// The sha256 digest ("sha256:<hex>") of a file's content; with `followSymlinks` false a
+    /// symlink at `path` is refused (O_NOFOLLOW) rather than read through.
+    public static func fileDigest(_ path: String, followSymlinks: Bool = true) throws -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | (followSymlinks ? 0 : O_NOFOLLOW))
         guard fd >= 0 else { throw BockerError.errno("cannot open '\(path)'", code: .io) }
         defer { close(fd) }
         let h = SHA256()

@@ -2,6 +2,7 @@ import Glibc
 import BockerCore
 import BockerDigest
 import BockerArchive
+import BockerStore
 import CArchive
 
 /// One file, directory or symlink a COPY/ADD writes: where it comes from (a host path found
@@ -143,24 +144,8 @@ struct CopyPlan {
             let kind = it.st.st_mode & S_IFMT
             var line = "\(it.dest.joined(separator: "/"))\0\(kind)\0\(it.uid):\(it.gid)\0\(String(it.mode, radix: 8))\0\(it.extract)\0"
             if kind == S_IFLNK { line += TreeView.readlink(it.source) ?? "" }
-            if kind == S_IFREG { line += "\(it.st.st_size)\0" + (try Self.fileDigest(it.source)) }
+            if kind == S_IFREG { line += "\(it.st.st_size)\0" + String(try Store.fileDigest(it.source, followSymlinks: false).dropFirst("sha256:".count)) }
             h.update(Array((line + "\n").utf8))
-        }
-        return h.finalizeHex()
-    }
-
-    static func fileDigest(_ path: String) throws -> String {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw BockerError.errno("cannot read '\(path)'", code: .io) }
-        defer { close(fd) }
-        let h = SHA256()
-        var buf = [UInt8](repeating: 0, count: 1 << 17)
-        while true {
-            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { throw BockerError.errno("cannot read '\(path)'", code: .io) }
-            if n == 0 { break }
-            buf.withUnsafeBytes { h.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
         }
         return h.finalizeHex()
     }
