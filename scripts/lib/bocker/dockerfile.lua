@@ -58,20 +58,7 @@ local NETWORKS = { default = true, none = true, host = true, bridge = true }
 local function trim(s) return (s:gsub("^%s+", ""):gsub("%s+$", "")) end
 local function trim_nl(s) return (s:gsub("[\r\n]+$", "")) end
 
--- Go's levenshtein distance, for "did you mean".
-local function distance(a, b)
-  local prev = {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    local cur = { [0] = i }
-    for j = 1, #b do
-      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-    end
-    prev = cur
-  end
-  return prev[#b]
-end
+local distance = require("bocker.strings").distance
 
 -- BuildKit's suggest.Search: the closest option within distance 2.
 local function suggest(val, options, case_sensitive)
