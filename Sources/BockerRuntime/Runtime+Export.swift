@@ -61,17 +61,7 @@ extension Runtime {
         let tmp = root.tmpDir + "/import-" + Identifier.randomHex(bytes: 6)
         try FS.makeDirectories(tmp, mode: 0o700)
         defer { try? FS.removeTree(tmp) }
-        var file = path
-        var st = stat()
-        if path == "-" || (stat(path, &st) == 0 && st.st_mode & S_IFMT != S_IFREG) {
-            let src = path == "-" ? 0 : Glibc.open(path, O_RDONLY | O_CLOEXEC)
-            guard src >= 0 else { throw BockerError.errno("cannot open \(display)", code: .io) }
-            defer { if src != 0 { close(src) } }
-            file = tmp + "/input"
-            try spool(src, to: file, what: display)
-        } else if !FS.exists(path) {
-            throw BockerError(.notFound, "cannot import \(display): no such file")
-        }
+        let file = try regularInput(path, display: display, verb: "import", tmp: tmp)
         let compression = try BockerArchive.LayerCompression.sniff(path: file)
         let maxLayerSize = try Self.maxLayerSize()
         let origin = "import " + (path == "-" ? "-" : FS.absolute(path))

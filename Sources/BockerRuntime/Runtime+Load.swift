@@ -43,19 +43,7 @@ extension Runtime {
         try FS.makeDirectories(tmp + "/e", mode: 0o700)
         defer { try? FS.removeTree(tmp) }
 
-        // The archive: a regular file as it is; anything else (a pipe) copied here first, so its
-        // compression can be sniffed.
-        var file = path
-        var st = stat()
-        if path == "-" || (stat(path, &st) == 0 && st.st_mode & S_IFMT != S_IFREG) {
-            let src = path == "-" ? 0 : Glibc.open(path, O_RDONLY | O_CLOEXEC)
-            guard src >= 0 else { throw BockerError.errno("cannot open \(display)", code: .io) }
-            defer { if src != 0 { close(src) } }
-            file = tmp + "/input"
-            try spool(src, to: file, what: display)
-        } else if !FS.exists(path) {
-            throw BockerError(.notFound, "cannot load \(display): no such file")
-        }
+        let file = try regularInput(path, display: display, verb: "load", tmp: tmp)
         let unpacked: ArchiveUnpacker.Unpacked
         do {
             let compression = try BockerArchive.LayerCompression.sniff(path: file)
@@ -70,6 +58,22 @@ extension Runtime {
         let images = try describe(unpacked.files, bad: bad)
         if images.isEmpty { throw bad("the archive holds no image") }
         return try images.map { try loadOne($0, display: display, bad: bad) }
+    }
+
+    /// An input archive as a regular file (so its compression can be sniffed): `path` itself
+    /// when it is one; stdin (`-`) or anything else (a pipe) copied to `tmp/input` first.
+    func regularInput(_ path: String, display: String, verb: String, tmp: String) throws -> String {
+        var st = stat()
+        if path == "-" || (stat(path, &st) == 0 && st.st_mode & S_IFMT != S_IFREG) {
+            let src = path == "-" ? 0 : Glibc.open(path, O_RDONLY | O_CLOEXEC)
+            guard src >= 0 else { throw BockerError.errno("cannot open \(display)", code: .io) }
+            defer { if src != 0 { close(src) } }
+            let file = tmp + "/input"
+            try spool(src, to: file, what: display)
+            return file
+        }
+        guard FS.exists(path) else { throw BockerError(.notFound, "cannot \(verb) \(display): no such file") }
+        return path
     }
 
     func spool(_ src: Int32, to file: String, what: String) throws {
