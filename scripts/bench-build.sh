@@ -65,8 +65,6 @@ USER nobody
 CMD ["cat", "/app/summary.txt"]
 EOF
 
-ms() { date +%s%N; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 declare -A times=() cpus=()
 # Wall time, and the CPU time (user + sys) of the command and its children: on a shared, loaded
 # machine the wall time mostly measures the neighbours; the CPU time is what the work costs.

@@ -104,7 +104,6 @@ p:service "worker" (svc { command = { "sleep", "600" }, volumes = { "data:/data"
 return p:main(arg)
 LUA
 
-median_of() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # seconds CMD...: how long one command takes (its output in up.log; a failure ends the run).
 seconds() {
@@ -125,10 +124,10 @@ for ((i = 1; i <= runs; i++)); do
     echo "    run $i: compose up -d ${c}s, script up ${l}s; compose config -q ${cq}s, script config ${lq}s"
     cu+=("$c") lu+=("$l") cc+=("$cq") lc+=("$lq")
 done
-mcu=$(printf '%s\n' "${cu[@]}" | median_of)
-mlu=$(printf '%s\n' "${lu[@]}" | median_of)
-mcc=$(printf '%s\n' "${cc[@]}" | median_of)
-mlc=$(printf '%s\n' "${lc[@]}" | median_of)
+mcu=$(printf '%s\n' "${cu[@]}" | median)
+mlu=$(printf '%s\n' "${lu[@]}" | median)
+mcc=$(printf '%s\n' "${cc[@]}" | median)
+mlc=$(printf '%s\n' "${lc[@]}" | median)
 echo
 echo "median of $runs runs, 5 services (db healthy at once; web and worker wait for it), $(nproc) cores, $(uname -r)"
 printf '  %-28s %7.3f s\n' "compose up -d" "$mcu" "script project.lua up" "$mlu" "compose config -q" "$mcc" "script project.lua config" "$mlc"

@@ -69,7 +69,6 @@ end
 return p:main(arg)
 LUA
 
-median_of() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # time_up MODE-FLAGS...: seconds one `up` takes (then `down`, untimed).
 time_up() {
@@ -88,8 +87,8 @@ for ((i = 1; i <= runs; i++)); do
     echo "    run $i: up ${p}s, up --sequential ${s}s"
     par+=("$p") seq+=("$s")
 done
-mp=$(printf '%s\n' "${par[@]}" | median_of)
-ms=$(printf '%s\n' "${seq[@]}" | median_of)
+mp=$(printf '%s\n' "${par[@]}" | median)
+ms=$(printf '%s\n' "${seq[@]}" | median)
 echo
 echo "median of $runs runs, 10 services (5 chains of 2, each healthy ~1 s after start), $(nproc) cores, $(uname -r)"
 printf '  %-24s %6.2f s\n' "up" "$mp" "up --sequential" "$ms"

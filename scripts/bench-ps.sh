@@ -46,7 +46,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-median_of() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit 1; print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # time_ms CMD...: the median wall time of RUNS runs (after 3 warm-ups), in ms; the output of
 # the last run is kept in $work/out.
@@ -59,7 +58,7 @@ time_ms() {
         t1=$(date +%s%N)
         times+=($((t1 - t0)))
     done
-    printf '%s\n' "${times[@]}" | median_of | awk '{ printf "%.2f", $1 / 1e6 }'
+    printf '%s\n' "${times[@]}" | median | awk '{ printf "%.2f", $1 / 1e6 }'
 }
 
 # cpu_ms CMD...: the mean CPU time (task-clock, all threads) of RUNS runs in ms, from perf

@@ -40,21 +40,7 @@ layers = s["images"][0]["layers"]
 print("    %.1f MB compressed in %d layers" % (sum(l["size"] for l in layers) / 1e6, len(layers)))
 PY
 
-ms() { date +%s%N; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-declare -A times=()
-timeit() {   # timeit NAME SETUP-FUNCTION COMMAND...
-    local name=$1 setup=$2; shift 2
-    local all=() i s e
-    for ((i = 0; i < runs; i++)); do
-        $setup
-        sync
-        s=$(ms); "$@" >/dev/null 2>&1 || { echo "FAILED: $*" >&2; return 1; }; e=$(ms)
-        all+=("$(( (e - s) / 1000000 ))")
-    done
-    times[$name]=$(printf '%s\n' "${all[@]}" | median)
-    printf '  %-34s median %6s ms  (%s)\n' "$name" "${times[$name]}" "${all[*]}"
-}
+declare -A times=() cpus=()
 
 fresh_bocker() { rm -rf --one-file-system "$work/root"; mkdir -p "$work/root"; }
 fresh_oci() { rm -rf "$work/oci"; }

@@ -39,26 +39,7 @@ id=$("$bocker" load -i "$work/gz.tar" | sed -n 's/^Loaded image ID: //p')
 "$bocker" tag "$id" bench/big:1
 echo "    image: $(du -sh "$work/gz/blobs" | cut -f1) of blobs"
 
-ms() { date +%s%N; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 declare -A times=() cpus=()
-# Wall time, and the CPU time (user + sys) of the command and its children (see bench-push.sh).
-timeit() {   # timeit NAME SETUP-FUNCTION COMMAND...
-    local name=$1 setup=$2; shift 2
-    local all=() cpu=() i s e c0 c1
-    for ((i = 0; i < runs; i++)); do
-        $setup
-        sync
-        c0=$(awk '{ print $14 + $15 + $16 + $17 }' /proc/$$/stat)
-        s=$(ms); "$@" >/dev/null 2>&1 || { echo "FAILED: $*" >&2; return 1; }; e=$(ms)
-        c1=$(awk '{ print $14 + $15 + $16 + $17 }' /proc/$$/stat)
-        all+=("$(( (e - s) / 1000000 ))")
-        cpu+=("$(( (c1 - c0) * 1000 / $(getconf CLK_TCK) ))")
-    done
-    times[$name]=$(printf '%s\n' "${all[@]}" | median)
-    cpus[$name]=$(printf '%s\n' "${cpu[@]}" | median)
-    printf '  %-44s median %6s ms wall, %6s ms cpu\n' "$name" "${times[$name]}" "${cpus[$name]}"
-}
 
 fresh_out() { rm -f "$work/out.tar"; }
 bocker_docker() { "$bocker" save -o "$work/out.tar" bench/big:1; }

@@ -77,8 +77,7 @@ echo "==> busybox rootfs in $work"
 declare -A median_ms=()
 failed=()
 
-# median_of: reads numbers (one a line) and prints their median.
-median_of() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit 1; print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# median: reads numbers (one a line) and prints their median.
 
 # measure KEY CMD...: sets median_ms[KEY] to CMD's median wall time.
 measure() {
@@ -91,7 +90,7 @@ measure() {
         "$hyperfine" -N --warmup "$warmup" --runs "$runs" --export-json "$json" "$cmdline" </dev/null || return 1
         # median of the "times" array (seconds), in ms
         ms=$(tr -d ' \t\n' <"$json" | sed -n 's/.*"times":\[\([^]]*\)\].*/\1/p' | tr ',' '\n' |
-            median_of | awk '{ printf "%.2f", $1 * 1000 }') || return 1
+            median | awk '{ printf "%.2f", $1 * 1000 }') || return 1
     else
         for ((i = 0; i < warmup; i++)); do "$@" >/dev/null </dev/null || return 1; done
         local times=()
@@ -100,7 +99,7 @@ measure() {
             "$@" >/dev/null </dev/null || return 1
             times+=($(($(date +%s%N) - t0)))
         done
-        ms=$(printf '%s\n' "${times[@]}" | median_of | awk '{ printf "%.2f", $1 / 1e6 }') || return 1
+        ms=$(printf '%s\n' "${times[@]}" | median | awk '{ printf "%.2f", $1 / 1e6 }') || return 1
     fi
     median_ms[$key]=$ms
     echo "    median ${ms} ms"

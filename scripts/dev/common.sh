@@ -78,3 +78,29 @@ bocker_has_rm() {
 bocker_ps_ids() {
     "$1" ps </dev/null 2>/dev/null | awk '$1 ~ /^ps_[0-9a-f]+$/ { print $1 }' || true
 }
+
+# Timing helpers shared by the benchmarks.
+ms() { date +%s%N; }   # nanoseconds (the name is historical)
+# The median of the numbers on stdin, one per line (fails on no input).
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit 1; print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# timeit NAME SETUP-FUNCTION COMMAND...: runs SETUP then COMMAND `$runs` times and records the
+# median wall time and the median CPU time (user + sys of the command and its children) in the
+# caller's associative arrays `times` and `cpus`. On a shared, loaded machine the wall time
+# mostly measures the neighbours; the CPU time is what the work costs.
+timeit() {
+    local name=$1 setup=$2; shift 2
+    local all=() cpu=() i s e c0 c1
+    for ((i = 0; i < runs; i++)); do
+        $setup
+        sync
+        c0=$(awk '{ print $14 + $15 + $16 + $17 }' /proc/$$/stat)
+        s=$(ms); "$@" >/dev/null 2>&1 || { echo "FAILED: $*" >&2; return 1; }; e=$(ms)
+        c1=$(awk '{ print $14 + $15 + $16 + $17 }' /proc/$$/stat)
+        all+=("$(( (e - s) / 1000000 ))")
+        cpu+=("$(( (c1 - c0) * 1000 / $(getconf CLK_TCK) ))")
+    done
+    times[$name]=$(printf '%s\n' "${all[@]}" | median)
+    cpus[$name]=$(printf '%s\n' "${cpu[@]}" | median)
+    printf '  %-44s median %6s ms wall, %6s ms cpu\n' "$name" "${times[$name]}" "${cpus[$name]}"
+}
