@@ -47,6 +47,10 @@ if [[ -n "$before" ]]; then
     indent <<<"$before" >&2
 fi
 
+# The Kubernetes schema validator the kube-export tests use (PyPI, into .build; once).
+scripts/dev/kube-validator.sh >/dev/null ||
+    echo "warning: kubernetes-validate could not be installed; the kube-export tests will fail" >&2
+
 echo "==> swift build"
 swift build
 BOCKER_BIN="$(swift build --show-bin-path)/bocker"

@@ -3,23 +3,18 @@ import Testing
 
 /// Kubernetes schema validation for `export kube` / `compose convert --format kube`, with the
 /// PyPI package kubernetes-validate (its schemas are in the package: offline once installed).
-/// It lives in a virtualenv under .build/kubernetes-validate, made on first use
-/// (`python3 -m venv`, `pip install kubernetes-validate`: the only step that needs the network).
+/// scripts/dev/kube-validator.sh installs it into a virtualenv under .build (scripts/test.sh
+/// runs it before the tests); the tests call the same script, which takes a lock, so parallel
+/// tests never race one another into a half-made virtualenv.
 enum KubeValidator {
-    static let venv = BockerFixture.packageRoot + "/.build/kubernetes-validate"
-    static var tool: String { venv + "/bin/kubernetes-validate" }
+    static let installer = BockerFixture.packageRoot + "/scripts/dev/kube-validator.sh"
 
-    /// The validator, installed if missing; nil (with the reason recorded) when it cannot be.
+    /// The validator's path, installed if missing; nil (with the reason recorded) when it cannot be.
     static func ensure() -> String? {
-        if access(tool, X_OK) == 0 { return tool }
-        let mk = runTool(["python3", "-m", "venv", venv], timeout: 120)
-        guard mk.status == 0 else {
-            Issue.record("cannot make the virtualenv for kubernetes-validate (python3-venv): \(mk)")
-            return nil
-        }
-        let pip = runTool([venv + "/bin/pip", "install", "-q", "kubernetes-validate"], timeout: 600)
-        guard pip.status == 0, access(tool, X_OK) == 0 else {
-            Issue.record("cannot install kubernetes-validate into \(venv): \(pip)")
+        let r = runTool([installer], timeout: 600)
+        let tool = r.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        guard r.status == 0, access(tool, X_OK) == 0 else {
+            Issue.record("cannot install kubernetes-validate with \(installer): \(r)")
             return nil
         }
         return tool
