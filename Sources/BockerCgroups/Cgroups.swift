@@ -38,6 +38,12 @@ public struct CgroupResources: Codable, Equatable, Sendable {
         cpuQuota = max(1000, Int64((cpus * 100_000).rounded()))
     }
 
+    /// The CFS quota as Docker's NanoCpus (`--cpus` × 10⁹); 0 without a quota.
+    public var nanoCPUs: Int {
+        guard let q = cpuQuota, let p = cpuPeriod, p > 0 else { return 0 }
+        return Int(q * 1_000_000_000 / Int64(p))
+    }
+
     /// The CPU list syntax of cpuset.cpus: "0-3", "1,3", "0-1,4".
     static func isCPUList(_ s: String) -> Bool {
         !s.isEmpty && s.split(separator: ",", omittingEmptySubsequences: false).allSatisfy { part in
@@ -98,6 +104,17 @@ public struct CgroupResources: Codable, Equatable, Sendable {
         if controllers.contains("pids") { r.pidsMax = nil }
         if controllers.contains("cpuset") { r.cpusetCpus = nil }
         return r
+    }
+
+    /// What the user asked for of `controller`'s limits, for messages: `--cpus` names the CPU
+    /// quota, not the shares; `--memory-swap` alone names itself.
+    public func limitName(_ controller: String) -> String {
+        switch controller {
+        case "cpu" where cpuShares == nil && cpuQuota != nil: return "CPU quota (--cpus)"
+        case "memory" where memoryBytes == nil && memorySwap != nil: return "memory+swap limit (--memory-swap)"
+        case "memory" where memoryBytes == nil && memoryReservation != nil: return "memory reservation (--memory-reservation)"
+        default: return CgroupResources.limitName(controller)
+        }
     }
 
     /// What the user calls the limit a controller enforces, for messages.

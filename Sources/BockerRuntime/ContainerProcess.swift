@@ -428,14 +428,16 @@ public enum ContainerProcess {
 
     /// Runs a command inside the running container whose first process is `pid`, to
     /// completion: joins `cgroupProcs`, its namespaces and root, drops privileges like the first
-    /// process. stdio fds: -1 = this process's own. Returns the exit code (128+signal); throws
+    /// process. stdio fds: -1 = this process's own. `startedFD` (exec -d): gets the byte '1' once
+    /// the command has exec'd. Returns the exit code (128+signal); throws
     /// `.commandNotFound` / `.notExecutable` / `.kernel` when it could not start.
     public static func exec(pid: Int32, argv: [String], env: [String], workdir: String = "/",
                             uid: UInt32 = 0, gid: UInt32 = 0, userName: String? = nil, groupName: String? = nil,
                             capabilities: CapabilitySet = .dockerDefault, allowNewPrivileges: Bool = false,
                             cgroupProcs: [String] = [], timeout: Double? = nil, joinUserNamespace: Bool = false,
                             seccompFilter: [UInt8]? = nil,
-                            tty: Bool = false, stdin: Int32, stdout: Int32, stderr: Int32) throws -> Int32 {
+                            tty: Bool = false, startedFD: Int32 = -1,
+                            stdin: Int32, stdout: Int32, stderr: Int32) throws -> Int32 {
         guard !argv.isEmpty else { throw BockerError(.invalidArgument, "no command given") }
         let s = CStringStorage()
         var cfg = bk_exec_config()
@@ -458,6 +460,7 @@ public enum ContainerProcess {
         cfg.timeout_ms = timeout.map { Int32(min(max($0, 0.001), 86400) * 1000) } ?? 0
         cfg.join_userns = joinUserNamespace ? 1 : 0
         cfg.tty = tty ? 1 : 0
+        cfg.started_fd = startedFD
         // exec -t on a terminal: ours goes raw while the command's pty does the line discipline.
         var saved = termios()
         let raw = tty && isatty(stdin) == 1 && tcgetattr(stdin, &saved) == 0

@@ -157,6 +157,14 @@ public struct ContainerRecord: Codable, Sendable {
 
 
 extension ContainerRecord {
+    /// Takes from `latest` (the record on disk) what other bockers change while the container
+    /// runs — its name (`rename`) and limits (`update`) — so that its monitor, saving its own
+    /// copy at exit or restart, does not undo them.
+    mutating func keepChangesWhileRunning(from latest: ContainerRecord) {
+        name = latest.name
+        resources = latest.resources
+    }
+
     /// Reads a record straight from parsed JSON (what `ps` does a thousand times: Codable's
     /// generic machinery is too slow there). nil when a required field is missing.
     init?(json j: JSONValue) {

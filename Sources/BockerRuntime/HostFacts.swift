@@ -90,6 +90,13 @@ public enum HostFacts {
         return nil
     }
 
+    /// The host's name (gethostname).
+    public static func hostname() -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buf, buf.count - 1) == 0 else { return "localhost" }
+        return String(cString: buf)
+    }
+
     /// Online CPUs.
     public static func cpus() -> Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 

@@ -59,6 +59,13 @@ extension Runtime {
                 ("Memory", .int(Int(rec.resources.memoryBytes ?? 0))),
                 ("CpuShares", .int(Int(rec.resources.cpuShares ?? 0))),
                 ("PidsLimit", .int(Int(rec.resources.pidsMax ?? 0))),
+                // --cpus as Docker keeps it (CPUs × 10⁹); CpuQuota/CpuPeriod stay 0, as there.
+                ("NanoCpus", .int(rec.resources.nanoCPUs)),
+                ("CpuQuota", .int(0)),
+                ("CpuPeriod", .int(0)),
+                ("CpusetCpus", .string(rec.resources.cpusetCpus ?? "")),
+                ("MemorySwap", .int(Int(rec.resources.memorySwap ?? 0))),
+                ("MemoryReservation", .int(Int(rec.resources.memoryReservation ?? 0))),
                 ("NetworkMode", .string(rec.networkMode ?? NetworkStore.defaultName)),
                 ("PortBindings", .object(ports)),
                 ("PublishAllPorts", .bool(rec.publishAll == true)),

@@ -1,6 +1,7 @@
 import Glibc
 import BockerCore
 import BockerStore
+import CBocker
 
 /// Docker's time arguments (`logs --since/--until`) and `exec -d`.
 public enum TimeArgument {
@@ -74,7 +75,9 @@ extension Runtime {
 
     /// `exec -d`: checks what can be checked now (running, not paused, a command), then runs
     /// the command in the background, its stdio /dev/null, in a bocker of its own (`bocker
-    /// __exec ROOT ID JSON`, in a session of its own) that nobody waits for.
+    /// __exec ROOT ID JSON`, in a session of its own) that nobody waits for. Returns once the
+    /// command has exec'd; a command that cannot start (not found: `.commandNotFound`, 127) is
+    /// this call's error, as with Docker, reported by that bocker through the pipe on its fd 3.
     public func execDetached(_ ref: String, argv: [String], env: [String], workdir: String?, user: String?) throws {
         let rec = try container(ref)
         if rec.paused == true && rec.liveState == .running {
@@ -87,12 +90,20 @@ extension Runtime {
         if let w = workdir { fields.append(("workdir", .string(w))) }
         if let u = user { fields.append(("user", .string(u))) }
         let spec = JSONValue.object(fields).render()
+        var report: [Int32] = [-1, -1]
+        guard bk_pipe_cloexec(&report) == 0 else { throw BockerError.errno("cannot start the detached exec: pipe") }
+        defer { close(report[0]) }
+        // Above 3, so that the dup2 below always makes a new descriptor (without CLOEXEC).
+        let writeEnd = fcntl(report[1], F_DUPFD_CLOEXEC, 10)
+        close(report[1])
+        guard writeEnd >= 0 else { throw BockerError.errno("cannot start the detached exec: dup") }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDWR, 0)
         posix_spawn_file_actions_adddup2(&actions, 0, 1)
         posix_spawn_file_actions_adddup2(&actions, 0, 2)
+        posix_spawn_file_actions_adddup2(&actions, writeEnd, 3)
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
@@ -102,18 +113,42 @@ extension Runtime {
         defer { cargs.forEach { free($0) } }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, "/proc/self/exe", &actions, &attr, cargs, environ)
+        close(writeEnd)
         guard rc == 0 else { throw BockerError.errno("cannot start the detached exec", rc) }
+        // '1': the command runs. Else "CODE<TAB>MESSAGE" then EOF: it could not start.
+        var got: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 1024)
+        while got.first != UInt8(ascii: "1") {
+            let n = buf.withUnsafeMutableBytes { read(report[0], $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            got += buf[0..<n]
+        }
+        if got.first == UInt8(ascii: "1") { return }
+        let text = String(decoding: got, as: UTF8.self)
+        guard let tab = text.firstIndex(of: "\t") else {
+            throw BockerError(.internal, "the detached exec ended before its command started")
+        }
+        throw BockerError(BockerError.Code(rawValue: String(text[..<tab])) ?? .kernel, String(text[text.index(after: tab)...]))
     }
 
-    /// The background half of `exec -d` (`bocker __exec ROOT ID JSON`): the command's exit status.
+    /// The background half of `exec -d` (`bocker __exec ROOT ID JSON`, fd 3 the report pipe):
+    /// the command's exit status. Its start is reported on fd 3 (see `execDetached`).
     static func execMain(root: String, id: String, spec: String) -> Int32 {
         signal(SIGHUP, SIG_IGN)
+        let report: Int32 = fcntl(3, F_GETFD) >= 0 ? 3 : -1
+        if report >= 0 { _ = fcntl(report, F_SETFD, FD_CLOEXEC) }
         do {
             let rt = Runtime(store: try Store(root: StateRoot(path: root)))
             let j = try JSONValue.parse(Array(spec.utf8))
             return try rt.exec(id, argv: j["argv"]?.strings ?? [], env: j["env"]?.strings ?? [],
-                               workdir: j["workdir"]?.string, user: j["user"]?.string)
+                               workdir: j["workdir"]?.string, user: j["user"]?.string, startedFD: report)
         } catch {
+            if report >= 0 {
+                let e = error as? BockerError ?? BockerError(.internal, "\(error)")
+                let line = Array((e.code.rawValue + "\t" + e.message).utf8)
+                _ = line.withUnsafeBytes { write(report, $0.baseAddress, $0.count) }
+            }
             return 125
         }
     }

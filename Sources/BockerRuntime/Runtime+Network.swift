@@ -4,7 +4,7 @@ import BockerNetwork
 
 extension Runtime {
     /// Everything networking gives the container's first process: a namespace to join (or
-    /// a new empty one), and the files to bind-mount (/etc/hosts, /etc/resolv.conf).
+    /// a new empty one), and the files to bind-mount (/etc/hosts, /etc/resolv.conf, /etc/hostname).
     struct PreparedNetwork {
         var namespace: NetworkNamespace?
         var newNamespace: Bool
@@ -20,7 +20,10 @@ extension Runtime {
         let binds = [
             BindMount(source: dir + "/hosts", target: "/etc/hosts", replaceSymlink: true),
             BindMount(source: dir + "/resolv.conf", target: "/etc/resolv.conf", replaceSymlink: true),
+            BindMount(source: dir + "/hostname", target: "/etc/hostname", replaceSymlink: true),
         ]
+        // /etc/hostname holds what `hostname` prints there, as in Docker's containers.
+        try writeContainerFile(dir + "/hostname", (rec.runOptions?.utsMode == "host" ? HostFacts.hostname() : rec.hostname) + "\n")
         let dns = getenv("BOCKER_DNS").flatMap { String(validatingCString: $0) } ?? "8.8.8.8"
         let opts = rec.runOptions ?? RunOptions()
         try writeContainerFile(dir + "/resolv.conf",

@@ -200,6 +200,7 @@ extension Runtime {
             rec.restartPending = nil
             rec.restartCount = latest?.restartCount ?? rec.restartCount
             rec.stopRequested = manualStart ? nil : latest?.stopRequested ?? rec.stopRequested
+            if let l = latest { rec.keepChangesWhileRunning(from: l) }   // a restart: rename/update meanwhile
             try store.beginPending("running", rec.id)
             try save(rec)
         }
@@ -223,7 +224,10 @@ extension Runtime {
         log.flush()
 
         try store.withLock {
-            let latest = merges ? try? container(rec.id) : nil
+            // What `rename` and `update` wrote while it ran stays (this copy is from its start).
+            let current = try? container(rec.id)
+            if let c = current { rec.keepChangesWhileRunning(from: c) }
+            let latest = merges ? current : nil
             releaseNetwork(&rec, exited: true)
             rec.state = .exited
             rec.exitCode = code
@@ -316,7 +320,7 @@ extension Runtime {
     /// them reaches the command only as a pipe (exec.c relays it).
     public func exec(_ ref: String, argv: [String], env: [String] = [], workdir: String? = nil,
                      user: String? = nil, stdio: (Int32, Int32, Int32) = (0, 1, 2), timeout: Double? = nil,
-                     tty: Bool = false) throws -> Int32 {
+                     tty: Bool = false, startedFD: Int32 = -1) throws -> Int32 {
         let rec = try container(ref)
         if rec.paused == true && rec.liveState == .running {
             throw BockerError(.invalidState, "Container '\(rec.id)' is paused, unpause the container before exec")
@@ -334,7 +338,7 @@ extension Runtime {
             allowNewPrivileges: rec.security?.noNewPrivileges == false,
             cgroupProcs: cgroup(of: rec.id).procsFiles, timeout: timeout, joinUserNamespace: rec.idMapping != nil,
             seccompFilter: try seccompFilter(rec, capabilities: caps),
-            tty: tty, stdin: stdio.0, stdout: stdio.1, stderr: stdio.2)
+            tty: tty, startedFD: startedFD, stdin: stdio.0, stdout: stdio.1, stderr: stdio.2)
     }
 
     /// `exec` with its output captured: (exit code, stdout, stderr). The output goes to

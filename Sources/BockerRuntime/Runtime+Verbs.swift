@@ -108,7 +108,7 @@ extension Runtime {
             let available = cg.availableControllers()
             try refuseMissing(u.resources, available: available)
             if u.nanoCPUs != nil && !available.contains("cpu") {
-                throw BockerError(.invalidArgument, "cannot apply --cpus: the cgroup controller 'cpu' is not available on this host (cgroup \(cg.version))")
+                throw BockerError(.invalidArgument, "cannot apply the CPU quota (--cpus): the cgroup controller 'cpu' is not available on this host (cgroup \(cg.version))")
             }
             do {
                 try cg.apply(u.resources)
@@ -119,6 +119,10 @@ extension Runtime {
             if let s = u.resources.cpuShares { rec.resources.cpuShares = s }
             if let m = u.resources.memoryBytes { rec.resources.memoryBytes = m }
             if let p = u.resources.pidsMax { rec.resources.pidsMax = p }
+            if let n = u.nanoCPUs {   // as setCPUQuota wrote it; 0 removed the quota
+                rec.resources.cpuQuota = n == 0 ? nil : max(1000, n * 100_000 / 1_000_000_000)
+                rec.resources.cpuPeriod = n == 0 ? nil : 100_000
+            }
             try save(rec)
             emit(ContainerEvent("update", rec))
             return rec

@@ -246,7 +246,7 @@ public final class Runtime {
 
     func refuseMissing(_ explicit: CgroupResources, available: Set<String>) throws {
         if let c = explicit.controllersNeeded.first(where: { !available.contains($0) }) {
-            throw BockerError(.invalidArgument, "cannot apply the \(CgroupResources.limitName(c)): the cgroup controller '\(c)' is not available on this host (cgroup \(cgroups.version))")
+            throw BockerError(.invalidArgument, "cannot apply the \(explicit.limitName(c)): the cgroup controller '\(c)' is not available on this host (cgroup \(cgroups.version))")
         }
     }
 

@@ -458,6 +458,10 @@ int bk_exec_run(const bk_exec_config *cfg, int *exit_code, bk_child_error *out) 
         got += (size_t)n;
     }
     out->message[sizeof out->message - 1] = 0;
+    if (got == 0 && cfg->started_fd >= 0) {   // exec -d: its caller may return now
+        ssize_t w;
+        do { w = write(cfg->started_fd, "1", 1); } while (w < 0 && errno == EINTR);
+    }
     int timed_out = 0;
     if (got == 0 && cfg->timeout_ms > 0) timed_out = bk_exec_wait_or_kill(mid, cfg->timeout_ms);
     int code = bk_wait_exit_code(mid);

@@ -21,16 +21,18 @@ return {
     local o, rest = cli.parse(args, options, "info")
     if #rest > 0 then cli.fail("usage: bocker info [-f FORMAT]") end
     local h = bocker.host_info()
-    local counts = { running = 0, stopped = 0, created = 0 }
+    local counts = { running = 0, paused = 0, stopped = 0, created = 0 }
     local containers = bocker.container.list()
     for _, c in ipairs(containers) do
-      if c.status == "running" or c.status == "restarting" then counts.running = counts.running + 1
+      -- A paused container counts as paused, not running (as Docker counts).
+      if c.paused then counts.paused = counts.paused + 1
+      elseif c.status == "running" or c.status == "restarting" then counts.running = counts.running + 1
       elseif c.status == "created" then counts.created = counts.created + 1
       else counts.stopped = counts.stopped + 1 end
     end
     local cgv = bocker.cgroup.version():sub(2)
     local i = {
-      Containers = #containers, ContainersRunning = counts.running, ContainersStopped = counts.stopped,
+      Containers = #containers, ContainersRunning = counts.running, ContainersPaused = counts.paused, ContainersStopped = counts.stopped,
       ContainersCreated = counts.created, Images = #bocker.image.list(), Driver = bocker.driver(),
       CgroupDriver = "cgroupfs", CgroupVersion = cgv, KernelVersion = h.kernel,
       OperatingSystem = h.os or "unknown", OSType = "linux", Architecture = h.machine, NCPU = h.cpus,
@@ -52,6 +54,7 @@ return {
       "Runtime:",
       " Containers: " .. i.Containers,
       "  Running: " .. i.ContainersRunning,
+      "  Paused: " .. i.ContainersPaused,
       "  Stopped: " .. i.ContainersStopped,
       "  Created: " .. i.ContainersCreated,
       " Images: " .. i.Images,

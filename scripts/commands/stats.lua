@@ -52,6 +52,8 @@ return {
   help = [[Without containers: every running one (-a: every one). On a terminal the table is redrawn
 every second until interrupted; --no-stream prints one reading. CPU % is the share of one CPU
 (100% = one CPU busy) over the last interval; memory without the page cache, as Docker counts.
+The limit is the host's memory when there is none. On cgroup v2 without the memory or pids
+controller, MEM USAGE is the processes' resident memory and PIDS the processes in the cgroup.
 --format fields: .Container .ID .Name .CPUPerc .MemUsage .MemPerc .NetIO .BlockIO .PIDs]],
   run = function(args)
     local o, rest = cli.parse(args, options, "stats", true)

@@ -176,6 +176,8 @@ typedef struct {
     int tty;                      // 1 (exec -t): a new pty in the container's devpts is the command's
                                   // stdio and controlling tty; the intermediate relays the caller's
                                   // stdin/stdout to and from its master
+    int started_fd;               // >= 0 (exec -d): the byte '1' is written to it once the command
+                                  // has exec'd (nothing on a start failure); -1: unused
 } bk_exec_config;
 
 // Runs the command to completion. On success returns 0 and sets *exit_code (128+n for a
