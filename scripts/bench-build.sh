@@ -8,9 +8,10 @@
 #           context, as both tools must)
 # Everything runs in a private network namespace on 127.0.0.1 and is removed at the end.
 # Usage: sudo scripts/bench-build.sh [-n RUNS]        BOCKER_BIN overrides the binary.
-# Measured 2026-12-02 (2 shared cores under heavy load, debug bocker, overlay, -n 3): cold
-# 6.9 s wall / 1.9 s cpu vs buildah 29.3 s / 9.8 s (0.24x wall, 0.19x cpu; goal <= 0.5x);
-# cached 579 ms wall / 160 ms cpu (hashing the 5,000 files included) vs buildah 24.4 s / 6.4 s.
+# Measured 2026-12-03 (2 shared cores, two other builds running, release bocker, overlay, -n 3,
+# medians): cold 2.53 s wall / 1.96 s cpu vs buildah 15.5 s / 10.1 s (0.16x wall, 0.19x cpu;
+# goal <= 0.5x); cached 108 ms wall = 18 ms for the empty context (goal <= 100 ms) + 90 ms
+# hashing the 5,000 files; buildah cached 8.0 s (124 ms with the empty context).
 set -euo pipefail
 # shellcheck source=scripts/dev/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/dev/common.sh"
