@@ -175,7 +175,7 @@ final class AttachServer {
         switch buffer[0] {
         case AttachWire.data:
             if input >= 0 && !closeAfterPending && n > 1 {
-                pending += buffer[1..<n]
+                pending.append(contentsOf: buffer[1..<n])
                 flush()
             }
         case AttachWire.eof:

@@ -122,29 +122,40 @@ extension Runtime {
         var offset = start
         var exitedPid: Int32?
         var buf = [UInt8](repeating: 0, count: 65536)
+        var rec = first
+        var pidfd: Int32 = -1, pidfdFor: Int32?
+        defer { if pidfd >= 0 { Glibc.close(pidfd) } }
+        var refresh = true   // the record and log are read again only when they may have changed
         while true {
             try Interrupt.check()   // a signal not forwarded (no proxy, or -t) ends attach
-            // The state first, the log second: the monitor logs all output before it records
-            // the exit, so the last lines are never missed.
-            guard var rec = try? container(id) else {
-                throw BockerError(.notFound, "container '\(id)' was removed while attached")
+            if refresh {
+                refresh = false
+                // The state first, the log second: the monitor logs all output before it
+                // records the exit, so the last lines are never missed.
+                guard var now = try? container(id) else {
+                    throw BockerError(.notFound, "container '\(id)' was removed while attached")
+                }
+                // A monitor found gone may have recorded the exit after this record was read:
+                // read it again (a killed one recorded nothing, and the container died with it).
+                if now.state == .running && !now.isMonitorAlive { now = (try? container(id)) ?? now }
+                rec = now
+                let active = (rec.state == .running && rec.isMonitorAlive) || restartPending(rec)
+                let (entries, next) = try LogReader.follow(path: logPath(id), from: offset)
+                offset = next
+                for e in entries where e.stream == "stderr" ? request.stderr : request.stdout {
+                    let bytes = Array(e.log.utf8)
+                    try? bytes.withUnsafeBytes { try FS.writeAll(e.stream == "stderr" ? 2 : 1, $0, what: "output") }
+                }
+                if !active { return .exited(rec) }
+                // The first process's exit wakes us once; then the record's write does (its
+                // monitor records the exit a moment later), with no spinning on a dead pidfd.
+                let pid = rec.pid.flatMap { $0 == exitedPid ? nil : $0 }
+                if pid != pidfdFor {
+                    if pidfd >= 0 { Glibc.close(pidfd) }
+                    pidfd = pid.map { bk_pidfd_open($0) } ?? -1
+                    pidfdFor = pid
+                }
             }
-            // A monitor found gone may have recorded the exit after this record was read:
-            // read it again (a killed one recorded nothing, and the container died with it).
-            if rec.state == .running && !rec.isMonitorAlive { rec = (try? container(id)) ?? rec }
-            let active = (rec.state == .running && rec.isMonitorAlive) || restartPending(rec)
-            let (entries, next) = try LogReader.follow(path: logPath(id), from: offset)
-            offset = next
-            for e in entries where e.stream == "stderr" ? request.stderr : request.stdout {
-                let bytes = Array(e.log.utf8)
-                try? bytes.withUnsafeBytes { try FS.writeAll(e.stream == "stderr" ? 2 : 1, $0, what: "output") }
-            }
-            if !active { return .exited(rec) }
-
-            // The first process's exit wakes us once; then the record's write does (its
-            // monitor records the exit a moment later), with no spinning on a dead pidfd.
-            let pidfd = rec.pid.flatMap { $0 == exitedPid ? nil : bk_pidfd_open($0) } ?? -1
-            defer { if pidfd >= 0 { Glibc.close(pidfd) } }
             var fds = [pollfd(fd: watch.pollFD, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: signals, events: Int16(POLLIN), revents: 0),
@@ -152,8 +163,9 @@ extension Runtime {
                        link.socketEntry]
             let rc = poll(&fds, nfds_t(fds.count), 1000)   // a missed event costs a second, never a hang
             if rc < 0 && errno != EINTR { throw BockerError.errno("cannot wait for the container") }
-            if fds[0].revents != 0 { watch.drain() }
-            if fds[1].revents != 0 { exitedPid = rec.pid }
+            if rc == 0 { refresh = true }
+            if fds[0].revents != 0 { watch.drain(); refresh = true }
+            if fds[1].revents != 0 { exitedPid = rec.pid; refresh = true }
             if fds[2].revents != 0 {
                 let n = buf.withUnsafeMutableBytes { read(signals, $0.baseAddress, $0.count) }
                 for sig in buf.prefix(max(n, 0)).map(Int32.init) {
@@ -170,6 +182,8 @@ extension Runtime {
 /// the monitor has no room, stdin then not read), EOF as `e`; the detach keys looked for in
 /// what is typed. Without a socket (no monitor listening) input is read and dropped.
 struct AttachLink {
+    /// The most stdin read at once, and so the largest message (the socket's buffer holds several).
+    static let chunk = 16384
     private var socket: Int32
     private var queue: [[UInt8]] = []
     private var stdinOpen = true
@@ -196,8 +210,10 @@ struct AttachLink {
 
     /// Reads what stdin has; true when the detach keys were typed.
     mutating func readStdin() -> Bool {
-        var buf = [UInt8](repeating: 0, count: 32768)
-        let n = buf.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+        // Read straight into a `d` message (one read, one message); scan only a chunk that
+        // may hold the detach keys.
+        var message = [UInt8](repeating: AttachWire.data, count: 1 + AttachLink.chunk)
+        let n = message.withUnsafeMutableBytes { read(0, $0.baseAddress! + 1, AttachLink.chunk) }
         if n < 0 && (errno == EINTR || errno == EAGAIN) { return false }
         if n <= 0 {
             stdinOpen = false
@@ -205,10 +221,14 @@ struct AttachLink {
             send([AttachWire.eof])
             return false
         }
+        message.removeLast(AttachLink.chunk - n)
+        if keys.isEmpty || (matched == 0 && !message[1...].contains(keys[0])) {
+            send(message)
+            return false
+        }
         var out: [UInt8] = []
         out.reserveCapacity(n)
-        for b in buf[0..<n] {
-            if keys.isEmpty { out.append(b); continue }
+        for b in message[1...] {
             if b == keys[matched] {
                 matched += 1
                 if matched == keys.count { enqueue(out); flush(); return true }
@@ -236,11 +256,7 @@ struct AttachLink {
     }
 
     private mutating func enqueue(_ bytes: [UInt8]) {
-        var rest = bytes[...]
-        while !rest.isEmpty {
-            send([AttachWire.data] + rest.prefix(16384))
-            rest = rest.dropFirst(16384)
-        }
+        if !bytes.isEmpty { send([AttachWire.data] + bytes) }   // at most one chunk (and held keys)
     }
 
     private mutating func send(_ message: [UInt8]) {

@@ -174,4 +174,48 @@ struct AttachTests {
             #expect(err.status == 0 && err.stdout == "" && err.stderr == "", "\(err)")
         }
     }
+
+    @Test("input the container never reads does not stall it: its output keeps coming and it exits with its code")
+    func unreadInputDoesNotStall() throws {
+        try BockerFixture.with { f in
+            let img = try f.initImage()
+            let script = "i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo tick$i; usleep 10000; done; exit 4"
+            #expect(f.run(["create", "-i", "--name", "deaf", img, "sh", "-c", script]).status == 0)
+            // 4 MB: far more than the pipe, the monitor's buffer and the socket hold.
+            let input = String(repeating: String(repeating: "x", count: 1023) + "\n", count: 4096)
+            let r = f.run(["start", "-ai", "deaf"], stdin: input, timeout: 60)
+            #expect(r.status == 4 && r.stdout.hasSuffix("tick40\n") && !r.timedOut, "\(r.status) \(r.stderr)")
+        }
+    }
+
+    @Test("several attachers at once: each one's input goes in, every one sees all the output")
+    func severalAttachers() throws {
+        try BockerFixture.with { f in
+            let img = try f.initImage()
+            #expect(f.run(["run", "-di", "--name", "many", img, "cat"]).status == 0)
+            // Each attacher shows output from when it attached: its own echo says it has.
+            let a = try f.start(["attach", "many"])
+            a.write("first-a\n")
+            #expect(a.waitForStdout(containing: "first-a", timeout: 30))
+            let b = try f.start(["attach", "many"])
+            b.write("from-b\n")
+            #expect(b.waitForStdout(containing: "from-b", timeout: 30) && a.waitForStdout(containing: "from-b", timeout: 30))
+            a.write("from-a\n")
+            #expect(a.waitForStdout(containing: "from-a", timeout: 30) && b.waitForStdout(containing: "from-a", timeout: 30))
+            let ra = a.finish(timeout: 30)   // its EOF closes cat's stdin: both end with exit 0
+            let rb = b.finish(timeout: 30)
+            #expect(ra.status == 0 && rb.status == 0, "\(ra)\n\(rb)")
+        }
+    }
+
+    @Test("start -a of a --rm container runs it in the foreground: output, exit code, then it is gone")
+    func startAttachedAutoRemove() throws {
+        try BockerFixture.with { f in
+            let img = try f.initImage()
+            #expect(f.run(["create", "--rm", "-i", "--name", "once", img, "sh", "-c", "read x; echo got=$x; exit 2"]).status == 0)
+            let r = f.run(["start", "-ai", "once"], stdin: "in\n")
+            #expect(r.status == 2 && r.stdout == "got=in\n", "\(r)")
+            #expect(f.run(["inspect", "once"]).status != 0)
+        }
+    }
 }
