@@ -96,10 +96,13 @@ extension Runtime {
         let first = try container(id)
         let dir = root.containerDir(id)
         let containerTTY = first.tty == true
-        let forward = request.stdin && first.openStdin == true
         let stdinTTY = isatty(0) == 1
-        var link = AttachLink(socket: forward || (containerTTY && stdinTTY) ? AttachWire.connect(directory: dir) : nil,
-                              detachKeys: forward && stdinTTY ? request.detachKeys : [])
+        let wantsStdin = request.stdin && first.openStdin == true
+        let socket = wantsStdin || (containerTTY && stdinTTY) ? AttachWire.connect(directory: dir) : nil
+        // No monitor listening (a foreground `run -i` holds its stdin itself): stdin is left
+        // unread rather than swallowed.
+        let forward = wantsStdin && socket != nil
+        var link = AttachLink(socket: socket, detachKeys: forward && stdinTTY ? request.detachKeys : [])
         defer { link.close() }
 
         // The terminal: raw for a container's pty (keys go to it as typed, Ctrl-C included);
@@ -137,9 +140,15 @@ extension Runtime {
                 }
                 // A monitor found gone may have recorded the exit after this record was read:
                 // read it again (a killed one recorded nothing, and the container died with it).
-                if now.state == .running && !now.isMonitorAlive { now = (try? container(id)) ?? now }
+                // The monitor's liveness is looked at once per record: asked twice, it could
+                // die in between and a running record would pass for an exit.
+                var monitorAlive = now.isMonitorAlive
+                if now.state == .running && !monitorAlive {
+                    now = (try? container(id)) ?? now
+                    monitorAlive = now.isMonitorAlive
+                }
                 rec = now
-                let active = (rec.state == .running && rec.isMonitorAlive) || restartPending(rec)
+                let active = (rec.state == .running && monitorAlive) || restartPending(rec)
                 let (entries, next) = try LogReader.follow(path: logPath(id), from: offset)
                 offset = next
                 for e in entries where e.stream == "stderr" ? request.stderr : request.stdout {
