@@ -126,6 +126,7 @@ extension Runtime {
         var exitedPid: Int32?
         var buf = [UInt8](repeating: 0, count: 65536)
         var rec = first
+        let eventsFrom = eventsEnd
         var pidfd: Int32 = -1, pidfdFor: Int32?
         defer { if pidfd >= 0 { Glibc.close(pidfd) } }
         var refresh = true   // the record and log are read again only when they may have changed
@@ -136,7 +137,17 @@ extension Runtime {
                 // The state first, the log second: the monitor logs all output before it
                 // records the exit, so the last lines are never missed.
                 guard var now = try? container(id) else {
-                    throw BockerError(.notFound, "container '\(id)' was removed while attached")
+                    // Removed (`--rm`) before its exit record was read here: its `die` event
+                    // still tells the exit code.
+                    var filter = EventFilter()
+                    filter.containers = [id]
+                    filter.actions = ["die"]
+                    guard let die = (try? events(from: eventsFrom, filter: filter, wait: false, timeout: nil))?.0.last else {
+                        throw BockerError(.notFound, "container '\(id)' was removed while attached")
+                    }
+                    rec.state = .exited
+                    rec.exitCode = die.exitCode
+                    return .exited(rec)
                 }
                 // A monitor found gone may have recorded the exit after this record was read:
                 // read it again (a killed one recorded nothing, and the container died with it).

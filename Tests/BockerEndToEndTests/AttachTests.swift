@@ -208,7 +208,7 @@ struct AttachTests {
         }
     }
 
-    @Test("start -a of a --rm container runs it in the foreground: output, exit code, then it is gone")
+    @Test("--rm: start -a runs it in the foreground (output, exit code, then gone); attach still ends with its exit code")
     func startAttachedAutoRemove() throws {
         try BockerFixture.with { f in
             let img = try f.initImage()
@@ -216,6 +216,11 @@ struct AttachTests {
             let r = f.run(["start", "-ai", "once"], stdin: "in\n")
             #expect(r.status == 2 && r.stdout == "got=in\n", "\(r)")
             #expect(f.run(["inspect", "once"]).status != 0)
+
+            // attach to a --rm container: its exit code, though the monitor removes it.
+            #expect(f.run(["run", "-di", "--rm", "--name", "gone", img, "sh", "-c", "read x; echo got=$x; exit 3"]).status == 0)
+            let a = f.run(["attach", "gone"], stdin: "v\n")
+            #expect(a.status == 3 && a.stdout == "got=v\n", "\(a)")
         }
     }
 }
