@@ -13,8 +13,8 @@ struct AttachTests {
 
     /// `script -qec "bocker ARGS" /dev/null` with a stdin pipe kept open: bocker with a
     /// pseudo-terminal as its stdio and controlling terminal.
-    private func underTerminal(_ f: BockerFixture, _ args: [String]) throws -> ChildProcess {
-        let command = (f.commandPrefix + [BockerFixture.binary] + args)
+    private func underTerminal(_ f: BockerFixture, _ args: [String], before: String = "") throws -> ChildProcess {
+        let command = before + (f.commandPrefix + [BockerFixture.binary] + args)
             .map { "'" + $0.replacing("'", with: "'\\''") + "'" }.joined(separator: " ")
         return try ChildProcess(argv: ["script", "-qec", command, "/dev/null"], environment: f.environment(),
                                 stdin: nil, keepStdinOpen: true)
@@ -138,7 +138,7 @@ struct AttachTests {
         }
     }
 
-    @Test("under a terminal: Ctrl-P Ctrl-Q detaches from a -dit shell, which keeps running; --detach-keys too; bad keys refused")
+    @Test("under a terminal: Ctrl-P Ctrl-Q detaches from a -dit shell, which keeps running; --detach-keys too; its size reaches the pty; bad keys refused")
     func detachKeys() throws {
         try BockerFixture.with { f in
             let img = try f.initImage()
@@ -158,6 +158,13 @@ struct AttachTests {
             let s = q.finish(timeout: 30, closingStdin: false)
             #expect(s.status == 0 && !s.timedOut, "\(s)")
             #expect(status(f, "sh") == "running")
+
+            // The terminal's size reaches the container's pty.
+            let sized = try underTerminal(f, ["attach", "sh"], before: "stty rows 31 cols 97; ")
+            sized.write("echo size=$(stty size | tr ' ' x)\r")
+            #expect(sized.waitForStdout(containing: "size=31x97", timeout: 30), "\(sized.stdoutText)")
+            sized.write("\u{10}\u{11}")
+            #expect(sized.finish(timeout: 30, closingStdin: false).status == 0)
 
             let bad = f.run(["attach", "--detach-keys", "ctrl-1", "sh"])
             #expect(bad.status != 0 && bad.stderr.contains("detach keys"), "\(bad)")
