@@ -274,6 +274,14 @@ function cgrouplib.of(ref) end
 ---@field attach? string[] Show only these streams ("stdout", "stderr"); all go to the log.
 ---@field sig_proxy? boolean Forward signals to the container (default true; false ignores them).
 
+---@class bocker.AttachOptions
+---@field stdin? boolean Forward this process's stdin (to a container created with interactive); EOF closes its stdin.
+---@field stdout? boolean Show its stdout (default true).
+---@field stderr? boolean Show its stderr (default true).
+---@field sig_proxy? boolean Forward SIGINT, SIGTERM, ... to it (default true; never with a tty).
+---@field detach_keys? string Keys that detach when stdin is a terminal (default "ctrl-p,ctrl-q").
+---@field start? boolean Start it first (detached, then attached from its first output): start -a.
+
 ---@class bocker.ExecOptions
 ---@field env? string[] "KEY=VALUE" entries added to the container's environment.
 ---@field workdir? string An existing directory inside the container.
@@ -335,6 +343,14 @@ function Container:refresh() end
 ---Starts it detached; a monitor keeps its log, exit code and restart policy.
 ---@return bocker.Container
 function Container:start() end
+
+---Attaches to the running container (or with start = true starts it first): its output here
+---until it exits, stdin to it if asked and it was created with interactive. Returns its exit
+---code, or nil, "detached" when the detach keys were typed (it keeps running).
+---@param opts? bocker.AttachOptions
+---@return integer? exit_code
+---@return string? detached
+function Container:attach(opts) end
 
 ---The stop signal (its stop_signal, else the image's StopSignal, else TERM), then SIGKILL after
 ---timeout seconds (default: its stop_timeout, else 10; -1 waits for ever); returns once the
@@ -530,6 +546,7 @@ function Container:top(ps_args) end
 ---@field auto_remove? boolean
 ---@field init? boolean
 ---@field tty? boolean
+---@field interactive? boolean Keep its stdin open while it runs detached, for attach and start -ai (-i).
 ---@field labels? table<string, string>
 ---@field privileged? boolean Every capability, no seccomp, every device, writable /sys (dangerous).
 ---@field cap_add? string[] Capabilities to add ("NET_ADMIN", "CAP_SYS_TIME", "ALL").

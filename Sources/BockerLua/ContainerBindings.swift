@@ -51,7 +51,7 @@ enum ContainerBindings {
     /// userns="host"|"auto", log_opts={"max-size=10m", "max-file=3"}, healthcheck={test=, interval=,
     /// timeout=, retries=, start_period=, start_interval=} | "shell cmd" | false} → Container (state "created").
     /// The options `bocker.container.create` takes (any other key is an error).
-    static let createOptions = ["image", "cmd", "entrypoint", "shell", "env", "workdir", "name", "user", "cpu_shares", "memory", "pids_limit", "network", "ports", "volumes", "tmpfs", "volumes_from", "hostname", "restart", "auto_remove", "init", "tty", "labels", "privileged", "cap_add", "cap_drop", "read_only", "security_opt", "devices", "userns", "log_opts", "publish_all", "expose", "stop_signal", "stop_timeout",
+    static let createOptions = ["image", "cmd", "entrypoint", "shell", "env", "workdir", "name", "user", "cpu_shares", "memory", "pids_limit", "network", "ports", "volumes", "tmpfs", "volumes_from", "hostname", "restart", "auto_remove", "init", "tty", "interactive", "labels", "privileged", "cap_add", "cap_drop", "read_only", "security_opt", "devices", "userns", "log_opts", "publish_all", "expose", "stop_signal", "stop_timeout",
                                        "extra_hosts", "dns", "dns_search", "dns_options", "cpus", "cpuset_cpus", "memory_swap",
                                        "memory_reservation", "mounts", "ulimits", "shm_size", "sysctls", "ipc", "pid", "uts", "healthcheck"]
 
@@ -100,6 +100,7 @@ enum ContainerBindings {
             spec.autoRemove = try lua.optBool(t, "auto_remove") ?? false
             spec.useInit = try lua.optBool(t, "init") ?? false
             spec.tty = try lua.optBool(t, "tty") ?? false
+            spec.openStdin = try lua.optBool(t, "interactive") ?? false
             spec.labels = try lua.optStringMap(t, "labels") ?? [:]
             spec.security.privileged = try lua.optBool(t, "privileged") ?? false
             spec.security.capAdd = try lua.optStrings(t, "cap_add") ?? []
@@ -210,6 +211,37 @@ enum ContainerBindings {
             }
             lua.push(.int(Int(try runtime(lua).exec(id, argv: argv, env: env, workdir: workdir, user: user, timeout: timeout, tty: tty))))
             return 1
+        }
+    }
+
+    /// c:attach{stdin = bool, stdout = bool, stderr = bool, sig_proxy = bool, detach_keys = "ctrl-p,ctrl-q",
+    /// start = bool} → exit code, or nil, "detached". Follows the running container (with
+    /// start: starts it first, as `start -a`); stdin reaches it only if it was created with -i.
+    static let attach: clua_swift_function = { L in
+        binding(L) { lua in
+            let id = try ref(lua, 1, "attach")
+            let opts = try lua.optionsTable(2, "attach", keys: ["stdin", "stdout", "stderr", "sig_proxy", "detach_keys", "start"])
+            var req = AttachRequest()
+            req.stdin = try opts.flatMap { try lua.optBool($0, "stdin") } ?? false
+            req.stdout = try opts.flatMap { try lua.optBool($0, "stdout") } ?? true
+            req.stderr = try opts.flatMap { try lua.optBool($0, "stderr") } ?? true
+            req.sigProxy = try opts.flatMap { try lua.optBool($0, "sig_proxy") } ?? true
+            if let keys = try opts.flatMap({ try lua.optString($0, "detach_keys") }) {
+                req.detachKeys = try AttachRequest.parseDetachKeys(keys)
+            }
+            let start = try opts.flatMap { try lua.optBool($0, "start") } ?? false
+            fflush(nil)
+            let rt = try runtime(lua)
+            switch start ? try rt.startAttached(id, req) : try rt.attach(id, req) {
+            case .exited(let rec):
+                lua.object(1, .container, as: ContainerObject.self)?.rec = rec
+                lua.push(.int(Int(rec.reportedExitCode(live: rec.liveState) ?? 0)))
+                return 1
+            case .detached:
+                lua_pushnil(L)
+                lua.push("detached")
+                return 2
+            }
         }
     }
 
@@ -364,7 +396,7 @@ enum ContainerBindings {
 
     static let methods: [String: clua_swift_function] = [
         "run": run, "exec": exec, "logs": logs, "commit": commit, "remove": remove, "cgroup": cgroup,
-        "refresh": refresh, "start": start, "stop": stop, "kill": kill, "wait": WaitBindings.wait, "inspect": inspect,
+        "refresh": refresh, "start": start, "attach": attach, "stop": stop, "kill": kill, "wait": WaitBindings.wait, "inspect": inspect,
         "wait_for": WaitBindings.waitFor, "port": WaitBindings.port, "ip": WaitBindings.ip,
         "export": ArchiveBindings.export,
     ].merging(VerbBindings.methods) { own, _ in own }

@@ -21,6 +21,15 @@ final class ContainerDirWatch {
 
     deinit { if fd >= 0 { close(fd) } }
 
+    /// The inotify descriptor, for a caller's own poll (then `drain` it when readable).
+    var pollFD: Int32 { fd }
+
+    /// Consumes the pending events.
+    func drain() {
+        var buf = [UInt8](repeating: 0, count: 4096)
+        _ = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    }
+
     /// Returns once the directory changed, `pid` (when given) exited, or `atMost` seconds (at
     /// most one) passed.
     func sleep(untilExitOf pid: Int32?, atMost seconds: Double = 1) {

@@ -89,6 +89,9 @@ public struct ContainerRecord: Codable, Sendable {
     public var useInit: Bool?
     /// Give the command a pseudo-terminal (`-t`).
     public var tty: Bool?
+    /// `-i` at create: its monitor keeps its stdin open for `attach` and `start -ai` (Docker's
+    /// OpenStdin); without it the container reads /dev/null when detached.
+    public var openStdin: Bool? = nil
     /// Free-form key/value labels (`--label`; projects mark their containers with them).
     public var labels: [String: String]?
     /// The entrypoint part of argv (what `inspect` shows as Entrypoint).
@@ -215,6 +218,7 @@ extension ContainerRecord {
         autoRemove = j["autoRemove"]?.bool
         useInit = j["useInit"]?.bool
         tty = j["tty"]?.bool
+        openStdin = j["openStdin"]?.bool
         entrypoint = j["entrypoint"]?.strings
         restartPending = j["restartPending"]?.bool
         paused = j["paused"]?.bool
@@ -301,6 +305,7 @@ extension ContainerRecord {
             ("imageSource", s(imageSource)),
             ("labels", labels.map { l in .object(l.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }) }),
             ("layers", a(layers)), ("monitorPid", i(monitorPid)), ("monitorStartTime", i(monitorStartTime)),
+            ("openStdin", b(openStdin)),
         ]
         f.append(("logOptions", logOptions?.json))
         f.append(("mounts", mounts.map { ms in .array(ms.map { m in .object([

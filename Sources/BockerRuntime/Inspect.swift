@@ -50,6 +50,8 @@ extension Runtime {
                 ("Entrypoint", entrypoint),
                 ("Image", .string(rec.imageSource)),
                 ("WorkingDir", .string(rec.workdir)),
+                ("Tty", .bool(rec.tty == true)),
+                ("OpenStdin", .bool(rec.openStdin == true)),
                 ("Labels", .object((rec.labels ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
             ] + imageConfigFields(rec))),
             ("HostConfig", .object([

@@ -32,10 +32,15 @@ extension Runtime {
         guard rec.liveState.canStart else {
             throw BockerError(.invalidState, "Container '\(rec.id)' is already running")
         }
+        // A detached container's monitor listens for attachers (stdin, terminal size) for as
+        // long as it supervises the container.
+        let server = attached ? nil : try AttachServer(directory: root.containerDir(rec.id))
+        defer { server?.shutdown() }
         var first = true
         while true {
             do {
-                try runOnce(&rec, attached: attached, interactive: interactive, attach: attach, manualStart: first) {
+                try runOnce(&rec, attached: attached, interactive: interactive, attach: attach, manualStart: first,
+                            server: server) {
                     if first { started?(nil) }
                 }
             } catch let e as BockerError {
@@ -73,7 +78,7 @@ extension Runtime {
     /// One start of the container: network, spawn, output (to the terminal when attached,
     /// always to the log), wait, and the exit recorded.
     func runOnce(_ rec: inout ContainerRecord, attached: Bool, interactive: Bool, attach: AttachOptions = AttachOptions(),
-                 manualStart: Bool, onRunning: () -> Void) throws {
+                 manualStart: Bool, server: AttachServer? = nil, onRunning: () -> Void) throws {
         let dir = root.containerDir(rec.id)
         let plan = store.driver.mountPlan(containerDir: dir, layerFS: rec.layers.map(store.layerFS))
         let log = try LogWriter(path: logPath(rec.id), options: rec.logOptions ?? LogOptions())
@@ -94,6 +99,14 @@ extension Runtime {
             childStdin = stdinRelay[0]
         }
         defer { stdinRelay.forEach { if $0 >= 0 { close($0) } } }
+        // Detached with -i (no -t): the container's stdin is a pipe the monitor holds open;
+        // attachers fill it through the server, and its EOF is theirs to give.
+        var openStdin: [Int32] = [-1, -1]
+        if server != nil && rec.openStdin == true && rec.tty != true {
+            guard bk_pipe_cloexec(&openStdin) == 0 else { throw BockerError.errno("cannot create pipes") }
+            childStdin = openStdin[0]
+        }
+        defer { openStdin.forEach { if $0 >= 0 { close($0) } } }
 
         var spec = ProcessSpec(rootfs: dir + "/rootfs", hostname: rec.hostname, argv: rec.argv, env: rec.env)
         spec.overlay = plan
@@ -145,6 +158,7 @@ extension Runtime {
             defer {   // the child has its own copies
                 close(outPipe[1]); close(errPipe[1])
                 if stdinRelay[0] >= 0 { close(stdinRelay[0]); stdinRelay[0] = -1 }
+                if openStdin[0] >= 0 { close(openStdin[0]); openStdin[0] = -1 }
             }
             FaultPoint.hit("run.before-spawn")
             child = try ContainerProcess.spawn(spec, stdin: childStdin,
@@ -211,13 +225,19 @@ extension Runtime {
 
         if attached { if attach.sigProxy { bk_forward_signals(child.pid) } else { bk_ignore_forwarded_signals() } }
         if ttyMaster >= 0 {
-            Terminal.relay(master: ttyMaster, stdin: attached && interactive ? 0 : -1, log: log, toTerminal: attached)
+            server?.beginRun(input: rec.openStdin == true ? ttyMaster : nil, owned: false, terminal: ttyMaster)
+            // With a terminal there is one stream, shown as stdout (`-a stderr` shows nothing).
+            Terminal.relay(master: ttyMaster, stdin: attached && interactive ? 0 : -1, log: log,
+                           toTerminal: attached && attach.stdout, server: server)
         } else {
+            server?.beginRun(input: openStdin[1] >= 0 ? openStdin[1] : nil, owned: true, terminal: nil)
+            openStdin[1] = -1   // the server closes it
             let relay: (Int32, Int32)? = stdinRelay[1] >= 0 ? (0, stdinRelay[1]) : nil
             stdinRelay[1] = -1   // the pump closes it
             pump(out: outPipe[0], err: errPipe[0], log: log, toTerminal: attached, stdinRelay: relay,
-                 shown: (attach.stdout, attach.stderr))
+                 shown: (attach.stdout, attach.stderr), server: server)
         }
+        server?.endRun()
         let code = child.wait()
         health?.stop()
         if attached { bk_forward_signals(0) }
@@ -283,7 +303,7 @@ extension Runtime {
     /// until both pipes close. `stdinRelay` (our terminal, the container's stdin pipe with
     /// O_NONBLOCK) is copied too, until either end closes; the caller closes the pipe.
     func pump(out: Int32, err: Int32, log: LogWriter, toTerminal: Bool, stdinRelay: (from: Int32, to: Int32)? = nil,
-              shown: (Bool, Bool) = (true, true)) {
+              shown: (Bool, Bool) = (true, true), server: AttachServer? = nil) {
         var fds = [pollfd(fd: out, events: Int16(POLLIN), revents: 0),
                    pollfd(fd: err, events: Int16(POLLIN), revents: 0),
                    pollfd(fd: -1, events: 0, revents: 0)]
@@ -292,8 +312,11 @@ extension Runtime {
         var input = StdinRelay(stdinRelay)
         while open > 0 {
             fds[2] = input.pollEntry
-            let rc = poll(&fds, 3, -1)
+            var all = fds + (server?.pollEntries ?? [])
+            let rc = poll(&all, nfds_t(all.count), -1)
             if rc < 0 { if errno == EINTR { continue }; break }
+            for i in 0..<3 { fds[i].revents = all[i].revents }
+            server?.handle(all[3...])
             if fds[2].fd >= 0 && fds[2].revents != 0 { input.step() }
             for i in 0..<2 where fds[i].fd >= 0 && fds[i].revents != 0 {
                 let n = buf.withUnsafeMutableBytes { Glibc.read(fds[i].fd, $0.baseAddress, $0.count) }

@@ -35,6 +35,8 @@ public struct ContainerSpec: Sendable {
     public var autoRemove = false
     public var useInit = false
     public var tty = false
+    /// `-i`: keep the container's stdin open while it runs detached (see ContainerRecord.openStdin).
+    public var openStdin = false
     public var labels: [String: String] = [:]
     /// `--log-opt`: rotation of the container's log.
     public var logOptions = LogOptions()
@@ -192,6 +194,7 @@ public final class Runtime {
                 labels: run.labels.isEmpty ? nil : run.labels, entrypoint: entry.isEmpty ? nil : entry,
                 restartPending: nil, created: WallClock.now(), state: .created)
             rec.security = spec.security.isDefault ? nil : spec.security
+            rec.openStdin = spec.openStdin ? true : nil
             rec.logOptions = spec.logOptions.isDefault ? nil : spec.logOptions
             run.record(into: &rec)
             rec.runOptions = spec.run.isDefault ? nil : spec.run

@@ -2,9 +2,10 @@ import Glibc
 import BockerCore
 
 /// The host side of `run -t`: this terminal in raw mode, its size copied to the container's
-/// pty, keystrokes to the pty master and the pty's output to the terminal and the log.
+/// pty, keystrokes to the pty master and the pty's output to the terminal and the log. A
+/// detached container's monitor relays with no terminal, its `server` taking attachers' input.
 enum Terminal {
-    static func relay(master: Int32, stdin: Int32, log: LogWriter, toTerminal: Bool) {
+    static func relay(master: Int32, stdin: Int32, log: LogWriter, toTerminal: Bool, server: AttachServer? = nil) {
         var saved = termios()
         let raw = stdin >= 0 && isatty(stdin) == 1 && tcgetattr(stdin, &saved) == 0
         if raw {
@@ -19,11 +20,15 @@ enum Terminal {
                    pollfd(fd: stdin, events: Int16(POLLIN), revents: 0)]
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {
-            let rc = poll(&fds, 2, -1)
+            var all = fds + (server?.pollEntries ?? [])
+            let rc = poll(&all, nfds_t(all.count), -1)
             if rc < 0 { if errno == EINTR { continue }; break }
+            for i in 0..<2 { fds[i].revents = all[i].revents }
+            server?.handle(all[2...])
             if fds[0].revents != 0 {
                 let n = buf.withUnsafeMutableBytes { read(master, $0.baseAddress, $0.count) }
-                if n < 0 && errno == EINTR { continue }
+                // EAGAIN: the server made the master non-blocking (for its writes).
+                if n < 0 && (errno == EINTR || errno == EAGAIN) { continue }
                 if n <= 0 { break }   // EIO: the last process holding the slave is gone
                 buf.withUnsafeBytes { raw in
                     let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<n])

@@ -4,23 +4,27 @@ local cli = require "bocker.cli"
 local options = {
   ["-a"] = { name = "attach", kind = "flag", help = "attach: show its output here and wait for its exit status" },
   ["--attach"] = { name = "attach", kind = "flag" },
-  ["-i"] = { name = "interactive", kind = "flag", help = "with -a: this terminal's input is the container's stdin" },
+  ["-i"] = { name = "interactive", kind = "flag", help = "attach stdin too (to a container created with -i)" },
   ["--interactive"] = { name = "interactive", kind = "flag" },
+  ["--detach-keys"] = { name = "detach_keys", kind = "value", arg = "KEYS", help = "keys that detach (default ctrl-p,ctrl-q)" },
 }
 
 return {
   summary = "Start one or more stopped containers",
   usage = "bocker start [OPTIONS] <container>...",
   options = options,
-  help = [[With -a (or -i) one container runs attached, as 'bocker run' does: its output appears
-here as well as in its log, and the exit status is the container's.]],
+  help = [[With -a (or -i) one container starts attached, as 'bocker attach' after its start: its
+output appears here from its first line, and the exit status is the container's. With -i
+this input reaches a container created with -i, and its end closes the container's stdin.
+Ctrl-P Ctrl-Q (with a terminal) detaches and leaves it running; Ctrl-C is forwarded to it.]],
   run = function(args)
     local o
     o, args = cli.parse(args, options, "start", true)
     if #args == 0 then cli.fail("usage: bocker start [OPTIONS] <container>...") end
     if o.attach or o.interactive then
       if #args ~= 1 then cli.fail("you cannot start and attach multiple containers at once") end
-      return bocker.container.get(args[1]):run { interactive = o.interactive }
+      local code = bocker.container.get(args[1]):attach { start = true, stdin = o.interactive, detach_keys = o.detach_keys }
+      return code or 0
     end
     return cli.each(args, function(id) bocker.container.get(id):start() end)
   end,

@@ -28,4 +28,12 @@ int bk_interrupted(void);
 // Forgets the recorded signal (the handler stays uninstalled: a new one kills).
 void bk_interrupt_clear(void);
 
+// attach: SIGWINCH (and with proxy SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2) become
+// one byte each (the signal number) on a non-blocking pipe; returns its read end, -1 with errno.
+int bk_signal_pipe_open(int proxy);
+// Gives those signals back their earlier handlers and closes the pipe.
+void bk_signal_pipe_close(int readfd);
+// accept4(listenfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK). -1 with errno.
+int bk_accept_nonblock(int listenfd);
+
 #endif

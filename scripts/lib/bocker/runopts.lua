@@ -192,7 +192,7 @@ function M.create(o, rest, command)
     cpu_shares = cpu, memory = memory, pids_limit = pids,
     network = o.network, ports = o.publish, hostname = o.hostname,
     volumes = o.volume, volumes_from = o.volumes_from, tmpfs = o.tmpfs,
-    restart = o.restart, auto_remove = o.rm, init = o.init, tty = o.tty, labels = labels,
+    restart = o.restart, auto_remove = o.rm, init = o.init, tty = o.tty, interactive = o.interactive, labels = labels,
     privileged = o.privileged, cap_add = o.cap_add, cap_drop = o.cap_drop, read_only = o.read_only,
     security_opt = o.security_opt, devices = o.device, userns = o.userns,
     log_opts = o.log_opt,
