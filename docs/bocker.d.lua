@@ -767,6 +767,14 @@ local containerlib = {}
 ---@return bocker.Container[]
 function containerlib.list() end
 
+---Every container, oldest first, as plain tables of what `ps` shows and filters on, read
+---through the store's summary cache (one stat per record): id, name, image, image_source,
+---command, created and status in the table; paused, exit_code, pid, started_at, finished_at,
+---network_mode, ports, labels and mounts filled in on first use; any other Container field or
+---method reads the full record on use.
+---@return bocker.Container[]
+function containerlib.summaries() end
+
 ---The container with this id or name. Raises not_found.
 ---@param ref string
 ---@return bocker.Container

@@ -89,14 +89,21 @@ public enum FS {
     /// `read`, with a relative `path` resolved from the directory `dirfd` (a listing reads
     /// a thousand records without walking the same absolute prefix a thousand times).
     public static func read(_ path: String, relativeTo dirfd: Int32) throws -> [UInt8] {
+        var st = stat()
+        return try read(path, relativeTo: dirfd, stat: &st)
+    }
+
+    /// `read`, also giving the `fstat` of the very file read (a cache keyed by it can never
+    /// pair the content of one version with the stamp of another).
+    public static func read(_ path: String, relativeTo dirfd: Int32, stat st: inout stat) throws -> [UInt8] {
         let fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             throw BockerError.errno("cannot read '\(path)'", code: errno == ENOENT ? .notFound : .io)
         }
         defer { close(fd) }
+        guard fstat(fd, &st) == 0 else { throw BockerError.errno("cannot read '\(path)'", code: .io) }
         // Regular files: one read of exactly their size (no scratch buffer to clear).
-        var st = stat()
-        if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size > 0, st.st_size < 1 << 26 {
+        if (st.st_mode & S_IFMT) == S_IFREG, st.st_size > 0, st.st_size < 1 << 26 {
             let size = Int(st.st_size)
             var got = 0
             let bytes = [UInt8](unsafeUninitializedCapacity: size) { buf, count in

@@ -15,6 +15,8 @@ import Glibc
 ///     <root>/pending/         markers of changes under way (kind-id), finished or undone by
 ///                             the next bocker that takes the lock
 ///     <root>/tmp/             staging for things being built
+///     <root>/cache/           accelerators, never the truth: compiled seccomp programs, the
+///                             containers' summaries for ps (may be removed at any time)
 public struct StateRoot: Sendable {
     public let path: String
 

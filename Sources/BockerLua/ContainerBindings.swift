@@ -12,6 +12,7 @@ import BockerNetwork
 enum ContainerBindings {
     static let functions: Modules.Functions = [
         ("list", list), ("get", get), ("create", create), ("remove", remove), ("prune", VerbBindings.prune),
+        ("summaries", SummaryBindings.summaries),
     ]
 
     static func runtime(_ lua: Lua) throws -> Runtime { try LuaHost.from(lua.L).runtime() }
@@ -19,6 +20,7 @@ enum ContainerBindings {
     /// The container named by argument i: a Container userdata, an id or a name.
     static func ref(_ lua: Lua, _ i: Int32, _ fn: String) throws -> String {
         if let obj = lua.object(i, .container, as: ContainerObject.self) { return obj.id }
+        if let id = SummaryBindings.idOf(lua, i) { return id }
         return try lua.checkString(i, fn)
     }
 

@@ -134,9 +134,22 @@ public struct ContainerRecord: Codable, Sendable {
     /// A record saying running is exited once its monitor is gone; while the monitor lives
     /// it stays running until the monitor records the exit (so the exit code is never guessed).
     public var liveState: ContainerState {
+        Self.liveState(state, pid: pid, pidStartTime: pidStartTime, monitorPid: monitorPid,
+                       monitorStartTime: monitorStartTime, alive: ProcessTable.isAlive)
+    }
+
+    /// The rule of `liveState` for any copy of these fields (a `ContainerSummary` too); `alive`
+    /// tells whether a pid is the process that started at that time.
+    static func liveState(_ state: ContainerState, pid: Int32?, pidStartTime: UInt64?, monitorPid: Int32?,
+                          monitorStartTime: UInt64?, alive: (Int32, UInt64?) -> Bool) -> ContainerState {
         guard state == .running else { return state }
-        if monitorPid != nil { return isMonitorAlive ? .running : .exited }
-        return isProcessAlive ? .running : .exited
+        if let m = monitorPid {
+            // A monitor without a start time is taken as alive (isMonitorAlive).
+            guard monitorStartTime != nil else { return .running }
+            return alive(m, monitorStartTime) ? .running : .exited
+        }
+        guard let p = pid else { return .exited }
+        return alive(p, pidStartTime) ? .running : .exited
     }
 
     public var isMonitorAlive: Bool {
@@ -253,9 +266,19 @@ extension ContainerRecord {
 
     /// A record from its file: the fast reader, and Codable if the fast one cannot.
     static func load(_ path: String, relativeTo dir: Int32 = AT_FDCWD) throws -> ContainerRecord {
-        let bytes = try FS.read(path, relativeTo: dir)
+        var st = stat()
+        return try load(path, relativeTo: dir, stat: &st)
+    }
+
+    /// `load`, also giving the `fstat` of the file it read.
+    static func load(_ path: String, relativeTo dir: Int32, stat st: inout stat) throws -> ContainerRecord {
+        let bytes = try FS.read(path, relativeTo: dir, stat: &st)
         if let j = try? JSONValue.parse(bytes), let r = ContainerRecord(json: j) { return r }
-        return try JSONFile.read(ContainerRecord.self, from: dir == AT_FDCWD ? path : "/proc/self/fd/\(dir)/" + path)
+        do {
+            return try JSONDecoder().decode(ContainerRecord.self, from: Data(bytes))
+        } catch {
+            throw BockerError(.io, "corrupt record '\(path)': \(error)")
+        }
     }
 }
 

@@ -1,6 +1,5 @@
 -- bocker ps: every container (as the original), CONTAINER_ID and COMMAND first, with status.
 local cli = require "bocker.cli"
-local template = require "bocker.template"
 
 local options = {
   ["-a"] = { name = "all", kind = "flag", help = "every container (the default here, as the original)" },
@@ -36,7 +35,8 @@ local function parse_filters(list)
 end
 
 -- Docker's rules: values of one key are alternatives, different keys must all match.
-local function test(c, key, value)
+-- `images` remembers each ancestor=IMAGE lookup (one per value, not one per container).
+local function test(c, key, value, images)
   if key == "status" then return (c.paused and "paused" or c.status) == value
   elseif key == "name" then return (c.name or ""):find(value, 1, true) ~= nil
   elseif key == "id" then
@@ -47,24 +47,27 @@ local function test(c, key, value)
     return c.labels[value] ~= nil
   elseif key == "ancestor" then
     if c.image == value or c.image_source == value or c.image_source == value .. ":latest" then return true end
-    local ok, img = pcall(bocker.image.get, value)
-    return ok and img.id == c.image
+    if images[value] == nil then
+      local ok, img = pcall(bocker.image.get, value)
+      images[value] = ok and img.id or false
+    end
+    return images[value] == c.image
   elseif key == "network" then
     return (c.network_mode or "bridge") == value
   end
 end
 
-local function matches(c, filters)
+local function matches(c, filters, images)
   for key, values in pairs(filters) do
     local any = false
-    for _, v in ipairs(values) do if test(c, key, v) then any = true; break end end
+    for _, v in ipairs(values) do if test(c, key, v, images) then any = true; break end end
     if not any then return false end
   end
   return true
 end
 
 -- The object a --format template sees: Docker's field names.
-local function row_object(c, ports)
+local function row_object(c, ports, now)
   local labels = {}
   for k, v in pairs(c.labels) do labels[#labels + 1] = k .. "=" .. v end
   table.sort(labels)
@@ -73,7 +76,8 @@ local function row_object(c, ports)
   return {
     ID = c.id, Names = c.name or "", Image = c.image_source, Command = cli.join(c.command),
     CreatedAt = os.date("!%Y-%m-%d %H:%M:%S +0000 UTC", math.floor(c.created)),
-    RunningFor = cli.ago(c.created), State = c.paused and "paused" or c.status, Status = cli.docker_status(c), Ports = ports,
+    RunningFor = cli.ago(c.created, now), State = c.paused and "paused" or c.status, Status = cli.docker_status(c, now),
+    Ports = ports,
     Labels = table.concat(labels, ","), Mounts = table.concat(mounts, ","),
     Networks = c.network_mode or "bridge",
   }
@@ -91,9 +95,11 @@ return {
     if #rest > 0 then cli.fail("usage: bocker ps [OPTIONS]") end
     local filters = parse_filters(o.filter or {})
     local last = o.latest and 1 or (o.last and cli.integer(o.last, o.last_spelling, 0)) or nil
-    local list = {}
-    for _, c in ipairs(bocker.container.list()) do
-      if matches(c, filters) then list[#list + 1] = c end
+    -- Summaries (plain tables through the store's cache), not Container objects: ps of a
+    -- thousand containers reads a thousand stamps, not a thousand records.
+    local list, images = {}, {}
+    for _, c in ipairs(bocker.container.summaries()) do
+      if matches(c, filters, images) then list[#list + 1] = c end
     end
     if last then   -- the newest N, newest first (Docker's order for -n/-l)
       local newest = {}
@@ -101,19 +107,21 @@ return {
       list = newest
     end
     local rows, objects = {}, {}
+    local now = bocker.now()
     for _, c in ipairs(list) do
       local ports = c.status == "running" and table.concat(c.ports, ", ") or ""
       if o.quiet then
         print(c.id)
       elseif o.format then
-        objects[#objects + 1] = row_object(c, ports)
+        objects[#objects + 1] = row_object(c, ports, now)
       else
-        rows[#rows + 1] = { c.id, cli.join(c.command), c.image_source, cli.ago(c.created), cli.status(c), ports, c.name or "" }
+        rows[#rows + 1] = { c.id, cli.join(c.command), c.image_source, cli.ago(c.created, now), cli.status(c, now), ports,
+                            c.name or "" }
       end
     end
     if o.quiet then return 0 end
     if o.format then
-      local lines = template.format_list(o.format, objects)
+      local lines = require("bocker.template").format_list(o.format, objects)
       if #lines > 0 then io.write(table.concat(lines, "\n"), "\n") end
       return 0
     end

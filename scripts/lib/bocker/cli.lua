@@ -179,8 +179,7 @@ function cli.bytes(text, option)
 end
 
 --- Docker's human duration: "Less than a second", "3 seconds", "About a minute", "5 hours".
-function cli.duration(seconds)
-  local s = math.floor(seconds + 0.5)
+local function duration_text(s)
   local function plural(n, unit) return ("%d %s%s"):format(n, unit, n == 1 and "" or "s") end
   if s < 1 then return "Less than a second"
   elseif s == 1 then return "1 second"
@@ -200,17 +199,41 @@ function cli.duration(seconds)
   return plural(math.floor(h / 24 / 365), "year")
 end
 
-function cli.ago(t)
-  return cli.duration(bocker.now() - t) .. " ago"
+-- The texts made so far, by whole second (ps asks the same few a thousand times); bounded.
+local durations, durations_count = {}, 0
+
+function cli.duration(seconds)
+  local s = math.floor(seconds + 0.5)
+  local text = durations[s]
+  if text then return text end
+  text = duration_text(s)
+  if math.type(s) == "integer" then
+    if durations_count >= 4096 then durations, durations_count = {}, 0 end
+    durations[s], durations_count = text, durations_count + 1
+  end
+  return text
+end
+
+local agos = {}   -- "3 minutes" → "3 minutes ago" (as few as the texts of cli.duration)
+
+--- "3 minutes ago"; `now` (bocker.now()) may be given by a caller that asks many times.
+function cli.ago(t, now)
+  local d = cli.duration((now or bocker.now()) - t)
+  local text = agos[d]
+  if not text then
+    text = d .. " ago"
+    agos[d] = text
+  end
+  return text
 end
 
 --- Docker's status column for a container.
-function cli.status(c)
+function cli.status(c, now)
   local st = c.status
   if st == "running" then
-    return "Up " .. cli.duration(bocker.now() - (c.started_at or c.created)) .. (c.paused and " (Paused)" or "")
+    return "Up " .. cli.duration((now or bocker.now()) - (c.started_at or c.created)) .. (c.paused and " (Paused)" or "")
   elseif st == "exited" then
-    local when = c.finished_at and (" " .. cli.ago(c.finished_at)) or ""
+    local when = c.finished_at and (" " .. cli.ago(c.finished_at, now)) or ""
     return ("Exited (%d)%s"):format(c.exit_code or 0, when)
   elseif st == "created" then
     return "Created"
@@ -221,16 +244,16 @@ end
 --- Docker's Status field (`ps --format '{{.Status}}'`): cli.status with the health of a running
 --- container that has a healthcheck: "Up 5 seconds (healthy)", "(health: starting)",
 --- "(unhealthy)". The seed's default `ps` table keeps cli.status.
-function cli.docker_status(c)
-  local s = cli.status(c)
+function cli.docker_status(c, now)
+  local s = cli.status(c, now)
   local h = c.status == "running" and c.health
   if h == "starting" then return s .. " (health: starting)" end
   if h then return s .. " (" .. h .. ")" end
   return s
 end
 
---- Prints rows (lists of strings) under headers, columns padded to fit, three spaces apart.
-function cli.table(headers, rows)
+-- The generic cli.table: any cells (tostring'd), any widths.
+local function table_lines(headers, rows)
   local widths = {}
   for i, h in ipairs(headers) do widths[i] = #h end
   for _, r in ipairs(rows) do
@@ -246,19 +269,78 @@ function cli.table(headers, rows)
   end
   line(headers)
   for _, r in ipairs(rows) do line(r) end
+  return out
+end
+
+-- Runs of spaces by length, made once each.
+local spaces = setmetatable({}, { __index = function(t, n)
+  local s = string.rep(" ", n)
+  t[n] = s
+  return s
+end })
+
+-- The same lines for rows of strings and numbers (a thousand rows of ps): one line builder per
+-- row length, compiled with the widths in it, so a line is a single concatenation. Raises for
+-- any other cell, or a row with holes (string.len of nil); the caller then uses table_lines.
+local function table_lines_fast(headers, rows)
+  local len = string.len
+  local widths = {}
+  for i = 1, #headers do widths[i] = len(headers[i]) end
+  for k = 1, #rows do
+    local r = rows[k]
+    for i = 1, #r do
+      local w, old = len(r[i]), widths[i]
+      if not old or w > old then widths[i] = w end
+    end
+  end
+  local builders = {}
+  local function builder(n)
+    local b = builders[n]
+    if b then return b end
+    local parts = { "''" }
+    for i = 1, n - 1 do parts[i] = ("r[%d] .. pad[%d - len(r[%d])] .. '   '"):format(i, widths[i], i) end
+    if n > 0 then parts[n] = ("r[%d]"):format(n) end
+    local chunk = "local pad, len = ...; return function(r) return " .. table.concat(parts, " .. ") .. " end"
+    b = assert(load(chunk, "=cli.table", "t"))(spaces, len)
+    builders[n] = b
+    return b
+  end
+  local out = { builder(#headers)(headers) }
+  for k = 1, #rows do
+    local r = rows[k]
+    out[k + 1] = builder(#r)(r)
+  end
+  return out
+end
+
+--- Prints rows (lists of strings) under headers, columns padded to fit, three spaces apart.
+function cli.table(headers, rows)
+  local ok, out = pcall(table_lines_fast, headers, rows)
+  if not ok then out = table_lines(headers, rows) end
   io.write(table.concat(out, "\n"), "\n")
+end
+
+-- Arguments as join shows them, made once each (ps joins the same few commands a thousand
+-- times); bounded.
+local quoted, quoted_count = {}, 0
+local function quote(a)
+  local q = quoted[a]
+  if q then return q end
+  if a == "" or a:find("[%s'\"\\$`;&|<>()*?~#{}%[%]]") then
+    q = "'" .. a:gsub("'", "'\\''") .. "'"
+  else
+    q = a
+  end
+  if quoted_count >= 4096 then quoted, quoted_count = {}, 0 end
+  quoted[a], quoted_count = q, quoted_count + 1
+  return q
 end
 
 --- Shows a command as one string, single-quoting arguments that need it (sh -c 'exit 3').
 function cli.join(argv)
+  if #argv == 1 then return quote(argv[1]) end
   local parts = {}
-  for i, a in ipairs(argv) do
-    if a == "" or a:find("[%s'\"\\$`;&|<>()*?~#{}%[%]]") then
-      parts[i] = "'" .. a:gsub("'", "'\\''") .. "'"
-    else
-      parts[i] = a
-    end
-  end
+  for i, a in ipairs(argv) do parts[i] = quote(a) end
   return table.concat(parts, " ")
 end
 
