@@ -177,10 +177,28 @@ const int bk_o_path = O_PATH;
 
 #define OUT_SIZE (256 * 1024)
 
+// gzip's input goes to deflate a window of WINDOW bytes at a time, whatever sizes the writes
+// come in (deflate's stored blocks follow its call sizes), and each window is judged: one
+// that deflate could not shrink below 97% (random or already-compressed data) switches the
+// stream to stored blocks (level 0: a copy and a CRC); while stored, the first SAMPLE bytes of
+// each window are test-compressed at level 1 to switch back once the data compresses again
+// (below 90%). So the same layer always gives the same bytes (and digest), and incompressible
+// data costs a copy instead of a futile search for matches.
+#define WINDOW (256 * 1024)
+#define SAMPLE (16 * 1024)
+
 struct bk_compressor {
     int comp;
+    int level;              // the level asked for (gzip)
+    int stored;             // gzip: the stream is in stored blocks now
+    uLong window_out;       // gzip: total_out when the current window began (compressing)
+    int probe_ready;
     z_stream z;
+    z_stream probe;         // raw deflate, level 1: compressibility of a stored window's sample
     ZSTD_CCtx *zc;
+    size_t fill;             // gzip: bytes of the current window in `window`
+    unsigned char window[WINDOW];
+    unsigned char probe_out[SAMPLE + 1024];
     unsigned char out[OUT_SIZE];
 };
 
@@ -201,6 +219,7 @@ bk_compressor *bk_compressor_new(int compression, int level) {
     bk_compressor *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->comp = compression;
+    c->level = level;
     if (compression == BK_COMP_GZIP) {
         if (deflateInit2(&c->z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
             free(c);
@@ -217,18 +236,84 @@ bk_compressor *bk_compressor_new(int compression, int level) {
     return c;
 }
 
+// Runs deflate over what is in next_in with `flush`, writing all it gives to fd.
+static int deflate_out(bk_compressor *c, int fd, int flush) {
+    for (;;) {
+        c->z.next_out = c->out;
+        c->z.avail_out = OUT_SIZE;
+        int r = deflate(&c->z, flush);
+        if (r == Z_STREAM_ERROR) return -1;
+        if (write_all(fd, c->out, OUT_SIZE - c->z.avail_out) != 0) return -1;
+        if (flush == Z_FINISH ? r == Z_STREAM_END : (c->z.avail_in == 0 && c->z.avail_out != 0)) return 0;
+    }
+}
+
+// Ends the current block and goes on at `level` (0: stored blocks).
+static int switch_level(bk_compressor *c, int fd, int level) {
+    if (deflate_out(c, fd, Z_BLOCK) != 0) return -1;
+    for (;;) {
+        c->z.next_out = c->out;
+        c->z.avail_out = OUT_SIZE;
+        int r = deflateParams(&c->z, level, Z_DEFAULT_STRATEGY);
+        if (write_all(fd, c->out, OUT_SIZE - c->z.avail_out) != 0) return -1;
+        if (r == Z_OK) return 0;
+        if (r != Z_BUF_ERROR) return -1;
+    }
+}
+
+// Compresses the window (as one call) and judges it (compressing) or its sample (stored).
+static int window_end(bk_compressor *c, int fd) {
+    c->z.next_in = c->window;
+    c->z.avail_in = (uInt)c->fill;
+    if (deflate_out(c, fd, Z_NO_FLUSH) != 0) return -1;
+    if (!c->stored) {
+        if (deflate_out(c, fd, Z_BLOCK) != 0) return -1;
+        if ((c->z.total_out - c->window_out) * 100 > (uLong)c->fill * 97) {
+            if (switch_level(c, fd, 0) != 0) return -1;
+            c->stored = 1;
+        }
+    } else {
+        if (!c->probe_ready) {
+            if (deflateInit2(&c->probe, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) return -1;
+            c->probe_ready = 1;
+        } else if (deflateReset(&c->probe) != Z_OK) {
+            return -1;
+        }
+        size_t n = c->fill < SAMPLE ? c->fill : SAMPLE;
+        c->probe.next_in = c->window;
+        c->probe.avail_in = (uInt)n;
+        c->probe.next_out = c->probe_out;
+        c->probe.avail_out = sizeof c->probe_out;
+        if (deflate(&c->probe, Z_FINISH) != Z_STREAM_END) return -1;
+        if (c->probe.total_out * 100 < (uLong)n * 90) {
+            if (switch_level(c, fd, c->level) != 0) return -1;
+            c->stored = 0;
+        }
+    }
+    c->fill = 0;
+    c->window_out = c->z.total_out;
+    return 0;
+}
+
+static int gzip_write(bk_compressor *c, const unsigned char *in, size_t len, int fd) {
+    while (len > 0) {
+        size_t n = WINDOW - c->fill < len ? WINDOW - c->fill : len;
+        memcpy(c->window + c->fill, in, n);
+        c->fill += n;
+        in += n;
+        len -= n;
+        if (c->fill == WINDOW && window_end(c, fd) != 0) return -1;
+    }
+    return 0;
+}
+
 static int compress_step(bk_compressor *c, const void *in, size_t len, int fd, int finish) {
     if (c->comp == BK_COMP_GZIP) {
-        c->z.next_in = (unsigned char *)in;
-        c->z.avail_in = (uInt)len;
-        for (;;) {
-            c->z.next_out = c->out;
-            c->z.avail_out = OUT_SIZE;
-            int r = deflate(&c->z, finish ? Z_FINISH : Z_NO_FLUSH);
-            if (r == Z_STREAM_ERROR) return -1;
-            if (write_all(fd, c->out, OUT_SIZE - c->z.avail_out) != 0) return -1;
-            if (finish ? r == Z_STREAM_END : (c->z.avail_in == 0 && c->z.avail_out != 0)) return 0;
-        }
+        if (!finish) return gzip_write(c, in, len, fd);
+        c->z.next_in = c->window;
+        c->z.avail_in = (uInt)c->fill;
+        c->fill = 0;
+        return deflate_out(c, fd, Z_FINISH);
     } else if (c->comp == BK_COMP_ZSTD) {
         ZSTD_inBuffer ib = {in, len, 0};
         for (;;) {
@@ -251,6 +336,7 @@ int bk_compressor_finish(bk_compressor *c, int fd) { return compress_step(c, NUL
 void bk_compressor_free(bk_compressor *c) {
     if (!c) return;
     if (c->comp == BK_COMP_GZIP) deflateEnd(&c->z);
+    if (c->probe_ready) deflateEnd(&c->probe);
     if (c->zc) ZSTD_freeCCtx(c->zc);
     free(c);
 }
