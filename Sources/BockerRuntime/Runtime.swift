@@ -111,7 +111,9 @@ public final class Runtime {
     func recordPath(_ id: String) -> String { root.containerDir(id) + "/container.json" }
 
     public func save(_ rec: ContainerRecord, durable: Bool = false) throws {
-        try FS.writeAtomically(recordPath(rec.id), Array(rec.json.render().utf8), durable: durable)
+        try changingRecords {
+            try FS.writeAtomically(recordPath(rec.id), Array(rec.json.render().utf8), durable: durable)
+        }
     }
 
     /// Every container, oldest first. (`ps` of 1,000: the records are read relative to the
@@ -364,7 +366,7 @@ public final class Runtime {
         FaultPoint.hit("remove.cgroup")
         if FS.exists(dir) {
             try store.driver.removeContainerFS(containerDir: dir)
-            try FS.removeTree(dir)
+            try changingRecords { try FS.removeTree(dir) }
         }
         // Last: the range is free once nothing of the container is left.
         IDRanges(root: root).release(container: id)

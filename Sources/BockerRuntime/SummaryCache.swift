@@ -17,8 +17,16 @@ import BockerCore
 /// writer removes. Records (and the folder) changed within the last second are not cached: a
 /// later change in the same timestamp tick, to a file of the same size and a reused inode,
 /// could otherwise look unchanged. They are read every time until they settle.
+///
+/// The records token, `<root>/cache/records-token` (16 random bytes), spares even the `stat`s:
+/// `Runtime.save` and `destroy` write a new one before they touch a record, holding a shared
+/// flock on the token file while they do. A cache written with the token it saw is trusted
+/// whole, without a stat per record, while the token is still that one. The token goes into
+/// the cache only when no writer held the lock as the listing began and the token was the same
+/// when it ended: any writer that began later wrote a new token first, so a writer killed
+/// half-way leaves a token that no cache holds.
 enum SummaryCache {
-    static let magic: [UInt8] = Array("BKPSSUM2".utf8)
+    static let magic: [UInt8] = Array("BKPSSUM3".utf8)
     /// Records (and the containers folder) whose ctime is at least this much older than the
     /// read are cached.
     static let settledAfter: Double = 1
@@ -77,6 +85,8 @@ enum SummaryCache {
         var folder: Stamp
         var names: [String]
         var entries: [Entry]
+        /// The records token the entries are good for as a whole (see above); empty: none.
+        var token: [UInt8] = []
     }
 
     /// The cache file at path; nil when it is missing or damaged in any way.
@@ -87,7 +97,7 @@ enum SummaryCache {
             guard all.count >= header, memcmp(all.baseAddress!, magic, magic.count) == 0 else { return nil }
             var r = SummaryCoder.Reader(all, offset: magic.count)
             guard let sum = r.u64(), SummaryCoder.checksum(UnsafeRawBufferPointer(rebasing: all[header...])) == sum,
-                  let folder = Stamp(&r), r.readTable(), let nameCount = r.count() else { return nil }
+                  let folder = Stamp(&r), let token = r.token(), r.readTable(), let nameCount = r.count() else { return nil }
             var names: [String] = []
             names.reserveCapacity(nameCount)
             for _ in 0..<nameCount {
@@ -101,7 +111,7 @@ enum SummaryCache {
                 guard let name = r.string(), let stamp = Stamp(&r), let s = ContainerSummary.decode(&r) else { return nil }
                 entries.append(Entry(name: name, stamp: stamp, summary: s))
             }
-            return r.atEnd ? Contents(folder: folder, names: names, entries: entries) : nil
+            return r.atEnd ? Contents(folder: folder, names: names, entries: entries, token: token) : nil
         }
     }
 
@@ -119,6 +129,8 @@ enum SummaryCache {
         }
         var body = SummaryCoder.Writer()
         c.folder.encode(to: &body)
+        body.u64(UInt64(c.token.count))
+        body.bytes += c.token
         body.count(w.table.count)
         for s in w.table { body.rawString(s) }
         body.bytes += w.bytes
@@ -145,6 +157,34 @@ enum SummaryCache {
 extension Runtime {
     /// Where the summary cache lives (see `SummaryCache`).
     public var summaryCachePath: String { root.path + "/cache/containers" }
+    /// The records token (see `SummaryCache`).
+    var recordsTokenPath: String { root.path + "/cache/records-token" }
+
+    /// Runs `body`, which changes a container record, after writing a new records token, with
+    /// a shared lock on the token file held throughout. When the token cannot be written it is
+    /// removed, so no cache is trusted without its stats.
+    func changingRecords<T>(_ body: () throws -> T) rethrows -> T {
+        let path = recordsTokenPath
+        var fd = Glibc.open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        if fd < 0 && errno == ENOENT {
+            try? FS.makeDirectories(FS.parent(path), mode: 0o700)
+            fd = Glibc.open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        }
+        var rng = SystemRandomNumberGenerator()
+        var token = (0..<2).map { _ in rng.next() as UInt64 }
+        if fd < 0 || flock(fd, LOCK_SH) != 0 || pwrite(fd, &token, 16, 0) != 16 {
+            unlink(path)
+        }
+        defer { if fd >= 0 { close(fd) } }
+        return try body()
+    }
+
+    /// The records token now (nil when there is none); `fd` open on the token file.
+    static func readRecordsToken(_ fd: Int32) -> [UInt8]? {
+        guard fd >= 0 else { return nil }
+        var buf = [UInt8](repeating: 0, count: 16)
+        return pread(fd, &buf, 16, 0) == 16 ? buf : nil
+    }
 
     /// What `ps` lists of every container, oldest first, in the order and with the live states
     /// `listContainers` gives; read through the summary cache, which it brings up to date.
@@ -154,6 +194,20 @@ extension Runtime {
         defer { close(dir) }
         let cachePath = summaryCachePath
         let cached = SummaryCache.read(cachePath)
+        // The token: trusted whole while it is the cached one; taken for the cache written
+        // below only when no writer is under way now (the lock is free) and it is unchanged
+        // once the listing is done.
+        let tokenFD = Glibc.open(recordsTokenPath, O_RDONLY | O_CLOEXEC)
+        defer { if tokenFD >= 0 { close(tokenFD) } }
+        let tokenNow = Runtime.readRecordsToken(tokenFD)
+        let trusted = tokenNow != nil && cached?.token == tokenNow!
+        var tokenForCache: [UInt8]?
+        if !trusted, tokenFD >= 0, flock(tokenFD, LOCK_EX | LOCK_NB) == 0 {
+            tokenForCache = Runtime.readRecordsToken(tokenFD)
+            flock(tokenFD, LOCK_UN)
+        } else if trusted {
+            tokenForCache = tokenNow
+        }
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         let readAt = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
@@ -188,6 +242,12 @@ extension Runtime {
         keep.reserveCapacity(names.count)
         var hits = 0, added = 0
         for name in names {
+            if trusted, let e = cachedEntry(name) {
+                list.append(e.summary)
+                keep.append(e)
+                hits += 1
+                continue
+            }
             let path = name + "/container.json"
             guard fstatat(dir, path, &st, 0) == 0 else { continue }
             if let e = cachedEntry(name), e.stamp == SummaryCache.Stamp(st) {
@@ -206,8 +266,10 @@ extension Runtime {
                 added += 1
             }
         }
-        if added > 0 || hits != old.count || cached?.folder != folder || cached?.names != names {
-            SummaryCache.write(SummaryCache.Contents(folder: folder, names: names, entries: keep), to: cachePath)
+        if let t = tokenForCache, Runtime.readRecordsToken(tokenFD) != t { tokenForCache = nil }
+        let token = tokenForCache ?? []
+        if added > 0 || hits != old.count || cached?.folder != folder || cached?.names != names || cached?.token != token {
+            SummaryCache.write(SummaryCache.Contents(folder: folder, names: names, entries: keep, token: token), to: cachePath)
         }
 
         // Live states (ProcessTable.isAlive's rule): one look at /proc per pid, however many
@@ -224,5 +286,18 @@ extension Runtime {
             list[i].live = list[i].liveState(alive: alive)
         }
         return list.indices.sorted { list[$0].created < list[$1].created }.map { list[$0] }
+    }
+}
+
+extension SummaryCoder.Reader {
+    /// The records token of a cache file: empty, or 16 bytes.
+    mutating func token() -> [UInt8]? {
+        guard let n = count(), n == 0 || n == 16 else { return nil }
+        var t: [UInt8] = []
+        for _ in 0..<n {
+            guard let b = byte() else { return nil }
+            t.append(b)
+        }
+        return t
     }
 }

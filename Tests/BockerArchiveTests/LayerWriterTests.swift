@@ -185,11 +185,11 @@ struct LayerGzipTests {
             #expect(a == b, "the same input gave different gzip bytes for different write sizes")
             // The random part switches the stream to stored blocks (which only a benchmark can
             // tell from deflate's own stored fallback: they differ in CPU, not in size); the
-            // text after it must be compressed again, not stored: all of it compresses to well
-            // under a tenth, so anything near the random part's size plus 2 MiB means it was not.
+            // text after it must be compressed again, not stored. Each switch lags a window
+            // (256 KiB) at most; the 2 MiB of text stored would be far past that.
             let textAlone = try gzip(text, cuts: [1 << 20], into: d + "/t.gz")
-            #expect(textAlone.count < text.count / 10)
-            #expect(a.count < random.count + 4 * textAlone.count + (256 << 10),
+            #expect(textAlone.count < text.count / 3)
+            #expect(a.count < random.count + 2 * textAlone.count + (512 << 10),
                     "\(a.count) bytes: the text after the random part was not compressed again")
             let back = d + "/back"
             #expect(system("gzip -dc < \(d)/a.gz > \(back)") == 0)

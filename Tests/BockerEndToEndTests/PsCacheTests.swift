@@ -160,25 +160,52 @@ struct PsCacheTests {
         #expect(n == bytes.count)
     }
 
-    /// The number of records in the cache file, nil when there is none. The file: "BKPSSUM2", a
-    /// checksum, the folder's stamp (4 words), the string table (a count, then each string's
-    /// length and bytes), the names (a count, then 4-byte indexes), then the count of records.
+    /// The number of records in the cache file, nil when there is none. The file: "BKPSSUM3", a
+    /// checksum, the folder's stamp (4 words), the records token (a length, 0 or 16, and its
+    /// bytes), the string table (a count, then each string's length and bytes), the names (a
+    /// count, then 4-byte indexes), then the count of records.
     static func cachedCount(_ f: BockerFixture) -> Int? {
-        guard let b = readBytes(f.root + "/cache/containers"), b.count >= 56,
-              String(decoding: b[0..<8], as: UTF8.self) == "BKPSSUM2" else { return nil }
+        cacheLayout(f)?.count
+    }
+
+    /// The length of the cache's records token (16: trusted whole while the token stands).
+    static func cachedTokenLength(_ f: BockerFixture) -> Int? {
+        cacheLayout(f)?.token
+    }
+
+    static func cacheLayout(_ f: BockerFixture) -> (count: Int, token: Int)? {
+        guard let b = readBytes(f.root + "/cache/containers"), b.count >= 64,
+              String(decoding: b[0..<8], as: UTF8.self) == "BKPSSUM3" else { return nil }
         func word(_ at: Int) -> Int? {
             guard at >= 0, at + 8 <= b.count else { return nil }
             return b[at..<at + 8].reversed().reduce(0) { $0 << 8 | Int($1) }
         }
         var at = 48
+        guard let token = word(at) else { return nil }
+        at += 8 + token
         guard let strings = word(at) else { return nil }
         at += 8
         for _ in 0..<strings {
             guard let n = word(at) else { return nil }
             at += 8 + n
         }
-        guard let names = word(at) else { return nil }
-        return word(at + 8 + 4 * names)
+        guard let names = word(at), let count = word(at + 8 + 4 * names) else { return nil }
+        return (count, token)
+    }
+
+    /// A writer of records under way, as `Runtime.changingRecords` is: the shared lock on the
+    /// token file and a new token; `end` lets it go (as a writer's death does).
+    struct WriterUnderWay {
+        let fd: Int32
+        init(_ f: BockerFixture) throws {
+            fd = open(f.root + "/cache/records-token", O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+            try #require(fd >= 0)
+            try #require(flock(fd, LOCK_SH) == 0)
+            var rng = SystemRandomNumberGenerator()
+            var token = [rng.next() as UInt64, rng.next() as UInt64]
+            try #require(pwrite(fd, &token, 16, 0) == 16)
+        }
+        func end() { close(fd) }
     }
 
     /// Runs `ps` until the cache holds `count` entries (a record is cached once it is a second
@@ -269,7 +296,7 @@ struct PsCacheTests {
         }
     }
 
-    @Test("a record changed, added or removed behind the cache, and a truncated or damaged cache, never show")
+    @Test("changes through bocker, records edited while a writer is under way, records added or removed, and a truncated or damaged cache, never show stale")
     func staleOrDamagedCache() throws {
         try LifecycleFixture.with { f in
             let img = try f.initImage()
@@ -285,31 +312,49 @@ struct PsCacheTests {
             let cache = f.root + "/cache/containers"
             let whole = try #require(Self.readBytes(cache))
 
-            // The record edited in place: same inode, same size, only the name differs.
+            // The cache holds the records token: it is trusted whole, without a stat per record,
+            // while the token stands. A change through bocker writes a new token first.
+            #expect(Self.cachedTokenLength(f) == 16, "the settled cache holds no records token")
+            #expect(f.run(["rename", "gamma1", "gamma2"]).status == 0)
+            #expect(names() == ["alpha1", "beta1", "gamma2"])
+
+            // The record edited in place (same inode, same size, only the name differs) while a
+            // writer is under way: its new token makes ps stat every record and see the edit;
+            // while it holds the lock no cache takes a token, so edits keep being seen; once it
+            // is gone (killed before it wrote anything) the cache made meanwhile holds no token.
+            #expect(Self.waitForCache(f, count: 3) && Self.cachedTokenLength(f) == 16)
             let path = f.root + "/containers/\(ids[0])/container.json"
             let record = try #require(Host.readFile(path))
             #expect(record.contains(#""name":"alpha1""#))
+            let writer = try Self.WriterUnderWay(f)
             try Host.writeFile(path, record.replacingOccurrences(of: #""name":"alpha1""#, with: #""name":"alpha2""#))
-            #expect(names() == ["alpha2", "beta1", "gamma1"])
+            #expect(names() == ["alpha2", "beta1", "gamma2"])
+            #expect(Self.cachedTokenLength(f) == 0, "a cache made while a writer held the lock took its token")
+            try Host.writeFile(path, record.replacingOccurrences(of: #""name":"alpha1""#, with: #""name":"alpha3""#))
+            #expect(names() == ["alpha3", "beta1", "gamma2"])
+            writer.end()
+            try Host.writeFile(path, record.replacingOccurrences(of: #""name":"alpha1""#, with: #""name":"alpha2""#))
+            #expect(names() == ["alpha2", "beta1", "gamma2"])
             #expect(f.run(["script", oracle, "fields"]).stdout == "ok 3\n")
+            #expect(Self.waitForCache(f, count: 3) && Self.cachedTokenLength(f) == 16, "no token once the writer was gone")
 
             // Truncated anywhere, a byte changed, bytes added: ignored, and written anew.
             var flipped = whole
             flipped[whole.count / 2] ^= 0x20
             for damaged in [Array(whole.prefix(whole.count / 2)), Array(whole.prefix(20)), [], whole + [0x78], flipped] {
                 Self.writeBytes(cache, damaged)
-                #expect(names() == ["alpha2", "beta1", "gamma1"], "cache of \(damaged.count) bytes")
+                #expect(names() == ["alpha2", "beta1", "gamma2"], "cache of \(damaged.count) bytes")
                 #expect(Self.cachedCount(f) == 3 || Self.waitForCache(f, count: 3), "the damaged cache was not rebuilt")
                 #expect(f.run(["script", oracle, "fields"]).stdout == "ok 3\n")
             }
 
             // Removed and added behind its back (rm and create never touch the cache).
             _ = f.run(["rm", ids[1]])
-            #expect(names() == ["alpha2", "gamma1"])
+            #expect(names() == ["alpha2", "gamma2"])
             #expect(Self.cachedCount(f) == 2)
             let (r, added) = f.runNew(["create", "--name", "delta1", img, "true"])
             #expect(r.status == 0, "\(r)")
-            #expect(names() == ["alpha2", "gamma1", "delta1"])
+            #expect(names() == ["alpha2", "gamma2", "delta1"])
             Self.expectSeedOutput(f, oracle, ["ps"], ["table"])
 
             // A killed writer's temporary file goes with the next write; the cache is never the
@@ -317,7 +362,7 @@ struct PsCacheTests {
             let leftover = f.root + "/cache/.tmp-containers-999999999-1"
             try Host.writeFile(leftover, "half")
             unlink(cache)
-            #expect(names() == ["alpha2", "gamma1", "delta1"])
+            #expect(names() == ["alpha2", "gamma2", "delta1"])
             #expect(Self.waitForCache(f, count: 3))
             #expect(!Host.exists(leftover), "a dead writer's temporary file was left")
             let all = ids + [try #require(added)]
