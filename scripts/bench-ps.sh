@@ -13,6 +13,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/dev/common.sh"
 
 count=1000 runs=20 driver=${BOCKER_DRIVER:-overlay}
+args=("$@")   # for running again under sudo / in a private netns: the options are shifted away below
 while (($#)); do
     case $1 in
         -n) count=${2:?-n needs a number}; shift 2 ;;
@@ -24,10 +25,10 @@ while (($#)); do
     esac
 done
 [[ "$count" =~ ^[1-9][0-9]*$ && "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "bench-ps.sh: -n and -r take positive numbers" >&2; exit 2; }
-need_root "$0" "$@"
+need_root "$0" "${args[@]}"
 bocker=${BOCKER_BIN:-$(command -v bocker || echo "$BOCKER_REPO/.build/release/bocker")}
 [[ -x "$bocker" ]] || { echo "bench-ps.sh: no bocker binary ($bocker); build with swift build -c release --static-swift-stdlib" >&2; exit 1; }
-in_private_netns "$0" "$@"
+in_private_netns "$0" "${args[@]}"
 
 work=$(mktemp -d /tmp/bench-ps.XXXXXX)
 export BOCKER_ROOT=$work/root BOCKER_DRIVER=$driver
