@@ -38,11 +38,32 @@ local function matches(img, filters)
   return true
 end
 
-local function object(img)
-  local repo, tag = img.source:match("^(.*):([^/:]+)$")
+-- The names an image is listed under, one row each (an image without names: its source).
+local function names_of(img)
+  return #img.names > 0 and img.names or { img.source }
+end
+
+-- REPOSITORY[:TAG] as Docker's `images busybox` / `images busybox:1.36` take it: the name
+-- itself, or any tag of the repository; Docker Hub's short names also match their long form.
+local function named(img, ref)
+  local forms = { ref }
+  if not ref:find("/", 1, true) then forms[2] = "docker.io/library/" .. ref
+  elseif not ref:match("^[^/]*[.:]") and not ref:match("^localhost/") then forms[2] = "docker.io/" .. ref end
+  for _, n in ipairs(names_of(img)) do
+    local repo = n:match("^(.*):[^/:]+$") or n
+    for _, f in ipairs(forms) do
+      if n == f or repo == f then return true end
+    end
+  end
+  return false
+end
+
+-- One --format object: the image under one of its names.
+local function object(img, name)
+  local repo, tag = name:match("^(.*):([^/:]+)$")
   return {
     ID = img.id, Source = img.source, Layers = #img.layers,
-    Repository = repo or img.source, Tag = tag or "<none>",
+    Repository = repo or name, Tag = tag or "<none>",
     CreatedAt = os.date("!%Y-%m-%d %H:%M:%S +0000 UTC", math.floor(img.created)),
     CreatedSince = cli.ago(img.created),
   }
@@ -50,26 +71,33 @@ end
 
 return {
   summary = "List images",
-  usage = "bocker images [OPTIONS]",
+  usage = "bocker images [OPTIONS] [REPOSITORY[:TAG]]",
   options = options,
-  help = [[--format fields: .ID .Source .Repository .Tag .Layers .CreatedAt .CreatedSince]],
+  help = [[One row per name of an image, as Docker (an image without names: its source).
+REPOSITORY lists the images with any tag of it, REPOSITORY:TAG that one.
+--format fields: .ID .Source .Repository .Tag .Layers .CreatedAt .CreatedSince]],
   run = function(args)
     local o, rest = cli.parse(args, options, "images")
-    if #rest > 0 then cli.fail("usage: bocker images [OPTIONS]") end
+    if #rest > 1 then cli.fail("usage: bocker images [OPTIONS] [REPOSITORY[:TAG]]") end
+    local ref = rest[1]
     local rows, objects = {}, {}
     for _, img in ipairs(bocker.image.list()) do
-      if matches(img, o.filter or {}) then
+      if matches(img, o.filter or {}) and (not ref or named(img, ref)) then
         if o.quiet then print(img.id)
-        elseif o.format == "json" then
-          print(bocker.json { ID = img.id, Source = img.source, Layers = #img.layers,
-                              CreatedAt = os.date("!%Y-%m-%d %H:%M:%S +0000 UTC", math.floor(img.created)) })
-        elseif o.format then
-          objects[#objects + 1] = object(img)
         else
-          -- One row per name (an image without names shows its source, "<none>").
-          local names = img.names
-          if #names == 0 then names = { img.source } end
-          for _, name in ipairs(names) do rows[#rows + 1] = { img.id, name, cli.ago(img.created) } end
+          for _, name in ipairs(names_of(img)) do
+            if not ref or named({ names = { name }, source = name }, ref) then
+              if o.format == "json" then
+                local ob = object(img, name)
+                print(bocker.json { ID = ob.ID, Source = ob.Source, Layers = ob.Layers, CreatedAt = ob.CreatedAt,
+                                    Repository = ob.Repository, Tag = ob.Tag })
+              elseif o.format then
+                objects[#objects + 1] = object(img, name)
+              else
+                rows[#rows + 1] = { img.id, name, cli.ago(img.created) }
+              end
+            end
+          end
         end
       end
     end
