@@ -9,6 +9,8 @@
 # Everything runs in a private network namespace and a temporary state root, removed at the end.
 #
 # Usage: sudo scripts/bench-compose.sh [-n RUNS]      (default 5; BOCKER_BIN overrides the binary)
+# Measured 2026-12-03 (release, 2 shared cores, -n 3): up -d compose / Lua 1.01x; config
+# compose / Lua 1.12x (the YAML layer: read, merge, interpolate, check).
 set -euo pipefail
 # shellcheck source=scripts/dev/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/dev/common.sh"

@@ -8,6 +8,9 @@
 # The destination registry is restarted with empty storage before every run. Everything runs
 # in a private network namespace on 127.0.0.1 and is removed at the end.
 # Usage: sudo scripts/bench-push.sh [-n RUNS]        BOCKER_BIN overrides the binary.
+# Measured 2026-12-03 (release, 2 shared cores, -n 3, medians): upload only 909 ms vs skopeo
+# 1763 ms (0.52x wall, 0.25x cpu); pack + upload 1903 ms / 740 ms cpu vs skopeo 2074 ms / 960 ms
+# (0.92x wall, 0.77x cpu; before stored blocks for incompressible windows: 2.26x wall, 3.3 s cpu).
 set -euo pipefail
 # shellcheck source=scripts/dev/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/dev/common.sh"
