@@ -85,34 +85,37 @@ enum VerbBindings {
         }
     }
 
-    /// c:copy_out(path [, dest]) → c: the container's file or tree at `path` to the host path
-    /// `dest`, or (no dest) as a tar stream on stdout.
+    /// c:copy_out(path [, dest [, {follow_link = bool}]]) → c: the container's file or tree at
+    /// `path` to the host path `dest`, or (no dest) as a tar stream on stdout.
     static let copyOut: clua_swift_function = { L in
         binding(L) { lua in
             let id = try ContainerBindings.ref(lua, 1, "copy_out")
             let path = try lua.checkString(2, "copy_out")
+            let follow = try lua.optionsTable(4, "copy_out", keys: ["follow_link"]).flatMap { try lua.optBool($0, "follow_link") } ?? false
             fflush(nil)
             if lua.isNil(3) {
-                try runtime(lua).copyOut(id, path: path, toTarFD: 1)
+                try runtime(lua).copyOut(id, path: path, toTarFD: 1, followLink: follow)
             } else {
-                try runtime(lua).copyOut(id, path: path, toHost: try lua.checkString(3, "copy_out"))
+                try runtime(lua).copyOut(id, path: path, toHost: try lua.checkString(3, "copy_out"), followLink: follow)
             }
             lua_pushvalue(L, 1)
             return 1
         }
     }
 
-    /// c:copy_in(src, path [, {archive = bool}]) → c: the host file or tree `src` (nil: a tar
-    /// stream on stdin) into the container at `path`.
+    /// c:copy_in(src, path [, {archive = bool, follow_link = bool}]) → c: the host file or tree
+    /// `src` (nil: a tar stream on stdin) into the container at `path`.
     static let copyIn: clua_swift_function = { L in
         binding(L) { lua in
             let id = try ContainerBindings.ref(lua, 1, "copy_in")
             let path = try lua.checkString(3, "copy_in")
-            let archive = try lua.optionsTable(4, "copy_in", keys: ["archive"]).flatMap { try lua.optBool($0, "archive") } ?? false
+            let opts = try lua.optionsTable(4, "copy_in", keys: ["archive", "follow_link"])
+            let archive = try opts.flatMap { try lua.optBool($0, "archive") } ?? false
+            let follow = try opts.flatMap { try lua.optBool($0, "follow_link") } ?? false
             if lua.isNil(2) {
                 try runtime(lua).copyIn(id, fromTarFD: 0, path: path, archive: archive)
             } else {
-                try runtime(lua).copyIn(id, fromHost: try lua.checkString(2, "copy_in"), path: path, archive: archive)
+                try runtime(lua).copyIn(id, fromHost: try lua.checkString(2, "copy_in"), path: path, archive: archive, followLink: follow)
             }
             lua_pushvalue(L, 1)
             return 1

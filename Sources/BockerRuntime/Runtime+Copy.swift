@@ -59,16 +59,83 @@ extension Runtime {
                 fd = bk_overlay_detached(&ptrs, Int32(ptrs.count), dir + "/upper", dir + "/work", &err, UInt(err.count))
                 guard fd >= 0 else { throw BockerError(.kernel, String(cString: err)) }
             } else {
-                fd = Glibc.open(dir + "/rootfs", bk_o_path | O_DIRECTORY | O_CLOEXEC)
+                let mounts = copyMounts(rec)
+                // A plain directory takes no mounts: a detached copy of it does.
+                fd = mounts.isEmpty ? Glibc.open(dir + "/rootfs", bk_o_path | O_DIRECTORY | O_CLOEXEC) : bk_tree_clone(dir + "/rootfs")
                 guard fd >= 0 else { throw BockerError.errno("cannot open the root of '\(rec.id)'", code: .io) }
             }
             defer { close(fd) }
+            try attachMounts(rec, fd)
             return try body(rec, fd)
         }
     }
 
-    /// The source `path` inside the container whose root is `rootFD`.
-    func containerSource(_ rootFD: Int32, _ path: String, _ rec: ContainerRecord, displayRef: String) throws -> CopySource {
+    /// The volumes and bind mounts a stopped container's copy sees (Docker mounts them for a
+    /// copy too), outer mount points first; tmpfs mounts are empty until a start, so not these.
+    func copyMounts(_ rec: ContainerRecord) -> [MountSpec] {
+        (rec.mounts ?? []).filter { $0.type != .tmpfs }.enumerated()
+            .sorted { ($0.element.destination.split(separator: "/").count, $0.offset) < ($1.element.destination.split(separator: "/").count, $1.offset) }
+            .map(\.element)
+    }
+
+    /// Attaches the container's volumes and bind mounts (read-only ones read-only) inside the
+    /// detached tree `treeFD` of a stopped container's root: they go with the tree's last fd,
+    /// and are mounted in no namespace meanwhile. Mount points are reached through no symlink.
+    /// The caller holds the store lock.
+    func attachMounts(_ rec: ContainerRecord, _ treeFD: Int32) throws {
+        for m in copyMounts(rec) {
+            let source: String
+            switch m.type {
+            case .bind:
+                try MountSpec.checkHostPath(m.source)
+                source = m.source
+            case .volume: source = try volumes.ensure(m.source).mountpoint
+            case .tmpfs: continue
+            }
+            var err = [CChar](repeating: 0, count: 512)
+            guard bk_attach_in_tree(treeFD, source, m.destination, m.readOnly ? 1 : 0, &err, UInt(err.count)) == 0 else {
+                throw BockerError(.kernel, "cannot mount \(m.destination) of '\(rec.name ?? rec.id)' for the copy: " + String(cString: err))
+            }
+        }
+    }
+
+    /// `name` below `dirFD` with every symlink in its last component followed inside the root
+    /// (`cp -L`): each link's target is resolved again from `rootFD` (absolute) or its
+    /// directory (relative), never on the host. The directory fd and name of what it ends at.
+    static func followInRoot(_ rootFD: Int32, parent: [String], dirFD: Int32, name: String, path: String) throws -> (Int32, String) {
+        var (dir, fd, last) = (parent, dirFD, name)
+        for _ in 0..<40 {
+            var st = stat()
+            guard fstatat(fd, last, &st, AT_SYMLINK_NOFOLLOW) == 0 else {
+                close(fd)
+                throw BockerError(.notFound, "\(path): the symbolic link leads to nothing in the container")
+            }
+            guard st.st_mode & S_IFMT == S_IFLNK else { return (fd, last) }
+            var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let n = readlinkat(fd, last, &buf, buf.count - 1)
+            close(fd)
+            guard n >= 0 else { throw BockerError.errno("cannot read the link \(path)", code: .io) }
+            buf[n] = 0
+            let target = String(cString: buf)
+            var comps = (target.hasPrefix("/") ? [] : dir) + target.split(separator: "/").map(String.init).filter { $0 != "." }
+            if target.hasSuffix("/") || comps.last == ".." || comps.isEmpty {
+                // Ends at a directory: the kernel resolves it whole, inside the root.
+                let d = bk_open_dir_in_root(rootFD, comps.joined(separator: "/"))
+                guard d >= 0 else { throw BockerError(.notFound, "\(path): the symbolic link leads to nothing in the container") }
+                return (d, ".")
+            }
+            last = comps.removeLast()
+            dir = comps
+            fd = bk_open_dir_in_root(rootFD, dir.joined(separator: "/"))
+            guard fd >= 0 else { throw BockerError(.notFound, "\(path): the symbolic link leads to nothing in the container") }
+        }
+        close(fd)
+        throw BockerError(.invalidArgument, "\(path): too many levels of symbolic links")
+    }
+
+    /// The source `path` inside the container whose root is `rootFD`; `follow` (-L) follows a
+    /// symlink at its end inside the container, the copy keeping the link's name.
+    func containerSource(_ rootFD: Int32, _ path: String, _ rec: ContainerRecord, displayRef: String, follow: Bool = false) throws -> CopySource {
         let (comps, contents, slash) = Runtime.splitContainerPath(path)
         let notFound = BockerError(.notFound, "Could not find the file \(path) in container \(displayRef)")
         if contents || slash || comps.isEmpty {
@@ -76,16 +143,21 @@ extension Runtime {
             guard fd >= 0 else { throw errno == ENOTDIR ? BockerError(.invalidArgument, "\(path): not a directory") : notFound }
             return CopySource(dirFD: fd, name: ".", base: comps.last ?? "", isDirectory: true, contents: contents || comps.isEmpty)
         }
-        let fd = bk_open_dir_in_root(rootFD, comps.dropLast().joined(separator: "/"))
+        var fd = bk_open_dir_in_root(rootFD, comps.dropLast().joined(separator: "/"))
         guard fd >= 0 else { throw notFound }
+        var name = comps.last!
         var st = stat()
-        guard fstatat(fd, comps.last!, &st, AT_SYMLINK_NOFOLLOW) == 0 else { close(fd); throw notFound }
-        return CopySource(dirFD: fd, name: comps.last!, base: comps.last!, isDirectory: st.st_mode & S_IFMT == S_IFDIR, contents: false)
+        guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { close(fd); throw notFound }
+        if follow && st.st_mode & S_IFMT == S_IFLNK {
+            (fd, name) = try Runtime.followInRoot(rootFD, parent: Array(comps.dropLast()), dirFD: fd, name: name, path: path)
+            guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { close(fd); throw notFound }
+        }
+        return CopySource(dirFD: fd, name: name, base: comps.last!, isDirectory: st.st_mode & S_IFMT == S_IFDIR, contents: false)
     }
 
     /// The source `path` on the host (the host's own symlinks are the user's: followed, except
     /// the last component, as cp -a).
-    static func hostSource(_ path: String) throws -> CopySource {
+    static func hostSource(_ path: String, follow: Bool = false) throws -> CopySource {
         let contents = path.hasSuffix("/.") || path == "."
         var trimmed = path
         while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
@@ -96,10 +168,17 @@ extension Runtime {
             return CopySource(dirFD: fd, name: ".", base: FS.basename(trimmed == "/" ? "" : trimmed), isDirectory: true,
                               contents: contents || trimmed == "/")
         }
+        let name = FS.basename(trimmed)
+        if follow, let real = realpath(trimmed, nil) {
+            // -L: the host's link followed as the host resolves it; the copy keeps its name.
+            defer { free(real) }
+            var src = try hostSource(String(cString: real))
+            src.base = name
+            return src
+        }
         let parent = trimmed.contains("/") ? FS.parent(trimmed) : "."
         let fd = Glibc.open(parent.isEmpty ? "/" : parent, bk_o_path | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw BockerError.errno("cannot open '\(parent)'", code: errno == ENOENT ? .notFound : .io) }
-        let name = FS.basename(trimmed)
         var st = stat()
         guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else {
             close(fd)
@@ -143,10 +222,11 @@ extension Runtime {
 
     // MARK: out of the container
 
-    /// `bocker cp CTR:PATH DEST`: the file or tree at PATH to the host path DEST.
-    public func copyOut(_ ref: String, path: String, toHost dest: String) throws {
+    /// `bocker cp CTR:PATH DEST`: the file or tree at PATH to the host path DEST (`followLink`,
+    /// -L: a symlink PATH followed inside the container).
+    public func copyOut(_ ref: String, path: String, toHost dest: String, followLink: Bool = false) throws {
         try withContainerRoot(ref) { rec, rootFD in
-            let src = try containerSource(rootFD, path, rec, displayRef: rec.name ?? rec.id)
+            let src = try containerSource(rootFD, path, rec, displayRef: rec.name ?? rec.id, follow: followLink)
             defer { close(src.dirFD) }
             // An absolute DEST keeps its "/" as the first component ("//a" opens as "/a").
             let comps = (dest.hasPrefix("/") ? ["/"] : []) + dest.split(separator: "/").map(String.init).filter { $0 != "." }
@@ -160,9 +240,9 @@ extension Runtime {
     }
 
     /// `bocker cp CTR:PATH -`: the file or tree at PATH as a tar stream on `fd`.
-    public func copyOut(_ ref: String, path: String, toTarFD fd: Int32) throws {
+    public func copyOut(_ ref: String, path: String, toTarFD fd: Int32, followLink: Bool = false) throws {
         try withContainerRoot(ref) { rec, rootFD in
-            let src = try containerSource(rootFD, path, rec, displayRef: rec.name ?? rec.id)
+            let src = try containerSource(rootFD, path, rec, displayRef: rec.name ?? rec.id, follow: followLink)
             defer { close(src.dirFD) }
             try TreeCopy.writeTar(dirFD: src.dirFD, name: src.name, tarName: src.contents ? "" : src.base.isEmpty ? "." : src.base, to: fd)
         }
@@ -172,8 +252,9 @@ extension Runtime {
 
     /// `bocker cp SRC CTR:PATH`: the host file or tree SRC into the container. Owners become the
     /// container's root unless `archive` (-a) keeps those of SRC; modes and times are kept.
-    public func copyIn(_ ref: String, fromHost source: String, path: String, archive: Bool) throws {
-        let src = try Runtime.hostSource(source)
+    /// `followLink` (-L): a symlink SRC is followed on the host.
+    public func copyIn(_ ref: String, fromHost source: String, path: String, archive: Bool, followLink: Bool = false) throws {
+        let src = try Runtime.hostSource(source, follow: followLink)
         defer { close(src.dirFD) }
         try withContainerRoot(ref) { rec, rootFD in
             let (into, tarName) = try containerDestination(rootFD, path, src)

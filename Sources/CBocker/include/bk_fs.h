@@ -28,4 +28,18 @@ int bk_btrfs_is_subvolume(const char *path);
 int bk_overlay_detached(const char *const *lowers, int n, const char *upper, const char *work,
                         char *err, unsigned long errlen);
 
+// A detached copy (open_tree OPEN_TREE_CLONE) of the directory `dir`, its last component not
+// a symlink: a mount tree of its own that bk_attach_in_tree can add to. The fd, or -1, errno.
+int bk_tree_clone(const char *dir);
+
+// Attaches a detached recursive copy of the host path `source` (nodev, nosuid, read-only if
+// asked) at the absolute path `dest` inside the detached tree whose root is `treefd` (from
+// bk_overlay_detached or bk_tree_clone). `dest` is walked a component at a time from that
+// root and through no symlink; missing mount points are created (a directory, or an empty
+// file for a file source), as a container start creates them. The new mount is part of the
+// tree: it goes when the tree's last fd closes, and is never visible in any mount namespace.
+// 0, or -1 with errno and a message in err.
+int bk_attach_in_tree(int treefd, const char *source, const char *dest, int readonly,
+                      char *err, unsigned long errlen);
+
 #endif
