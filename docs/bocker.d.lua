@@ -311,7 +311,7 @@ function cgrouplib.of(ref) end
 ---@field error? string Why the last start failed.
 ---@field resources bocker.Resources
 ---@field health? "starting"|"healthy"|"unhealthy" Its healthcheck's status as its monitor last wrote it; nil without a healthcheck (or before its first start).
----@field network_mode string "bridge", "none", "host" or a user network's name.
+---@field network_mode string "bridge", "none", "host", "container:<id>" or a user network's name.
 ---@field ports string[] Published ports, e.g. "0.0.0.0:8080->80/tcp".
 ---@field exposed_ports string[] "80/tcp" entries: the image's, --expose and the published ones.
 ---@field stop_signal? string The signal stop sends (nil: TERM).
@@ -536,7 +536,7 @@ function Container:top(ps_args) end
 ---@field cpu_shares? integer 2 to 262144.
 ---@field memory? integer Bytes, at least 6 MiB.
 ---@field pids_limit? integer 0 or less: unlimited.
----@field network? string "bridge" (default), "none", "host" or a user network.
+---@field network? string "bridge" (default), "none", "host", a user network, or "container:NAME" (a running container's).
 ---@field ports? string[] "[HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|/udp]" entries.
 ---@field volumes? string[] "/host:/dest[:ro]" or "name:/dest[:ro]".
 ---@field volumes_from? string[] "CONTAINER[:ro]".
@@ -572,8 +572,8 @@ function Container:top(ps_args) end
 ---@field ulimits? string[] "nofile=1024:2048", "core=0": rlimits set before the command starts.
 ---@field shm_size? integer Size of /dev/shm in bytes (default 64 MiB).
 ---@field sysctls? string[] "net.ipv4.ip_forward=1": namespaced sysctls only (net.*, kernel.shm*/msg*/sem, fs.mqueue.*).
----@field ipc? "private"|"host" The IPC namespace (and /dev/shm): its own (default) or the host's.
----@field pid? "host" Share the host's PID namespace.
+---@field ipc? string The IPC namespace (and /dev/shm): "private" (default), "shareable", "none" (no /dev/shm), "host" or "container:NAME".
+---@field pid? string "host" or "container:NAME": share the host's or a running container's PID namespace.
 ---@field uts? "host" Share the host's UTS namespace (hostname).
 ---@field healthcheck? bocker.Healthcheck|string|false Its healthcheck, over the image's: a table, a shell command, or false to disable the image's (--no-healthcheck).
 

@@ -188,6 +188,12 @@ public struct ProcessSpec {
     public var hostPID = false
     public var hostUTS = false
     public var hostIPC = false
+    /// Another container's namespaces (`--pid`/`--ipc container:X`, fds the caller opened and
+    /// checked): its PID namespace; its IPC namespace with its mount namespace (for its /dev/shm).
+    public var joinPIDNamespaceFD: Int32?
+    public var joinIPCNamespaceFDs: (ipc: Int32, mnt: Int32)?
+    /// `--ipc none`: no /dev/shm.
+    public var noShm = false
 
     public static let dockerMaskedPaths = [
         "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -392,6 +398,9 @@ public enum ContainerProcess {
         cfg.host_pid = spec.hostPID ? 1 : 0
         cfg.host_uts = spec.hostUTS ? 1 : 0
         cfg.host_ipc = spec.hostIPC ? 1 : 0
+        if let fd = spec.joinPIDNamespaceFD { cfg.join_pid = 1; cfg.pid_ns_fd = fd }
+        if let fds = spec.joinIPCNamespaceFDs { cfg.join_ipc = 1; cfg.ipc_ns_fd = fds.ipc; cfg.mnt_ns_fd = fds.mnt }
+        cfg.no_shm = spec.noShm ? 1 : 0
         let rlimits = spec.rlimits.map { bk_rlimit(resource: $0.0, soft: $0.1, hard: $0.2) }
         cfg.n_rlimits = Int32(rlimits.count)
         var handle = bk_spawn_handle()

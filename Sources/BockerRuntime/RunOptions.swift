@@ -85,7 +85,9 @@ public struct RunOptions: Codable, Sendable, Equatable {
     public var sysctls: [Sysctl] = []
     /// `--shm-size` in bytes (nil: 64 MiB, Docker's default).
     public var shmSize: Int64?
-    /// "host" shares the host's PID, UTS or IPC namespace; nil = a new one.
+    /// "host" shares the host's PID, UTS or IPC namespace; "container:<id>" (pid, ipc) joins
+    /// that running container's; ipc also "private"/"shareable" (a new one) or "none" (a new
+    /// one without /dev/shm); nil = a new one.
     public var pidMode: String?
     public var utsMode: String?
     public var ipcMode: String?
@@ -128,11 +130,19 @@ public struct RunOptions: Codable, Sendable, Equatable {
         for o in dnsOptions where o.isEmpty || !o.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) {
             throw BockerError(.invalidArgument, "invalid --dns-option '\(o)': one word such as ndots:2")
         }
-        for (flag, mode) in [("--pid", pidMode), ("--uts", utsMode)] {
-            if let m = mode, m != "host" { throw BockerError(.invalidArgument, "invalid \(flag) '\(m)': only host is supported") }
+        if let m = pidMode, m != "host" && !m.hasPrefix("container:") {
+            throw BockerError(.invalidArgument, "invalid --pid '\(m)': use host or container:NAME")
         }
-        if let m = ipcMode, m != "host" && m != "private" {
-            throw BockerError(.invalidArgument, "invalid --ipc '\(m)': use private (the default) or host")
+        if let m = utsMode, m != "host" { throw BockerError(.invalidArgument, "invalid --uts '\(m)': only host is supported") }
+        if let m = ipcMode, !["host", "private", "shareable", "none"].contains(m) && !m.hasPrefix("container:") {
+            throw BockerError(.invalidArgument, "invalid --ipc '\(m)': use private (the default), shareable, none, host or container:NAME")
+        }
+        if network.hasPrefix("container:") {
+            // Docker's rule: the network, hostname and DNS are the other container's.
+            for (flag, set) in [("--hostname", hostname != nil), ("--dns", !dns.isEmpty), ("--dns-search", !dnsSearch.isEmpty),
+                                ("--dns-option", !dnsOptions.isEmpty), ("--add-host", !extraHosts.isEmpty)] where set {
+                throw BockerError(.invalidArgument, "conflicting options: \(flag) and --network container:")
+            }
         }
         if utsMode == "host" && hostname != nil {
             throw BockerError(.invalidArgument, "conflicting options: --hostname and --uts host")
@@ -140,15 +150,15 @@ public struct RunOptions: Codable, Sendable, Equatable {
         if let s = shmSize, s <= 0 {
             throw BockerError(.invalidArgument, "invalid --shm-size \(s): must be greater than 0")
         }
-        if ipcMode == "host" && shmSize != nil {
-            throw BockerError(.invalidArgument, "conflicting options: --shm-size and --ipc host (the host's /dev/shm is used)")
+        if let m = ipcMode, m == "host" || m == "none" || m.hasPrefix("container:"), shmSize != nil {
+            throw BockerError(.invalidArgument, "conflicting options: --shm-size and --ipc \(m) (\(m == "none" ? "no" : "another") /dev/shm)")
         }
         for c in sysctls {
-            if c.isNet && network == "host" {
-                throw BockerError(.invalidArgument, "sysctl '\(c.name)' is not allowed with --network host: it would change the host's")
+            if c.isNet && (network == "host" || network.hasPrefix("container:")) {
+                throw BockerError(.invalidArgument, "sysctl '\(c.name)' is not allowed with --network \(network): the namespace is not its own")
             }
-            if c.isIPC && ipcMode == "host" {
-                throw BockerError(.invalidArgument, "sysctl '\(c.name)' is not allowed with --ipc host: it would change the host's")
+            if c.isIPC, let m = ipcMode, m == "host" || m.hasPrefix("container:") {
+                throw BockerError(.invalidArgument, "sysctl '\(c.name)' is not allowed with --ipc \(m): the namespace is not its own")
             }
         }
     }
@@ -187,6 +197,7 @@ public struct RunOptions: Codable, Sendable, Equatable {
         spec.hostPID = pidMode == "host"
         spec.hostUTS = utsMode == "host"
         spec.hostIPC = ipcMode == "host"
+        spec.noShm = ipcMode == "none"
     }
 }
 

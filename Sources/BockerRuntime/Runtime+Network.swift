@@ -28,6 +28,9 @@ extension Runtime {
         let opts = rec.runOptions ?? RunOptions()
         try writeContainerFile(dir + "/resolv.conf",
                                opts.resolvConf(ContainerFiles.resolvConf(host: try? FS.readString("/etc/resolv.conf"), fallback: dns)))
+        if mode.hasPrefix(Runtime.containerModePrefix) {   // the other's namespace and files
+            return PreparedNetwork(namespace: nil, newNamespace: false, binds: joinedNetworkBinds(mode))
+        }
         if mode == "none" || mode == "host" {
             try writeContainerFile(dir + "/hosts", ContainerFiles.hosts(own: ("127.0.1.1", names(rec)), peers: [])
                                    + extraHosts(rec, gateway: nil))

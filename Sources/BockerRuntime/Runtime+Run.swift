@@ -150,9 +150,12 @@ extension Runtime {
         }
         defer { ttyPair.forEach { if $0 >= 0 { close($0) } } }
         let child: SpawnedProcess
+        let joined = try openJoinedNamespaces(rec)   // --network/--ipc/--pid container:X
+        defer { joined.close() }
+        joined.apply(to: &spec)
         let net = try prepareNetwork(&rec)
         spec.newNetworkNamespace = net.newNamespace
-        spec.networkNamespaceFD = net.namespace?.fd
+        spec.networkNamespaceFD = joined.net >= 0 ? joined.net : net.namespace?.fd
         spec.binds = net.binds.map { var b = $0; b.idmapped = true; return b } + volumeBinds
         do {
             defer {   // the child has its own copies

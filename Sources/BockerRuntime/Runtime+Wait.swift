@@ -114,6 +114,9 @@ extension Runtime {
     /// 127.0.0.1 with the host's network; nil while it is not attached yet.
     func reachableAddress(_ rec: ContainerRecord) throws -> String? {
         let ip: String
+        if let id = Runtime.joinReference(rec.networkMode) {   // --network container:X: X's address
+            return try reachableAddress(try container(id))
+        }
         if rec.networkMode == "host" {
             ip = "127.0.0.1"
         } else if let net = rec.networkState {

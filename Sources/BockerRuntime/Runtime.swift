@@ -154,6 +154,7 @@ public final class Runtime {
     /// is left behind when it fails. `image` replaces the lookup of `spec.image` (a build step's
     /// state: layers and config that are no stored image).
     public func create(_ spec: ContainerSpec, image override: ImageRecord? = nil) throws -> ContainerRecord {
+        var spec = spec
         if let n = spec.name, !Identifier.isSafeComponent(n) {
             throw BockerError(.invalidArgument, "invalid container name '\(n)': use letters, digits, '_', '.' and '-'")
         }
@@ -162,6 +163,7 @@ public final class Runtime {
         try spec.run.validate(network: spec.network, hostname: spec.hostname)
         try spec.healthcheck?.validate()
         return try store.withLock {
+            spec = try resolveJoinTargets(spec)   // container:NAME modes: running, stored by id
             try checkNetwork(spec)
             let image = try override ?? store.image(spec.image)
             if let n = spec.name, listContainers().contains(where: { $0.name == n }) {
@@ -301,6 +303,12 @@ public final class Runtime {
     /// Refuses a network that does not exist, ports without a bridge network, and ports that
     /// are taken, before anything is made.
     func checkNetwork(_ spec: ContainerSpec) throws {
+        if spec.network.hasPrefix(Runtime.containerModePrefix) {
+            if !spec.ports.isEmpty || spec.publishAll {
+                throw BockerError(.invalidArgument, "conflicting options: port publishing and the container type network mode")
+            }
+            return
+        }
         switch spec.network {
         case "none", "host":
             if !spec.ports.isEmpty {

@@ -23,6 +23,7 @@ struct bk_spawn_ctx {
     // userns: the detached mounts the parent sent with the go byte (root first, then binds).
     int *mount_fds;
     int n_mount_fds;
+    int shm_tree;       // join_ipc: the other container's /dev/shm, a detached mount (else -1)
 };
 
 // Builds the new root in the current mount namespace and pivots into it; fails the child

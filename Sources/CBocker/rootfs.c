@@ -197,8 +197,13 @@ static void bk_setup_dev(const struct bk_spawn_ctx *x) {
     bk_safe_mkdirs(efd, "dev/pts");
     bk_mount_or_fail(efd, "devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
                      "newinstance,ptmxmode=0666,mode=0620,gid=5", "mount devpts on /dev/pts");
-    bk_safe_mkdirs(efd, "dev/shm");
-    if (x->cfg->host_ipc)   // --ipc host: the host's POSIX shared memory too ("/" is still the host's)
+    if (!x->cfg->no_shm) bk_safe_mkdirs(efd, "dev/shm");   // --ipc none: no /dev/shm at all
+    if (x->cfg->no_shm) {
+    } else if (x->shm_tree >= 0) {   // --ipc container:X: X's /dev/shm (the same tmpfs)
+        if (syscall(SYS_move_mount, x->shm_tree, "", AT_FDCWD, "dev/shm", MOVE_MOUNT_F_EMPTY_PATH) != 0)
+            bk_child_fail(efd, BK_STAGE_SETUP, errno, "mount the other container's /dev/shm");
+        close(x->shm_tree);
+    } else if (x->cfg->host_ipc)   // --ipc host: the host's POSIX shared memory too ("/" is still the host's)
         bk_mount_or_fail(efd, "/dev/shm", "dev/shm", NULL, MS_BIND, NULL, "bind-mount the host's /dev/shm");
     else
         bk_mount_or_fail(efd, "shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV,

@@ -33,6 +33,11 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/magic.h>
+
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
 
 #define BK_STACK_SIZE (1024 * 1024)
 
@@ -112,6 +117,28 @@ static _Noreturn void bk_run_init(const bk_final_config *f, const bk_spawn_confi
     }
 }
 
+// --ipc container:X: X's IPC namespace, and a clone of X's /dev/shm mount made from inside X's
+// mount namespace (a mount of another namespace cannot be bind-mounted); the child goes back to
+// its own new mount namespace at once and mounts the clone on its /dev/shm (rootfs.c).
+static void bk_join_ipc(struct bk_spawn_ctx *x, int efd) {
+    const bk_spawn_config *c = x->cfg;
+    if (setns(c->ipc_ns_fd, CLONE_NEWIPC) != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "join the other container's IPC namespace");
+    close(c->ipc_ns_fd);
+    int own = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+    if (own < 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "open the mount namespace");
+    if (setns(c->mnt_ns_fd, CLONE_NEWNS) != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "enter the other container's mount namespace");
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, "/dev/shm", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+    int e = errno;
+    if (setns(own, CLONE_NEWNS) != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "return to the container's mount namespace");
+    close(own);
+    close(c->mnt_ns_fd);
+    if (tree < 0) bk_child_fail(efd, BK_STAGE_SETUP, e, "clone the other container's /dev/shm");
+    struct statfs sf;
+    if (fstatfs(tree, &sf) != 0 || sf.f_type != TMPFS_MAGIC)
+        bk_child_fail(efd, BK_STAGE_SETUP, EINVAL, "the other container's /dev/shm is not a tmpfs");
+    x->shm_tree = tree;
+}
+
 static int bk_spawn_child(void *arg) {
     struct bk_spawn_ctx *x = arg;
     const bk_spawn_config *c = x->cfg;
@@ -125,9 +152,10 @@ static int bk_spawn_child(void *arg) {
     bk_reset_signal_handlers();  // all signals are still blocked (by the parent, around clone)
     // Drop every fd inherited from the parent (other threads' pipes included) at once, so that
     // no one else's pipe is held open by this child while it waits for release.
-    int keep[7 + 24] = { sfd, efd, c->stdin_fd, c->stdout_fd, c->stderr_fd,
-                         c->join_netns && !c->userns ? c->netns_fd : -1, c->tty_socket };
-    int nkeep = 7;
+    int keep[9 + 24] = { sfd, efd, c->stdin_fd, c->stdout_fd, c->stderr_fd,
+                         c->join_netns && !c->userns ? c->netns_fd : -1, c->tty_socket,
+                         c->join_ipc ? c->ipc_ns_fd : -1, c->join_ipc ? c->mnt_ns_fd : -1 };
+    int nkeep = 9;
     for (int i = 0; i < c->n_cgroup_fds && i < 24; i++) keep[nkeep++] = c->cgroup_fds[i];
     bk_close_fds_except(keep, nkeep);
     if (c->die_with_parent) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -157,6 +185,7 @@ released:
         if (setns(c->netns_fd, CLONE_NEWNET) != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "join the network namespace");
         close(c->netns_fd);
     }
+    if (c->join_ipc) bk_join_ipc(x, efd);
     umask(0);
     bk_setup_root(x);
     bk_enter_workdir(efd, c->workdir, 1);
@@ -226,7 +255,13 @@ int bk_spawn_start(const bk_spawn_config *cfg, bk_spawn_handle *h, char *err, si
     struct bk_spawn_ctx x;
     memset(&x, 0, sizeof x);
     x.cfg = cfg;
+    x.shm_tree = -1;
     x.cap_last = bk_cap_last_cap();
+    if (cfg->userns && (cfg->join_pid || cfg->join_ipc)) {
+        if (err) snprintf(err, errlen, "spawn: a user namespace cannot join another container's namespaces");
+        errno = EINVAL;
+        return -1;
+    }
     for (size_t i = 0; i < BK_NDEV; i++) {
         // The host's numbers (the standard ones if the host's /dev is unusual).
         char path[32] = "/dev/";
@@ -266,8 +301,8 @@ int bk_spawn_start(const bk_spawn_config *cfg, bk_spawn_handle *h, char *err, si
 
     int flags = CLONE_NEWNS | SIGCHLD;
     if (!cfg->host_uts) flags |= CLONE_NEWUTS;
-    if (!cfg->host_ipc) flags |= CLONE_NEWIPC;
-    if (!cfg->host_pid) flags |= CLONE_NEWPID;
+    if (!cfg->host_ipc && !cfg->join_ipc) flags |= CLONE_NEWIPC;
+    if (!cfg->host_pid && !cfg->join_pid) flags |= CLONE_NEWPID;
     if (cfg->new_netns && !cfg->join_netns) flags |= CLONE_NEWNET;
     if (cfg->userns) flags |= CLONE_NEWUSER;
     // Direct mode shares our memory until the child execs (as posix_spawn does): this thread
@@ -288,6 +323,22 @@ int bk_spawn_start(const bk_spawn_config *cfg, bk_spawn_handle *h, char *err, si
             return -1;
         }
     }
+    // --pid container:X: a PID namespace is only entered by children, so this thread's
+    // pid_ns_for_children is X's for the clone, and ours again right after.
+    int own_pid = -1;
+    if (cfg->join_pid) {
+        own_pid = open("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC);
+        if (own_pid < 0 || setns(cfg->pid_ns_fd, CLONE_NEWPID) != 0) {
+            int e2 = errno;
+            if (own_pid >= 0) close(own_pid);
+            if (own_net >= 0) { setns(own_net, CLONE_NEWNET); close(own_net); }
+            close(sp[0]); close(sp[1]); close(ep[0]); close(ep[1]);
+            munmap(stack, BK_STACK_SIZE);
+            if (err) snprintf(err, errlen, "enter the other container's PID namespace: %s", strerror(e2));
+            errno = e2;
+            return -1;
+        }
+    }
     if (direct) flags |= CLONE_VM | CLONE_VFORK;
     // Block every signal so that none of the parent's handlers runs in the child before it
     // resets them.
@@ -297,6 +348,14 @@ int bk_spawn_start(const bk_spawn_config *cfg, bk_spawn_handle *h, char *err, si
     pid_t pid = clone(bk_spawn_child, (char *)stack + BK_STACK_SIZE, flags, &x);
     int e = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (own_pid >= 0) {
+        if (setns(own_pid, CLONE_NEWPID) != 0) {   // cannot happen; never fork on in X's
+            if (pid > 0) { kill(pid, SIGKILL); bk_waitpid_status(pid, NULL); }
+            pid = -1;
+            e = errno;
+        }
+        close(own_pid);
+    }
     if (own_net >= 0) {
         if (setns(own_net, CLONE_NEWNET) != 0) {   // cannot happen; never go on in the wrong one
             if (pid > 0) { kill(pid, SIGKILL); bk_waitpid_status(pid, NULL); }

@@ -189,7 +189,7 @@ struct RunFlagsTests {
 
             Self.refused(f, img, ["--uts", "host", "--hostname", "x"], naming: "--hostname")
             Self.refused(f, img, ["--pid", "container:x"], naming: "--pid")
-            Self.refused(f, img, ["--ipc", "shareable"], naming: "--ipc")
+            Self.refused(f, img, ["--ipc", "bogus"], naming: "--ipc")
         }
     }
 

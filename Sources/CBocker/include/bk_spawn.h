@@ -118,6 +118,14 @@ typedef struct {
     // Share the host's namespace instead of a new one: --pid host, --uts host (no
     // sethostname then), --ipc host (the host's /dev/shm is bind-mounted on /dev/shm).
     int host_pid, host_uts, host_ipc;
+    // Another container's namespaces (--pid/--ipc container:X); its /proc/PID/ns/* fds, opened
+    // and checked by the caller (the record's pid and start time). join_pid: the cloning thread
+    // enters pid_ns_fd around clone (the child is born in it; the thread goes back at once, so
+    // nothing forked later is). join_ipc: the child enters ipc_ns_fd, and its /dev/shm is X's
+    // (cloned with open_tree in X's mount namespace mnt_ns_fd). Not with userns.
+    int join_pid, pid_ns_fd;
+    int join_ipc, ipc_ns_fd, mnt_ns_fd;
+    int no_shm;                   // --ipc none: no /dev/shm
 } bk_spawn_config;
 
 #define BK_MAX_MOUNT_FDS 64
