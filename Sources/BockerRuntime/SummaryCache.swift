@@ -167,7 +167,9 @@ extension Runtime {
         let path = recordsTokenPath
         var fd = Glibc.open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
         if fd < 0 && errno == ENOENT {
-            try? FS.makeDirectories(FS.parent(path), mode: 0o700)
+            // cache/ alone, never the state root: a state root removed meanwhile (a container's
+            // monitor finishing after its root went) is not made again.
+            mkdir(FS.parent(path), 0o700)
             fd = Glibc.open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
         }
         var rng = SystemRandomNumberGenerator()
