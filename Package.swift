@@ -52,7 +52,7 @@ let package = Package(
         // The Lua host: script search, the bocker.* modules (thin bindings over the core), errors.
         .target(name: "BockerLua", dependencies: ["CLua", "BockerCore", "BockerStore", "BockerCgroups", "BockerNetwork", "BockerRuntime", "BockerScripts", "BockerRegistry", "BockerYAML"]),
         .executableTarget(name: "bocker", dependencies: ["BockerLua", "BockerRuntime"]),
-        .executableTarget(name: "embed-scripts"),
+        .executableTarget(name: "embed-scripts", dependencies: ["CLua"]),
         .plugin(name: "EmbedScriptsPlugin", capability: .buildTool(), dependencies: ["embed-scripts"]),
         .testTarget(name: "BockerCoreTests", dependencies: ["BockerCore", "BockerStore", "BockerCgroups", "BockerRuntime"]),
         .testTarget(name: "BockerSeccompTests", dependencies: ["BockerSeccomp", "BockerCore"]),

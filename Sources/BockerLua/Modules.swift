@@ -89,6 +89,10 @@ enum Modules {
             let name = try lua.checkString(1, "searcher")
             // "bocker.cli" → "lib/bocker/cli.lua" (a byte loop: no generic machinery at start-up)
             let path = "lib/" + String(decoding: name.utf8.map { $0 == 0x2e ? 0x2f : $0 }, as: UTF8.self) + ".lua"
+            if LuaHost.loadBundledBytecode(lua.L, path) {
+                lua.push(path)
+                return 2
+            }
             guard let text = BundledScripts.text(path) else {
                 lua.push("\n\tno bundled module '\(path)'")
                 return 1

@@ -4,30 +4,31 @@ import BockerCore
 /// What `ps` shows and filters on of one container: a few fields of its record, and the state
 /// it really is in (`live`, worked out when listed, never cached). `Runtime.containerSummaries`
 /// lists them through the summary cache. A class: a listing passes a thousand of them from the
-/// cache to Lua without copying each one's strings.
+/// cache to Lua without copying each one's strings. Its fields are constants (read without
+/// exclusivity checks) but `live`, which the listing sets.
 public final class ContainerSummary: @unchecked Sendable, Equatable {
-    public var id: String
-    public var name: String?
-    public var image: String
-    public var imageSource: String
-    public var command: [String]
-    public var created: Double
+    public let id: String
+    public let name: String?
+    public let image: String
+    public let imageSource: String
+    public let command: [String]
+    public let created: Double
     /// The state the record says (see `live`).
-    public var state: ContainerState
-    public var paused: Bool
-    public var pid: Int32?
-    public var pidStartTime: UInt64?
-    public var monitorPid: Int32?
-    public var monitorStartTime: UInt64?
-    public var startedAt: Double?
-    public var finishedAt: Double?
-    public var exitCode: Int32?
-    public var networkMode: String?
+    public let state: ContainerState
+    public let paused: Bool
+    public let pid: Int32?
+    public let pidStartTime: UInt64?
+    public let monitorPid: Int32?
+    public let monitorStartTime: UInt64?
+    public let startedAt: Double?
+    public let finishedAt: Double?
+    public let exitCode: Int32?
+    public let networkMode: String?
     /// The published ports as configured, in Docker's form ("0.0.0.0:8080->80/tcp").
-    public var ports: [String]
+    public let ports: [String]
     /// Labels sorted by key.
-    public var labels: [Label]
-    public var mounts: [Mount]
+    public let labels: [Label]
+    public let mounts: [Mount]
     /// The state as it really is (a dead "running" one is exited); set by the listing.
     public var live: ContainerState
 

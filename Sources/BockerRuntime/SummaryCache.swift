@@ -287,7 +287,10 @@ extension Runtime {
         for i in list.indices where list[i].state == .running {
             list[i].live = list[i].liveState(alive: alive)
         }
-        return list.indices.sorted { list[$0].created < list[$1].created }.map { list[$0] }
+        // Oldest first, ties in listing order (a stable sort on a plain array of keys).
+        let created = list.map(\.created)
+        if zip(created, created.dropFirst()).allSatisfy({ $0 <= $1 }) { return list }
+        return created.indices.sorted { created[$0] < created[$1] || (created[$0] == created[$1] && $0 < $1) }.map { list[$0] }
     }
 }
 

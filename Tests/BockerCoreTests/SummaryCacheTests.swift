@@ -15,27 +15,18 @@ import BockerCgroups
 @Suite("Summary cache file")
 struct SummaryCacheTests {
     static func summary(_ i: Int) -> ContainerSummary {
-        let s = ContainerSummary(ContainerRecord.sample(id: "ps_00000000000\(i)"))
-        if i % 2 == 0 {
-            s.name = nil
-            s.state = .running
-            s.pid = Int32(-i)
-            s.pidStartTime = UInt64.max
-            s.monitorPid = 77
-            s.startedAt = 1.5
-            s.exitCode = nil
-        } else {
-            s.name = "n\u{e9}\t\n\(i)"
-            s.state = .exited
-            s.exitCode = 137
-            s.finishedAt = 99.25
-            s.labels = [.init(key: "a", value: ""), .init(key: "k=v", value: "x y")]
-            s.mounts = [.init(type: "volume", source: "v", destination: "/d", readOnly: true)]
-            s.ports = ["0.0.0.0:80->80/tcp"]
-        }
-        s.command = i % 3 == 0 ? [] : ["sh", "-c", "echo ''"]
-        s.live = s.state
-        return s
+        let r = ContainerSummary(ContainerRecord.sample(id: "ps_00000000000\(i)"))
+        let even = i % 2 == 0
+        return ContainerSummary(
+            id: r.id, name: even ? nil : "n\u{e9}\t\n\(i)", image: r.image, imageSource: r.imageSource,
+            command: i % 3 == 0 ? [] : ["sh", "-c", "echo ''"], created: r.created,
+            state: even ? .running : .exited, paused: r.paused, pid: even ? Int32(-i) : r.pid,
+            pidStartTime: even ? UInt64.max : r.pidStartTime, monitorPid: even ? 77 : r.monitorPid,
+            monitorStartTime: r.monitorStartTime, startedAt: even ? 1.5 : r.startedAt,
+            finishedAt: even ? r.finishedAt : 99.25, exitCode: even ? nil : 137, networkMode: r.networkMode,
+            ports: even ? r.ports : ["0.0.0.0:80->80/tcp"],
+            labels: even ? r.labels : [.init(key: "a", value: ""), .init(key: "k=v", value: "x y")],
+            mounts: even ? r.mounts : [.init(type: "volume", source: "v", destination: "/d", readOnly: true)])
     }
 
     static func entries() -> [SummaryCache.Entry] {

@@ -84,6 +84,27 @@ struct ScriptingTests {
         }
     }
 
+    @Test("finalizers of a script's and a user command's objects run as bocker exits (Lua's rule at close)")
+    func finalizersRunAtExit() throws {
+        try BockerFixture.with { f in
+            let marks = f.tmp + "/marks"
+            func gc(_ label: String) -> String {
+                """
+                setmetatable({}, { __gc = function()
+                  local h = assert(io.open("\(marks)", "a")); h:write("\(label)\\n"); h:close()
+                end })
+                """
+            }
+            let path = try f.writeFile("gc.lua", gc("script") + "\nprint('done')\n")
+            let r = f.run(["script", path])
+            #expect(r.status == 0 && r.stdout == "done\n", "\(r)")
+            try f.writeFile("cmds/gcmark.lua", "return { summary = 'x', run = function() \(gc("command")) end }\n")
+            let c = f.run(["gcmark"], env: ["BOCKER_SCRIPT_PATH": f.tmp + "/cmds"])
+            #expect(c.status == 0, "\(c)")
+            #expect(Host.readFile(marks) == "script\ncommand\n")
+        }
+    }
+
     @Test("the bocker API is a global and a module")
     func apiAvailable() throws {
         try BockerFixture.with { f in

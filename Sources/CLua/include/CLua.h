@@ -35,6 +35,13 @@ void clua_pushswiftfunction(lua_State *L, clua_swift_function fn);
 // Loads a chunk (text only: mode "t") from a buffer. Returns lua_load's status.
 int clua_loadbuffer(lua_State *L, const char *buf, size_t len, const char *chunkname);
 
+// Compiles Lua text into a bytecode chunk (debug information kept) in a malloc'd buffer of
+// *outlen bytes; on a syntax error returns NULL and sets *error (malloc'd) to Lua's message.
+char *clua_compile(const char *text, size_t len, const char *chunkname, size_t *outlen, char **error);
+
+// Loads a bytecode chunk (mode "b": only the binary's own bundled scripts, never a user's file).
+int clua_loadbytecode(lua_State *L, const char *buf, size_t len, const char *chunkname);
+
 // Pushes "chunkname:currentline:" of the Lua function `level` levels up ("" if unknown).
 void clua_where(lua_State *L, int level);
 
