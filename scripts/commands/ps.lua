@@ -97,9 +97,13 @@ return {
     local last = o.latest and 1 or (o.last and cli.integer(o.last, o.last_spelling, 0)) or nil
     -- Summaries (plain tables through the store's cache), not Container objects: ps of a
     -- thousand containers reads a thousand stamps, not a thousand records.
-    local list, images = {}, {}
-    for _, c in ipairs(bocker.container.summaries()) do
-      if matches(c, filters, images) then list[#list + 1] = c end
+    local list, images = bocker.container.summaries(), {}
+    if next(filters) then
+      local all = list
+      list = {}
+      for _, c in ipairs(all) do
+        if matches(c, filters, images) then list[#list + 1] = c end
+      end
     end
     if last then   -- the newest N, newest first (Docker's order for -n/-l)
       local newest = {}
