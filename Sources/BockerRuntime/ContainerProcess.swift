@@ -437,14 +437,14 @@ public enum ContainerProcess {
 
     /// Runs a command inside the running container whose first process is `pid`, to
     /// completion: joins `cgroupProcs`, its namespaces and root, drops privileges like the first
-    /// process. stdio fds: -1 = this process's own. `startedFD` (exec -d): gets the byte '1' once
+    /// process (its `rlimits` too). stdio fds: -1 = this process's own. `startedFD` (exec -d): gets the byte '1' once
     /// the command has exec'd. Returns the exit code (128+signal); throws
     /// `.commandNotFound` / `.notExecutable` / `.kernel` when it could not start.
     public static func exec(pid: Int32, argv: [String], env: [String], workdir: String = "/",
                             uid: UInt32 = 0, gid: UInt32 = 0, userName: String? = nil, groupName: String? = nil,
                             capabilities: CapabilitySet = .dockerDefault, allowNewPrivileges: Bool = false,
                             cgroupProcs: [String] = [], timeout: Double? = nil, joinUserNamespace: Bool = false,
-                            seccompFilter: [UInt8]? = nil,
+                            seccompFilter: [UInt8]? = nil, rlimits: [(Int32, UInt64, UInt64)] = [],
                             tty: Bool = false, startedFD: Int32 = -1,
                             stdin: Int32, stdout: Int32, stderr: Int32) throws -> Int32 {
         guard !argv.isEmpty else { throw BockerError(.invalidArgument, "no command given") }
@@ -481,7 +481,14 @@ public enum ContainerProcess {
         defer { if raw { tcsetattr(stdin, TCSANOW, &saved) } }
         var code: Int32 = 0
         var err = bk_child_error()
-        let r = withExtendedLifetime(s) { bk_exec_run(&cfg, &code, &err) }
+        let limits = rlimits.map { bk_rlimit(resource: $0.0, soft: $0.1, hard: $0.2) }
+        cfg.n_rlimits = Int32(limits.count)
+        let r = withExtendedLifetime(s) {
+            limits.withUnsafeBufferPointer { rl in
+                cfg.rlimits = rl.baseAddress
+                return bk_exec_run(&cfg, &code, &err)
+            }
+        }
         switch r {
         case 0: return code
         case 1: throw error(from: err)

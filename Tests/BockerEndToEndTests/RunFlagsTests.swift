@@ -106,7 +106,7 @@ struct RunFlagsTests {
         }
     }
 
-    @Test("--ulimit is set before the command (ulimit -n, -Hn, core) and the container cannot raise it")
+    @Test("--ulimit is set before the command (ulimit -n, -Hn, core) and exec'd commands; the container cannot raise it")
     func ulimits() throws {
         try BockerFixture.with { f in
             let img = try f.initImage()
@@ -118,6 +118,15 @@ struct RunFlagsTests {
             // Attack: raising the hard limit needs CAP_SYS_RESOURCE, which the container lacks.
             let raise = f.run(["run", "--rm", "--ulimit", "nofile=1024:2048", img, "sh", "-c", "ulimit -Hn 4096 && echo raised; ulimit -Hn"])
             #expect(!raise.stdout.contains("raised") && raise.stdout.hasSuffix("2048\n"), "\(raise)")
+            // exec'd commands are held to the container's limits too (the attack: a process
+            // exec'd into the container would otherwise get bocker's own, higher limits).
+            let d = f.run(["run", "-d", "--ulimit", "nofile=1024:2048", "--ulimit", "nproc=300:400", img, "sleep", "1000"])
+            #expect(d.status == 0, "\(d)")
+            let id = d.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let exec = f.run(["exec", id, "sh", "-c", "ulimit -n; ulimit -Hn; ulimit -u; ulimit -Hn 4096 && echo raised"])
+            #expect(splitLines(exec.stdout) == ["1024", "2048", "300"], "\(exec)")
+            let rm = f.run(["rm", "-f", id])
+            #expect(rm.status == 0, "\(rm)")
             Self.refused(f, img, ["--ulimit", "frobs=1"], naming: "frobs")
             Self.refused(f, img, ["--ulimit", "nofile=2048:1024"], naming: "nofile")
             Self.refused(f, img, ["--ulimit", "nofile=many"], naming: "many")

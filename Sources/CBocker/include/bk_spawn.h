@@ -186,6 +186,8 @@ typedef struct {
                                   // stdin/stdout to and from its master
     int started_fd;               // >= 0 (exec -d): the byte '1' is written to it once the command
                                   // has exec'd (nothing on a start failure); -1: unused
+    const bk_rlimit *rlimits;     // the container's --ulimit values, set in the command before
+    int n_rlimits;                // privileges are dropped (as run's first process has them)
 } bk_exec_config;
 
 // Runs the command to completion. On success returns 0 and sets *exit_code (128+n for a
