@@ -25,7 +25,7 @@ extension Runtime {
         let cmd: JSONValue = .array(cmdArgs.map { JSONValue.string($0) })
         return .object([
             ("Id", .string(rec.id)),
-            ("Name", .optional(rec.name)),
+            ("Name", .optional(rec.name.map { "/" + $0 })),   // Docker's form: "/web"
             ("Created", time(rec.created)),
             ("Path", .optional(rec.argv.first)),
             ("Args", .array(rec.argv.dropFirst().map { .string($0) })),

@@ -18,7 +18,7 @@ extension Runtime {
             if rec.name == newName {
                 throw BockerError(.invalidArgument, "Renaming a container with the same name as its current name")
             }
-            if listContainers().contains(where: { $0.name == newName && $0.id != rec.id }) {
+            if containerSummaries().contains(where: { $0.name == newName && $0.id != rec.id }) {
                 throw BockerError(.exists, "The container name '\(newName)' is already in use")
             }
             rec.name = newName

@@ -133,9 +133,11 @@ public final class Runtime {
         if Identifier.isSafeComponent(ref), FS.exists(recordPath(ref)) {
             return try ContainerRecord.load(recordPath(ref))
         }
-        if let c = try Identifier.resolve(ref, kind: "ps_", what: "container", in: listContainers(),
-                                          id: \.id, names: { $0.name.map { [$0] } ?? [] }) {
-            return c
+        // By name or id prefix among the summaries (a stat per record), then the one record.
+        if let c = try Identifier.resolve(ref, kind: "ps_", what: "container", in: containerSummaries(),
+                                          id: \.id, names: { $0.name.map { [$0] } ?? [] }),
+           let rec = try? ContainerRecord.load(recordPath(c.id)) {
+            return rec
         }
         throw BockerError(.notFound, "No container named '\(ref)' exists")
     }
@@ -166,9 +168,12 @@ public final class Runtime {
             spec = try resolveJoinTargets(spec)   // container:NAME modes: running, stored by id
             try checkNetwork(spec)
             let image = try override ?? store.image(spec.image)
-            if let n = spec.name, listContainers().contains(where: { $0.name == n }) {
+            // Names in use, from the summaries (a stat per record, not a read of each).
+            let names = Set(containerSummaries().compactMap(\.name))
+            if let n = spec.name, names.contains(n) {
                 throw BockerError(.exists, "The container name '\(n)' is already in use")
             }
+            if spec.name == nil { spec.name = ContainerNames.generate(avoiding: names) }
             let entry = spec.entrypoint ?? image.config.entrypoint ?? []
             var cmd = (spec.command?.isEmpty == false ? spec.command : nil) ?? image.config.cmd ?? []
             if spec.shell { cmd = ["/bin/sh", "-c", cmd.joined(separator: " ")] }

@@ -37,12 +37,41 @@ struct HabitGapsTests {
             #expect(f.run(["rename", "lim", "lim2"]).status == 0)
             #expect(f.run(["stop", "-t", "1", "lim2"]).status == 0)
             let stopped = f.run(["inspect", "-f", "{{.Name}} {{.State.Status}} " + Self.limits, id])
-            #expect(stopped.stdout == "lim2 exited 250000000 134217728 300 50\n", "\(stopped)")
+            #expect(stopped.stdout == "/lim2 exited 250000000 134217728 300 50\n", "\(stopped)")
             #expect(f.run(["start", "lim2"]).status == 0)
             let kept = f.run(["inspect", "-f", Self.limits, "lim2"])
             #expect(kept.stdout == "250000000 134217728 300 50\n", "\(kept)")
             _ = f.run(["rm", "-f", id])
             f.expectLifecycleClean(removed: [id])
+        }
+    }
+
+    @Test("a container made without --name gets Docker's kind of name (adjective_surname): shown by ps, usable as a reference, never one in use; inspect's .Name is /NAME")
+    func generatedNames() throws {
+        try LifecycleFixture.with { f in
+            let img = try f.initImage()
+            let a = try f.runDetached([img, "sleep", "1000"])
+            let b = try f.runDetached([img, "sleep", "1000"])
+            let names = f.run(["ps", "--format", "{{.ID}} {{.Names}}"])
+            #expect(names.status == 0, "\(names)")
+            var byID: [String: String] = [:]
+            for line in names.stdoutLines {
+                let p = line.split(separator: " ").map(String.init)
+                if p.count == 2 { byID[p[0]] = p[1] }
+            }
+            let na = try #require(byID[a], "\(names)"), nb = try #require(byID[b], "\(names)")
+            for n in [na, nb] {
+                let parts = n.split(separator: "_")
+                #expect(parts.count == 2 && parts.allSatisfy { $0.allSatisfy { $0.isLowercase || $0.isNumber } }, "\(n)")
+            }
+            #expect(na != nb)
+            #expect(f.run(["inspect", "-f", "{{.Name}}", a]).stdout == "/\(na)\n")
+            // The name works wherever a container is named, and --name cannot take it.
+            #expect(f.run(["stop", "-t", "1", nb]).stdout == "\(nb)\n")
+            let clash = f.run(["create", "--name", na, img, "true"])
+            #expect(clash.status != 0 && clash.stderr == "The container name '\(na)' is already in use\n", "\(clash)")
+            _ = f.run(["rm", "-f", a, b])
+            f.expectLifecycleClean(removed: [a, b])
         }
     }
 

@@ -130,7 +130,7 @@ struct VerbsLifecycleTests {
             _ = f.run(["create", "--name", "old", img, "true"])
             _ = f.run(["create", "--name", "other", img, "true"])
             #expect(f.run(["rename", "old", "new"]).status == 0)
-            #expect(f.run(["inspect", "-f", "{{.Name}}", "new"]).stdout == "new\n")
+            #expect(f.run(["inspect", "-f", "{{.Name}}", "new"]).stdout == "/new\n")
             #expect(f.run(["inspect", "old"]).status != 0)
             let taken = f.run(["rename", "new", "other"])
             #expect(taken.status != 0 && taken.stderr.contains("already in use"), "\(taken)")

@@ -113,7 +113,7 @@ expect_match "$(bocker stats --no-stream --format '{{.Name}}: {{.CPUPerc}} {{.PI
 
 habit "docker rename web front"
 bocker rename web front
-expect_eq "$(bocker inspect -f '{{.Name}}' front)" "front"
+expect_eq "$(bocker inspect -f '{{.Name}}' front)" "/front"
 if bocker inspect web >/dev/null 2>&1; then fail "the old name still works"; fi
 
 habit "docker pause / docker unpause"
