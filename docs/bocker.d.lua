@@ -907,6 +907,17 @@ function bocker.http.request(req) end
 ---@return string?
 function bocker.env(name, default) end
 
+---Text layout in one call.
+bocker.text = {}
+---The table as text, as `cli.table` prints it: a line per row ending in "\n", each column padded
+---to its widest cell (bytes) and `gap` spaces (default 3) before the next, the last cell
+---unpadded. Cells are strings or numbers; anything else raises naming its row and column.
+---@param headers (string|number)[]
+---@param rows (string|number)[][]
+---@param gap? integer
+---@return string
+function bocker.text.columns(headers, rows, gap) end
+
 ---Files for scripts.
 bocker.fs = {}
 ---@param path string

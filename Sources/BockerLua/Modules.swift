@@ -34,7 +34,8 @@ enum Modules {
         YAMLBindings.install(lua, into: bocker)
         for (name, fns) in [("image", ImageBindings.functions), ("container", ContainerBindings.functions),
                             ("cgroup", CgroupBindings.functions), ("network", NetworkBindings.functions),
-                            ("volume", VolumeBindings.functions), ("build", BuildBindings.functions)] {
+                            ("volume", VolumeBindings.functions), ("build", BuildBindings.functions),
+                            ("text", TextBindings.functions)] {
             lua_createtable(L, 0, Int32(fns.count))
             register(lua, into: lua_gettop(L), fns)
             // package.preload["bocker.NAME"] returns the same table.

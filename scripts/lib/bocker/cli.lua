@@ -272,53 +272,12 @@ local function table_lines(headers, rows)
   return out
 end
 
--- Runs of spaces by length, made once each.
-local spaces = setmetatable({}, { __index = function(t, n)
-  local s = string.rep(" ", n)
-  t[n] = s
-  return s
-end })
-
--- The same lines for rows of strings (a thousand rows of ps): one line builder per row length,
--- compiled with the widths in it, so a line is a single concatenation. Raises for any other
--- cell (# of a number or nil; a table's # passes, its concatenation raises), or a row with
--- holes; the caller then uses table_lines. `#` is an instruction, string.len a call: this loop
--- runs seven times a row.
-local function table_lines_fast(headers, rows)
-  local widths = {}
-  for i = 1, #headers do widths[i] = #headers[i] end
-  for k = 1, #rows do
-    local r = rows[k]
-    for i = 1, #r do
-      local w, old = #r[i], widths[i]
-      if not old or w > old then widths[i] = w end
-    end
-  end
-  local builders = {}
-  local function builder(n)
-    local b = builders[n]
-    if b then return b end
-    local parts = { "''" }
-    for i = 1, n - 1 do parts[i] = ("r[%d] .. pad[%d - #r[%d]] .. '   '"):format(i, widths[i], i) end
-    if n > 0 then parts[n] = ("r[%d]"):format(n) end
-    local chunk = "local pad = ...; return function(r) return " .. table.concat(parts, " .. ") .. " end"
-    b = assert(load(chunk, "=cli.table", "t"))(spaces)
-    builders[n] = b
-    return b
-  end
-  local out = { builder(#headers)(headers) }
-  for k = 1, #rows do
-    local r = rows[k]
-    out[k + 1] = builder(#r)(r)
-  end
-  return out
-end
-
 --- Prints rows (lists of strings) under headers, columns padded to fit, three spaces apart.
 function cli.table(headers, rows)
-  local ok, out = pcall(table_lines_fast, headers, rows)
-  if not ok then out = table_lines(headers, rows) end
-  io.write(table.concat(out, "\n"), "\n")
+  -- Strings and numbers (a thousand rows of ps) in one call; any other cell here.
+  local ok, text = pcall(bocker.text.columns, headers, rows)
+  if ok then io.write(text) return end
+  io.write(table.concat(table_lines(headers, rows), "\n"), "\n")
 end
 
 -- Arguments as join shows them, made once each (ps joins the same few commands a thousand
