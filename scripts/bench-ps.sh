@@ -59,13 +59,14 @@ trap 'exit 143' TERM
 now_us() { local t=${EPOCHREALTIME//[!0-9]/}; echo "$t"; }
 
 # time_ms CMD...: the median wall time of RUNS runs (after 3 warm-ups), in ms; the output of
-# the last run is kept in $work/out.
+# a warm-up is kept in $work/out. The timed runs write to /dev/null: rewriting a file on ext4
+# (O_TRUNC over delayed blocks) starts writeback, and the runs measured the disk.
 time_ms() {
     local i t0 t1 times=()
     for i in 1 2 3; do "$@" >"$work/out" 2>&1 </dev/null; done
     for ((i = 0; i < runs; i++)); do
         t0=${EPOCHREALTIME//[!0-9]/}
-        "$@" >"$work/out" 2>&1 </dev/null
+        "$@" >/dev/null 2>&1 </dev/null
         t1=${EPOCHREALTIME//[!0-9]/}
         times+=($((t1 - t0)))
     done
@@ -99,6 +100,7 @@ made=$(ls "$work/root/containers" | grep -c '^ps_' || true)
 [[ "$made" == "$count" ]] || { echo "bench-ps.sh: made $made containers, not $count" >&2; exit 1; }
 awk -v d=$((t1 - t0)) 'BEGIN { printf "    made in %.1f s\n", d / 1e6 }'
 
+sync   # the setup's writeback is not ps's cost: let it finish before the timed runs
 ps_ms=$(time_ms "$bocker" ps)
 psa_ms=$(time_ms "$bocker" ps -a)
 rows=$(($(wc -l <"$work/out") - 1))
