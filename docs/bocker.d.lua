@@ -293,7 +293,7 @@ function cgrouplib.of(ref) end
 ---not_found once the container is removed).
 ---@class bocker.Container
 ---@field id string "ps_" + 12 hex digits.
----@field name? string
+---@field name? string The name given, or the one bocker made ("brave_lovelace").
 ---@field image string The image id.
 ---@field image_source string The image's source at create time.
 ---@field command string[] The command as given (what `ps` shows).
@@ -531,7 +531,7 @@ function Container:top(ps_args) end
 ---@field entrypoint? string[] Replaces the image's entrypoint.
 ---@field env? string[] "KEY=VALUE" entries, after PATH, HOSTNAME, HOME and the image's.
 ---@field workdir? string Absolute path inside the container (created if missing).
----@field name? string Unique; letters, digits, "_", ".", "-".
+---@field name? string Unique; letters, digits, "_", ".", "-". Without one, bocker makes one ("brave_lovelace").
 ---@field user? string "name", "uid", "name:group" or "uid:gid" (names from the container's own files).
 ---@field cpu_shares? integer 2 to 262144.
 ---@field memory? integer Bytes, at least 6 MiB.
