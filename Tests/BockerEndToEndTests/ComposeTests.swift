@@ -360,6 +360,64 @@ struct ComposeTests {
         }
     }
 
+    @Test("network_mode, ipc and pid service:NAME join that service's first container, which starts first; remaking it remakes the joiner; convert --format kube warns")
+    func joinServiceNamespaces() throws {
+        try NetworkFixture.with { _, f in
+            let img = try f.initImage()
+            // The joiner comes first in the file: the implied dependency orders the start.
+            let file = try f.writeFile("join/compose.yaml", """
+                services:
+                  side:
+                    image: ${IMG}
+                    command: sleep 600
+                    network_mode: service:db
+                    ipc: service:db
+                    pid: service:db
+                  db:
+                    image: ${IMG}
+                    command: sleep 600
+                    ipc: shareable
+                    environment:
+                      - V=${V}
+
+                """)
+            let dir = String(file.dropLast("/compose.yaml".count))
+            var env = ["IMG": img, "V": "1"]
+            let up = f.run(["compose", "up", "-d"], env: env, cwd: dir)
+            #expect(up.status == 0, "\(up)")
+            func namespaces(_ service: String) -> String {
+                let r = f.run(["compose", "exec", service, "sh", "-c", "for n in net ipc pid; do readlink /proc/self/ns/$n; done"], env: env, cwd: dir)
+                #expect(r.status == 0, "\(service): \(r)")
+                return r.stdout
+            }
+            let db = namespaces("db")
+            #expect(splitLines(db).count == 3, "\(db)")
+            #expect(namespaces("side") == db)
+            let first = ComposeTests.ps(f, dir, env: env)
+            // db made again (its environment changed): side joins the new one.
+            env["V"] = "2"
+            let again = f.run(["compose", "up", "-d"], env: env, cwd: dir)
+            #expect(again.status == 0, "\(again)")
+            let second = ComposeTests.ps(f, dir, env: env)
+            #expect(second["join-db-1"]?.id != first["join-db-1"]?.id && second["join-side-1"]?.id != first["join-side-1"]?.id,
+                    "\(first) \(second)")
+            let db2 = namespaces("db")
+            #expect(db2 != db && namespaces("side") == db2, "\(db) \(db2)")
+            // Nothing changed: nothing is made again.
+            #expect(f.run(["compose", "up", "-d"], env: env, cwd: dir).status == 0)
+            #expect(ComposeTests.ps(f, dir, env: env)["join-side-1"]?.id == second["join-side-1"]?.id)
+            let kube = f.run(["compose", "convert", "--format", "kube"], env: env, cwd: dir)
+            #expect(kube.status == 0 && kube.stderr.contains("service 'side': shares the namespaces of db here"), "\(kube)")
+            #expect(f.run(["compose", "down", "-t", "1"], env: env, cwd: dir).status == 0)
+            #expect(f.containerIds().isEmpty, "\(f.containerIds())")
+            // A service that names no other service: one line with the key's path, nothing made.
+            let bad = try f.writeFile("bad/compose.yaml", "services:\n  a:\n    image: ${IMG}\n    network_mode: service:ghost\n")
+            let r = f.run(["compose", "up", "-d"], env: env, cwd: String(bad.dropLast("/compose.yaml".count)))
+            #expect(r.status != 0 && r.stderr.contains("ghost") && r.stderr.split(separator: "\n").count == 1, "\(r)")
+            #expect(f.containerIds().isEmpty)
+        }
+    }
+
     @Test("build: up builds a missing image (context, dockerfile, args, target), up again reuses it, up --build rebuilds and recreates")
     func buildSection() throws {
         try NetworkFixture.with { n, f in

@@ -309,8 +309,8 @@ local function service(name, sv, ctx)
   -- Networks: one per container.
   if sv.network_mode ~= nil then
     local m = want_string(sv.network_mode, key_path(path, "network_mode"))
-    if m ~= "host" and m ~= "none" and m ~= "bridge" then
-      fail(key_path(path, "network_mode"), "'%s' is not supported (use host, none or bridge)", m)
+    if m ~= "host" and m ~= "none" and m ~= "bridge" and not m:match("^service:.") and not m:match("^container:.") then
+      fail(key_path(path, "network_mode"), "'%s' is not supported (use host, none, bridge, service:NAME or container:NAME)", m)
     end
     if sv.networks ~= nil then fail(key_path(path, "networks"), "cannot be used with network_mode") end
     def.network = m
@@ -411,7 +411,12 @@ local function service(name, sv, ctx)
   for _, k in ipairs { "ipc", "pid" } do
     if sv[k] ~= nil then
       local v = want_string(sv[k], key_path(path, k))
-      if v ~= "host" and v ~= "private" then fail(key_path(path, k), "'%s' is not supported (use host or private)", v) end
+      local ok = v == "host" or v == "private" or v:match("^service:.") or v:match("^container:.")
+        or (k == "ipc" and (v == "shareable" or v == "none"))
+      if not ok then
+        fail(key_path(path, k), "'%s' is not supported (use host, private, %sservice:NAME or container:NAME)", v,
+          k == "ipc" and "shareable, none, " or "")
+      end
       create[k] = v
     end
   end

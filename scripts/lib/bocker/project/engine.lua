@@ -20,6 +20,12 @@ function Project:converge(s, opts)
   end
   s.live, s.announced = {}, {}
   local changed = false
+  -- A service that joins another's namespaces is made again when that one's containers were
+  -- (re)made or started in this run: the namespaces it joined went with the old processes.
+  local rejoin = false
+  for _, x in ipairs(s.joins or {}) do
+    if self.services[x] and self.services[x].changed_now then rejoin = true end
+  end
   for i, spec in ipairs(s.specs) do
     local c = existing[i]
     existing[i] = nil
@@ -32,7 +38,7 @@ function Project:converge(s, opts)
       end
     end
     local action
-    if c and (c.labels[LABEL_HASH] ~= hash or opts.force_recreate) then
+    if c and (c.labels[LABEL_HASH] ~= hash or opts.force_recreate or rejoin) then
       if not opts.no_recreate then
         self:remove_container(c, s.def.stop_timeout or self.stop_timeout)
         c, action = nil, "Recreated"
@@ -76,6 +82,7 @@ function Project:converge(s, opts)
   end
   local net = self:service_network(s)
   if net.mode == "project" and changed then self:write_hosts(net.net) end
+  s.changed_now = changed
   s.started_at = bocker.now()
 end
 
@@ -91,6 +98,7 @@ function Project:up(opts)
     error("up: timeout must be a positive number of seconds", 2)
   end
   self:plan()
+  for _, s in pairs(self.services) do s.changed_now = nil end
   -- Which nodes: all, or the named ones and their dependencies.
   local wanted = graph.wanted(self, opts.services)
   self.undo = { containers = {}, started = {}, network = {}, volume = {} }

@@ -115,6 +115,10 @@ function Project:kube(opts)
   local bind_pvcs = {}
   for _, s in ipairs(self.order) do
     if s.kind == "service" and #s.specs > 0 then
+      if #(s.joins or {}) > 0 then
+        warn(("service '%s': shares the namespaces of %s here; written as a Deployment of its own (in Kubernetes, containers that share them belong in one pod)")
+          :format(s.name, table.concat(s.joins, ", ")))
+      end
       -- Replicas with identical settings share one Deployment; computed ones get one each.
       local groups = {}
       local first = s.specs[1]

@@ -160,6 +160,20 @@ local function check_name(self, kind, name, level)
   end
 end
 
+--- The services whose namespaces a service definition joins: network = "service:NAME", and
+--- create.ipc / create.pid = "service:NAME" (sorted, each once).
+function project.joined_services(def)
+  local out, seen = {}, {}
+  local function add(v)
+    local x = type(v) == "string" and v:match("^service:(.+)$")
+    if x and not seen[x] then seen[x] = true; out[#out + 1] = x end
+  end
+  add(def.network)
+  if type(def.create) == "table" then add(def.create.ipc); add(def.create.pid) end
+  table.sort(out)
+  return out
+end
+
 local function parse_depends(def, level)
   local deps = {}
   for k, v in pairs(def) do
@@ -260,7 +274,16 @@ local function declare_service(self, name, def, level)
     healthcheck = hc,
     deps = parse_depends(def.depends_on or {}, level + 1),
     job = def.job == true,
+    joins = project.joined_services(def),
   }
+  -- Joining another service's namespaces (network = "service:db") waits for it to start, as
+  -- compose's implied dependency does.
+  for _, x in ipairs(s.joins) do
+    local listed = false
+    for _, d in ipairs(s.deps) do if d.name == x then listed = true end end
+    if not listed then s.deps[#s.deps + 1] = { name = x, condition = "started" } end
+  end
+  table.sort(s.deps, function(a, b) return a.name < b.name end)
   self.services[name] = s
   self.order[#self.order + 1] = s
   return s

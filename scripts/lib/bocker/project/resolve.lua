@@ -39,11 +39,28 @@ end
 function Project:service_network(s)
   local n = s.def.network or (s.def.networks and s.def.networks[1]) or "default"
   if n == "host" or n == "none" or n == "bridge" then return { mode = n, real = n } end
+  if n:match("^container:.") then return { mode = "container", real = n } end
+  local joined = n:match("^service:(.+)$")
+  if joined then return { mode = "service", service = joined, real = self:joined_container(s, joined, "network") } end
   local net = self.networks[n]
   if not net then
     raise(s.where, "invalid_argument", "service '%s': network '%s' is not declared (add p:network \"%s\")", s.name, n, n)
   end
   return { mode = "project", net = net, real = net.real }
+end
+
+--- "container:NAME" for service `s` joining the namespaces of service `x` (its first replica,
+--- as compose does); raises naming `what` when x is no service or has no replica.
+function Project:joined_container(s, x, what)
+  local t = self.services[x]
+  if not t or x == s.name then
+    raise(s.where, "invalid_argument", "service '%s': %s service:%s names no other service of the project", s.name, what, x)
+  end
+  local n = (self.replica_override and self.replica_override[x]) or t.replicas
+  if n < 1 then
+    raise(s.where, "invalid_argument", "service '%s': %s service:%s, but '%s' has no replicas", s.name, what, x, x)
+  end
+  return ("container:%s-%s-1"):format(self.name, x)
 end
 
 --- The project hosts file of a network; with `service`, that service's own copy (the network's
@@ -176,6 +193,10 @@ function Project:resolve(s, i, image_id)
     for k, val in pairs(extra) do
       if project.create_owned[k] then raise(s.where, "invalid_argument", "service '%s': create.%s is set by the project", s.name, tostring(k)) end
       spec[k] = copy(val)
+    end
+    for _, k in ipairs { "ipc", "pid" } do
+      local x = type(spec[k]) == "string" and spec[k]:match("^service:(.+)$")
+      if x then spec[k] = self:joined_container(s, x, k) end
     end
   end
 
