@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "BockerNetworkTests", dependencies: ["BockerNetwork"]),
         .testTarget(name: "BockerArchiveTests", dependencies: ["BockerArchive", "BockerDigest", "BockerCore"]),
         .testTarget(name: "BockerRegistryTests", dependencies: ["BockerRegistry", "BockerDigest", "BockerCore"]),
-        .testTarget(name: "BockerEndToEndTests", dependencies: ["BockerCore"]),
+        .testTarget(name: "BockerEndToEndTests", dependencies: ["BockerCore", "CBocker"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -6,14 +6,18 @@
 #
 # Usage: scripts/bench-ps.sh [-n CONTAINERS] [-r RUNS] [--driver overlay|btrfs|copy]
 #   -n CONTAINERS  containers to make (default 1000)
-#   -r RUNS        timed runs of ps/images after 3 warm-ups (default 20); rm runs once
+#   -r RUNS        timed runs of ps/images (default 20), after warm-ups: ps until its summary
+#                  cache is steady, then 3 of each command; rm runs once
 #   BOCKER_BIN     the binary to time (default: bocker on PATH, else .build/release/bocker)
 #
-# Measured 2026-12-03 (release, 1,000 containers, CPU = perf stat task-clock mean of 20; this VM's
-# noise moves even `bocker --version` between 2.5 and 4.6 ms):
-#   before the summary cache: ps 43-55 ms, ps -a 45-47, images 5.6-7.0, rm 0.9-1.2 s cpu
-#   cache + records token:    ps 10.1 / 12.5 ms, ps -a 10.4 / 13.7, images 6.2 / 7.5,
-#                             floor 2.8 / 4.6 ms, rm 1.76 / 1.68 s cpu (2.2 / 2.5 s wall)
+# Measured 2026-12-03 (release, 1,000 containers, 20 runs; wall = median, CPU = perf stat
+# task-clock mean; this VM's noise moves even `bocker --version` between 2.3 and 3.5 ms CPU):
+#   start of the day (43.1M instructions for ps, callgrind):
+#     ps 15.4-18.3 ms wall / 9.0-12.7 cpu, ps -a 13.8-15.6 / 9.6-13.3, images 6.6-6.8 / 5.2-6.5,
+#     rm 1.1-1.5 s wall
+#   bytecode, no lua_close at exit, bocker.text.columns (24.0M instructions for ps):
+#     ps 7.4-10.8 ms wall / 6.3-9.4 cpu, ps -a 7.2-10.6 / 6.5-8.5, images 4.6-4.7 / 3.5-4.9,
+#     rm 1.36-1.41 s wall / 0.83-0.86 s cpu; floor (--version) 3.3-3.5 / 2.3-3.5, /bin/true 1.0-1.2
 set -euo pipefail
 # shellcheck source=scripts/dev/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/dev/common.sh"
@@ -101,6 +105,16 @@ made=$(ls "$work/root/containers" | grep -c '^ps_' || true)
 awk -v d=$((t1 - t0)) 'BEGIN { printf "    made in %.1f s\n", d / 1e6 }'
 
 sync   # the setup's writeback is not ps's cost: let it finish before the timed runs
+# Warm up until ps no longer rewrites its summary cache (records changed in the last second are
+# not cached yet, and every ps within that second reads them again and rewrites the cache): a
+# user's ps comes long after the containers were made.
+cache=$work/root/cache/containers
+for ((i = 0; i < 1000; i++)); do
+    before=$(stat -c '%i %y' "$cache" 2>/dev/null || echo none)
+    "$bocker" ps >/dev/null 2>&1 </dev/null
+    [[ "$(stat -c '%i %y' "$cache" 2>/dev/null || echo none)" == "$before" && "$before" != none ]] && break
+done
+echo "    summary cache steady after $((i + 1)) runs of ps"
 ps_ms=$(time_ms "$bocker" ps)
 psa_ms=$(time_ms "$bocker" ps -a)
 rows=$(($(wc -l <"$work/out") - 1))

@@ -158,6 +158,9 @@ final class BockerFixture: @unchecked Sendable {
     }
 
     private func removeContainerCgroups() {
+        // The store's monitors first: one that outlived its container would write its record
+        // (and the records token) into the test's root while it is being removed.
+        Host.killAndWait(Host.monitors(ofRoot: root))
         var ids = seenContainers
         for id in Host.listDirectory(root + "/containers") { ids.insert(id) }
         for id in ids where !id.isEmpty && !id.contains("/") {

@@ -1,4 +1,5 @@
 import Glibc
+import CBocker
 
 /// Small read-only views of the host: files, directories, mounts, cgroups, processes.
 enum Host {
@@ -134,6 +135,24 @@ enum Host {
     static func cgroupProcs(_ dir: String) -> [pid_t] {
         guard let text = readFile(dir + "/cgroup.procs") else { return [] }
         return text.split(separator: "\n").compactMap { pid_t(trimmed(String($0))) }
+    }
+
+    /// The monitors of a state root: processes whose command line is `bocker __monitor ROOT ID`.
+    static func monitors(ofRoot root: String) -> [pid_t] {
+        listDirectory("/proc").compactMap { name -> pid_t? in
+            guard let pid = pid_t(name), let raw = readFile("/proc/\(name)/cmdline") else { return nil }
+            let argv = raw.split(separator: "\0", omittingEmptySubsequences: false).map(String.init)
+            return argv.count >= 4 && argv[1] == "__monitor" && argv[2] == root ? pid : nil
+        }
+    }
+
+    /// SIGKILL to each pid and a wait (through pidfds, at most `timeoutMs`) until they ended.
+    static func killAndWait(_ pids: [pid_t], timeoutMs: Int32 = 5000) {
+        guard !pids.isEmpty else { return }
+        let list: [Int32] = pids.map { Int32($0) }
+        list.withUnsafeBufferPointer { buf in
+            _ = bk_kill_and_wait(buf.baseAddress, Int32(buf.count), timeoutMs)
+        }
     }
 
     static func processExists(_ pid: pid_t) -> Bool {
