@@ -14,7 +14,7 @@
 # task-clock mean; this VM's noise moves even `bocker --version` between 2.3 and 3.5 ms CPU):
 #   start of the day (43.1M instructions for ps, callgrind):
 #     ps 15.4-18.3 ms wall / 9.0-12.7 cpu, ps -a 13.8-15.6 / 9.6-13.3, images 6.6-6.8 / 5.2-6.5,
-#     rm 1.1-1.5 s wall
+#     rm 1.1-2.0 s wall
 #   bytecode, no lua_close at exit, bocker.text.columns (24.0M instructions for ps):
 #     ps 7.4-10.8 ms wall / 6.3-9.4 cpu, ps -a 7.2-10.6 / 6.5-8.5, images 4.6-4.7 / 3.5-4.9,
 #     rm 1.36-1.41 s wall / 0.83-0.86 s cpu; floor (--version) 3.3-3.5 / 2.3-3.5, /bin/true 1.0-1.2
