@@ -180,10 +180,10 @@ public final class LuaHost {
         return lua.field(idx, "status") { lua.integer($0) }.map(Int32.init)
     }
 
-    /// Runs `bocker NAME args…`: the command's table `run(args)`; returns the exit status.
     /// Whether the last `runCommand` ran a bundled command's script (nil before any).
     private(set) var ranBundledCommand: Bool?
 
+    /// Runs `bocker NAME args…`: the command's table `run(args)`; returns the exit status.
     public func runCommand(_ name: String, _ args: [String]) -> Int32 {
         guard let src = findCommand(name) else {
             printError("bocker: '\(name)' is not a bocker command. See 'bocker help'.")

@@ -189,9 +189,12 @@ public struct RunOptions: Codable, Sendable, Equatable {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// The --ulimit values as (resource, soft, hard): the first process's and every exec'd one's.
+    var rlimits: [(Int32, UInt64, UInt64)] { ulimits.map { bk_rlimit_value($0.resource, $0.soft, $0.hard) } }
+
     /// What the container's first process gets: rlimits, sysctls, /dev/shm, shared namespaces.
     func apply(to spec: inout ProcessSpec) {
-        spec.rlimits = ulimits.map { bk_rlimit_value($0.resource, $0.soft, $0.hard) }
+        spec.rlimits = rlimits
         spec.sysctls = sysctls.map { ($0.path, $0.value) }
         if let s = shmSize { spec.shmOptions = "mode=1777,size=\(s)" }
         spec.hostPID = pidMode == "host"

@@ -364,7 +364,7 @@ extension Runtime {
             allowNewPrivileges: rec.security?.noNewPrivileges == false,
             cgroupProcs: cgroup(of: rec.id).procsFiles, timeout: timeout, joinUserNamespace: rec.idMapping != nil,
             seccompFilter: try seccompFilter(rec, capabilities: caps),
-            rlimits: (rec.runOptions?.ulimits ?? []).map { bk_rlimit_value($0.resource, $0.soft, $0.hard) },
+            rlimits: rec.runOptions?.rlimits ?? [],
             tty: tty, startedFD: startedFD, stdin: stdio.0, stdout: stdio.1, stderr: stdio.2)
     }
 

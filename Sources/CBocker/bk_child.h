@@ -79,6 +79,9 @@ _Noreturn void bk_setup_stdio_and_exec(const bk_final_config *c);
 // chdir(dir) (after mkdir -p when create is set), refusing a working directory that is not
 // reachable from the root or lies under /proc (CVE-2024-21626).
 void bk_enter_workdir(int error_fd, const char *dir, int create);
+// setrlimit for each of rl[0..n) (--ulimit), while CAP_SYS_RESOURCE is still held (raising a
+// hard limit needs it); fails via bk_child_fail.
+void bk_apply_rlimits(int error_fd, const bk_rlimit *rl, int n);
 // Resolves user_name / group_name (either may be NULL) from /etc/passwd and /etc/group of the
 // current root (the container's, after pivot_root or setns), updating *uid and *gid. Reads the
 // files as data (never NSS). Fails via bk_child_fail when a name is not found.

@@ -224,6 +224,13 @@ void bk_drop_privileges(const bk_final_config *c) {
 
 // --- working directory -------------------------------------------------------------------------
 
+void bk_apply_rlimits(int efd, const bk_rlimit *rl, int n) {
+    for (int i = 0; i < n; i++) {
+        struct rlimit r = { (rlim_t)rl[i].soft, (rlim_t)rl[i].hard };
+        if (setrlimit(rl[i].resource, &r) != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "setrlimit (--ulimit)");
+    }
+}
+
 void bk_enter_workdir(int efd, const char *dir, int create) {
     char what[PATH_MAX + 64];
     if (!dir || !*dir) dir = "/";

@@ -32,7 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
-#include <sys/resource.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -194,12 +193,9 @@ static _Noreturn void bk_exec_command(const struct bk_exec_ctx *x) {
     f.allow_new_privs = c->allow_new_privs;
     f.parent_alive_fd = -1;
     f.controlling_tty = c->tty;   // stdio is the pty's slave: setsid and make it the ctty
-    // The container's --ulimit values (run's first process got them the same way, while
-    // CAP_SYS_RESOURCE is still held): an exec'd command is held to them too, as in Docker.
-    for (int i = 0; i < c->n_rlimits; i++) {
-        struct rlimit rl = { (rlim_t)c->rlimits[i].soft, (rlim_t)c->rlimits[i].hard };
-        if (setrlimit(c->rlimits[i].resource, &rl) != 0) bk_child_fail(x->error_fd, BK_STAGE_SETUP, errno, "setrlimit (--ulimit)");
-    }
+    // The container's --ulimit values, as run's first process got them: an exec'd command is
+    // held to them too, as in Docker.
+    bk_apply_rlimits(x->error_fd, c->rlimits, c->n_rlimits);
     bk_drop_privileges(&f);
     bk_setup_stdio_and_exec(&f);
 }

@@ -22,7 +22,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/mount.h>
 #include <linux/mount.h>
 #include <sys/prctl.h>
@@ -225,11 +224,7 @@ released:
     }
     // --init's PID 1 leaves the caller's session too (the command makes its own again).
     if (c->use_init && setsid() < 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "setsid");
-    // --ulimit: while CAP_SYS_RESOURCE is still held (raising a hard limit needs it).
-    for (int i = 0; i < c->n_rlimits; i++) {
-        struct rlimit rl = { (rlim_t)c->rlimits[i].soft, (rlim_t)c->rlimits[i].hard };
-        if (setrlimit(c->rlimits[i].resource, &rl) != 0) bk_child_fail(efd, BK_STAGE_SETUP, errno, "setrlimit (--ulimit)");
-    }
+    bk_apply_rlimits(efd, c->rlimits, c->n_rlimits);   // --ulimit, before the capabilities go
     bk_drop_privileges(&f);
     if (c->use_init) bk_run_init(&f, c);
     bk_setup_stdio_and_exec(&f);
