@@ -84,13 +84,25 @@ static _Noreturn void bk_run_init(const bk_final_config *f, const bk_spawn_confi
     sigfillset(&all);
     sigemptyset(&none);
     sigprocmask(SIG_BLOCK, &all, NULL);
+    // The command waits on `gate` until init is confined: nothing in the container ever sees
+    // an unfiltered PID 1 (/proc/1/status read at once showed "Seccomp: 0" now and then).
+    int gate[2];
+    if (pipe2(gate, O_CLOEXEC) != 0) bk_child_fail(f->error_fd, BK_STAGE_SETUP, errno, "pipe for the command's start");
     pid_t cmd = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
     if (cmd < 0) bk_child_fail(f->error_fd, BK_STAGE_SETUP, errno, "fork the command under init");
-    if (cmd == 0) bk_setup_stdio_and_exec(f);   // unblocks signals itself
-    // The command holds the error pipe and the output pipes; init lets go of them so that
-    // EOF means what it should (exec done, output over).
+    if (cmd == 0) {
+        close(gate[1]);
+        char b;
+        while (read(gate[0], &b, 1) < 0 && errno == EINTR) {}   // EOF: init is confined (or gone)
+        close(gate[0]);
+        bk_setup_stdio_and_exec(f);   // unblocks signals itself
+    }
+    close(gate[0]);
     // init is confined too (its filter is loaded here, the command's in the command).
     if (!f->allow_new_privs) bk_load_seccomp(f);
+    close(gate[1]);
+    // The command holds the error pipe and the output pipes; init lets go of them so that
+    // EOF means what it should (exec done, output over).
     close(f->error_fd);
     int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (nul >= 0) { dup2(nul, 0); dup2(nul, 1); dup2(nul, 2); }
